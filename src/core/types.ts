@@ -1,0 +1,331 @@
+/**
+ * Public types of the training core. The field names are the same ones the HTTP API uses:
+ * a `TrainingSpec` here is the body of `POST /v1/jobs` minus `datasetId`.
+ * This file imports nothing; `src/core` imports nothing outside `src/core`.
+ */
+
+/** Element type of every buffer the core trains on. */
+export type DType = 'float32' | 'float64';
+/** A buffer of the chosen dtype. */
+export type Buf = Float32Array | Float64Array;
+
+export type Activation = 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'linear' | 'softmax';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear', 'softmax'];
+
+export type LossName = 'mse' | 'binary_cross_entropy' | 'softmax_cross_entropy';
+export const LOSSES: readonly LossName[] = ['mse', 'binary_cross_entropy', 'softmax_cross_entropy'];
+
+export type InitName =
+  | 'lecun_normal'
+  | 'lecun_uniform'
+  | 'he_normal'
+  | 'he_uniform'
+  | 'xavier_normal'
+  | 'xavier_uniform';
+export const INITS: readonly InitName[] = [
+  'lecun_normal',
+  'lecun_uniform',
+  'he_normal',
+  'he_uniform',
+  'xavier_normal',
+  'xavier_uniform',
+];
+
+export interface LayerSpec {
+  /** Number of units (outputs) of this dense layer. */
+  units: number;
+  /** Activation applied after `x·W + b`. `softmax` is allowed on the output layer only. */
+  activation: Activation;
+}
+
+export interface ModelSpec {
+  /** Dense layers, input to output. The input width comes from the data. */
+  layers: LayerSpec[];
+  /** Weight initialization; biases always start at 0. Default `he_normal` when the first layer is ReLU-like, else `xavier_normal`. */
+  init?: InitName;
+}
+
+export type OptimizerType = 'sgd' | 'momentum' | 'rmsprop' | 'adam' | 'adamw';
+export const OPTIMIZERS: readonly OptimizerType[] = ['sgd', 'momentum', 'rmsprop', 'adam', 'adamw'];
+
+export interface OptimizerSpec {
+  type: OptimizerType;
+  /** Base learning rate α. Default 0.01 (sgd, momentum, rmsprop) or 0.001 (adam, adamw). */
+  learningRate?: number;
+  /** momentum (ema variant) and rmsprop: averaging coefficient β. Default 0.9. */
+  beta?: number;
+  /** adam/adamw: first-moment coefficient. Default 0.9. */
+  beta1?: number;
+  /** adam/adamw: second-moment coefficient. Default 0.999. */
+  beta2?: number;
+  /** rmsprop/adam/adamw: added to the denominator. Default 1e-8 (adam) / 1e-8 (rmsprop). */
+  epsilon?: number;
+  /** momentum (classic variant): μ in `v = μv + g`, default 0.9; rmsprop: optional momentum, default 0. */
+  momentum?: number;
+  /** momentum: `"ema"` (the notes: v = βv + (1−β)g) or `"classic"` (v = μv + g). Default `"classic"`. */
+  variant?: 'ema' | 'classic';
+  /** momentum: Nesterov look-ahead. Default false. */
+  nesterov?: boolean;
+  /** rmsprop: centered variant (divide by an estimate of the variance). Default false. */
+  centered?: boolean;
+  /** adamw: decoupled weight decay λ (W −= α·λ·W). Default 0.01. sgd/momentum/rmsprop/adam: L2 added to the gradient, default 0. */
+  weightDecay?: number;
+}
+
+export type ScheduleType = 'constant' | 'inverse_time' | 'inverse_sqrt' | 'exponential' | 'step';
+export const SCHEDULES: readonly ScheduleType[] = ['constant', 'inverse_time', 'inverse_sqrt', 'exponential', 'step'];
+
+/** Learning-rate schedule; `epoch` starts at 0. */
+export interface ScheduleSpec {
+  type: ScheduleType;
+  /** inverse_time: α0 / (1 + decayRate·epoch). */
+  decayRate?: number;
+  /** inverse_sqrt: k·α0 / sqrt(epoch + 1). Default 1. */
+  k?: number;
+  /** exponential: α0·γ^epoch; step: α0·γ^floor(epoch / stepSize). */
+  gamma?: number;
+  /** step: epochs between decays. */
+  stepSize?: number;
+}
+
+export type ClipType = 'value' | 'norm' | 'global_norm';
+export interface ClipSpec {
+  type: ClipType;
+  /** value: clip every element to [−value, value]. */
+  value?: number;
+  /** norm (per tensor) / global_norm: the maximum L2 norm. */
+  maxNorm?: number;
+}
+
+export interface EarlyStoppingSpec {
+  /** Epochs without an improvement of the monitored loss (validation loss if any, else training loss) before stopping. */
+  patience: number;
+  /** Smallest decrease that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** Restore the weights of the best epoch when stopping. Default true. */
+  restoreBest?: boolean;
+}
+
+export interface GradientCheckSpec {
+  /** Finite-difference step. Default 1e-5. */
+  epsilon?: number;
+  /** Rows used for the check. Default 8. */
+  batchSize?: number;
+  /** Parameters checked at most (a seeded sample when the net is bigger). Default 2000. */
+  maxParams?: number;
+  /** Max relative error that passes. Default 1e-4 (ReLU kinks); 1e-7 is "exact". */
+  tolerance?: number;
+}
+
+export interface TrainingSpec {
+  model: ModelSpec;
+  loss: LossName;
+  optimizer: OptimizerSpec;
+  schedule?: ScheduleSpec;
+  clip?: ClipSpec;
+  epochs: number;
+  /** Mini-batch size, 1 ≤ batchSize; a value ≥ rows is full-batch gradient descent. */
+  batchSize: number;
+  /** z-score the features (train split stats) and, for `mse`, optionally the targets. Default true. */
+  normalize?: boolean | { features?: boolean; targets?: boolean };
+  /** Fraction of rows held out for validation (seeded), 0 ≤ v < 1. Default 0. */
+  validationSplit?: number;
+  /** Seed of every random choice (init, split, shuffles). Default 0. */
+  seed?: number;
+  earlyStopping?: EarlyStoppingSpec;
+  /** Run a gradient check before training (true for the defaults). */
+  gradientCheck?: boolean | GradientCheckSpec;
+  /** Default `float32`. */
+  dtype?: DType;
+}
+
+/**
+ * Training data, row-major. For classification with `softmax_cross_entropy`, `targets` holds
+ * one class index per row (`targetWidth` 1) that the core one-hot encodes; for
+ * `binary_cross_entropy` 0/1 per output; for `mse` `targetWidth` real values per row.
+ */
+export interface DataSet {
+  features: Buf | number[][];
+  targets: Buf | number[] | number[][];
+  /** Required when `features` is a flat buffer. */
+  rows?: number;
+  featureCount?: number;
+  targetWidth?: number;
+}
+
+/** Per-epoch record; also one row of `/metrics`. */
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  smoothedLoss: number;
+  valLoss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  lr: number;
+  gradNorm: number;
+  clipped: number;
+  durationMs: number;
+  samplesPerSecond: number;
+}
+
+/** What `onProgress` receives. `kind: 'epoch'` at the end of each epoch, `'step'` within. */
+export interface Progress {
+  kind: 'step' | 'epoch';
+  /** Epoch index, starting at 0. */
+  epoch: number;
+  epochs: number;
+  /** Step within the epoch, 1-based (after the step ran). */
+  step: number;
+  stepsPerEpoch: number;
+  /** Optimizer steps since the start of training. */
+  globalStep: number;
+  samplesSeen: number;
+  /** Mean loss of the batches of this epoch so far (sample-weighted). */
+  loss: number;
+  /** Bias-corrected EWMA of the batch loss. */
+  smoothedLoss: number;
+  valLoss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  lr: number;
+  /** Pre-clip global gradient L2 norm of the last step. */
+  gradNorm: number;
+  /** Pre-clip gradient L2 norm per layer (weights and bias together) of the last step. */
+  layerGradNorms: number[];
+  /** Steps so far in which clipping changed the gradient. */
+  clipped: number;
+  samplesPerSecond: number;
+}
+
+export interface GradientCheckResult {
+  passed: boolean;
+  maxRelativeError: number;
+  tolerance: number;
+  /** Max relative error per layer: weights and biases. */
+  layers: { layer: number; weights: number; bias: number }[];
+  checked: number;
+  totalParams: number;
+}
+
+export interface NormalizationStats {
+  featureMean: number[];
+  featureStd: number[];
+  targetMean?: number[];
+  targetStd?: number[];
+}
+
+export type Task = 'classification' | 'binary' | 'regression';
+
+/** The portable, versioned JSON form of a trained network. */
+export interface Model {
+  format: 'tsnn-model';
+  version: 1;
+  task: Task;
+  inputSize: number;
+  /** Number of classes (`classification`) ; absent otherwise. */
+  classes?: number;
+  loss: LossName;
+  dtype: DType;
+  layers: { units: number; activation: Activation; weights: number[]; bias: number[] }[];
+  /** `weights` is row-major `[fanIn][units]`. */
+  normalization?: NormalizationStats;
+  /** Hex hash of the final weights, same as `TrainResult.weightsHash`. */
+  weightsHash: string;
+}
+
+export interface Prediction {
+  /** Class index (classification), 0/1 per output (binary), or the values (regression). */
+  predictions: number[] | number[][];
+  /** Class probabilities (classification), or sigmoid outputs (binary). */
+  probabilities?: number[][];
+}
+
+/**
+ * Everything needed to continue training exactly where it stopped. Plain data with typed
+ * arrays: serialize with `v8.serialize` (or any structured-clone codec).
+ */
+export interface Checkpoint {
+  version: 1;
+  /** Epoch to run next (0-based) and, for a mid-epoch checkpoint, the step already done within it. */
+  epoch: number;
+  step: number;
+  globalStep: number;
+  /** Opaque core state (weights, optimizer state with step count, RNG state, EWMA, early stopping, history...). */
+  state: unknown;
+  history: EpochMetrics[];
+}
+
+export interface TrainResult {
+  model: Model;
+  history: EpochMetrics[];
+  loss: number;
+  valLoss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  epochsRun: number;
+  stoppedEarly: boolean;
+  gradientCheck?: GradientCheckResult;
+  weightsHash: string;
+  durationMs: number;
+  samplesPerSecond: number;
+  clipped: number;
+}
+
+export interface TrainOptions {
+  /** Called at every epoch end and at most every `progressEverySteps` steps / `progressEveryMs` ms within an epoch. Awaited when it returns a promise. */
+  onProgress?: (p: Progress) => void | Promise<void>;
+  progressEverySteps?: number;
+  progressEveryMs?: number;
+  /** Stops training between batches; `train` rejects with `TrainingAbortedError` carrying the last checkpoint. */
+  signal?: AbortSignal;
+  /** Resume from this checkpoint. */
+  resumeFrom?: Checkpoint;
+  /** Called with a checkpoint at every epoch boundary (and within epochs every `checkpointEveryMs`, if set). Awaited. */
+  onCheckpoint?: (c: Checkpoint) => void | Promise<void>;
+  checkpointEveryMs?: number;
+  /** Yield to the event loop at least this often (ms) so timers/sockets/AbortSignal get a turn. Default 50. */
+  yieldEveryMs?: number;
+  /** Kernel implementation: 'auto' (fast when available), 'wasm', 'js'. Default 'auto'. */
+  kernels?: 'auto' | 'wasm' | 'js';
+}
+
+/** A seeded pseudo-random generator; its whole state can be saved and restored. */
+export interface Rng {
+  /** Uniform on [0, 1). */
+  next(): number;
+  /** Uniform 32-bit unsigned integer. */
+  nextUint32(): number;
+  /** Integer uniform on [0, n). */
+  int(n: number): number;
+  /** Standard normal N(0, 1). */
+  normal(): number;
+  /** Fisher–Yates shuffle in place. */
+  shuffle(a: Uint32Array | Int32Array | number[]): void;
+  /** A plain, structured-clone-able copy of the state. */
+  state(): unknown;
+  load(state: unknown): void;
+}
+
+/** An optimizer updates parameter tensors in place from their gradients. */
+export interface Optimizer {
+  readonly type: OptimizerType;
+  /** The base learning rate from the spec (after defaults). */
+  readonly learningRate: number;
+  /** Steps taken so far (t in Adam's bias correction); the next step uses t = steps + 1. */
+  readonly steps: number;
+  /**
+   * One update of every `params[i]` from `grads[i]` (same shapes, same dtype). `lr` overrides
+   * the base learning rate for this step (schedules pass the decayed rate).
+   */
+  step(params: Buf[], grads: Buf[], lr?: number): void;
+  /** Structured-clone-able state: slot tensors (copies) and the step count. */
+  state(): unknown;
+  load(state: unknown): void;
+}
+
+export interface ClipResult {
+  /** Pre-clip global L2 norm over all tensors (NaN/Infinity when a gradient is non-finite). */
+  globalNorm: number;
+  /** Whether clipping changed any gradient. */
+  clipped: boolean;
+}
