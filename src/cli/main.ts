@@ -1,0 +1,164 @@
+/**
+ * `trainer`: a command-line client of the trainer HTTP API. See docs/cli.md.
+ * Exit codes: 0 ok, 1 HTTP or connection error, 2 usage error, 3 job failed, 4 job cancelled.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { deleteDataset, getDataset, listDatasets, uploadDataset } from './commands/datasets.js';
+import { cancelJob, getJob, listJobs, train, watch } from './commands/jobs.js';
+import { downloadModel, predict } from './commands/predict.js';
+import { ApiClient, ConnectionError, HttpError } from './http-client.js';
+import type { GlobalOptions, Io } from './output.js';
+import { StreamLostError } from './sse-client.js';
+import { SPEC_FLAG_OPTIONS, UsageError } from './spec-flags.js';
+
+export const USAGE = `Usage: trainer <command> [options]
+
+Commands
+  datasets upload <file.csv> [--target <col>] [--name <name>]   upload a CSV (target: default last column)
+  datasets list | get <id> | delete <id>
+  train --dataset <id> [--spec spec.json] [flags] [--detach]     submit a job and follow it with a progress bar
+      --layers 16:relu,2:softmax --init he_normal --loss softmax_cross_entropy
+      --optimizer sgd|momentum|rmsprop|adam|adamw --lr 0.01 --beta --beta1 --beta2 --epsilon
+      --momentum --variant ema|classic --nesterov --centered --weight-decay
+      --schedule constant|inverse_time|inverse_sqrt|exponential|step --decay-rate --gamma --step-size --k
+      --clip global_norm:1|norm:1|value:0.5 --epochs 50 --batch-size 32 --validation-split 0.2
+      --seed 1 --no-normalize --patience 5 --min-delta 0 --gradient-check --dtype float32|float64
+      --idempotency-key <key>
+  jobs list [--status <s>] [--limit <n>] [--after <cursor>]
+  jobs get <id> | watch <id> | cancel <id>
+  predict <job> <file.csv> [--target <col>] [-o predictions.json]
+  model <job> [-o model.json]
+
+Global options
+  --url <url>        API base URL (env TRAINER_URL, default http://127.0.0.1:3000)
+  --api-key <key>    sent as Authorization: Bearer (env TRAINER_API_KEY)
+  --json             machine-readable output on stdout
+  -h, --help
+
+Exit codes: 0 ok, 1 HTTP/connection error, 2 usage error, 3 job failed, 4 job cancelled.
+`;
+
+const GLOBAL_OPTIONS = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function parse(args: string[], options: Options) {
+  try {
+    return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The options each command accepts besides the global ones. */
+const COMMAND_OPTIONS: Record<string, Options> = {
+  'datasets upload': { target: { type: 'string' }, name: { type: 'string' } },
+  'datasets list': {},
+  'datasets get': {},
+  'datasets delete': {},
+  train: { ...SPEC_FLAG_OPTIONS, dataset: { type: 'string' }, detach: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+  'jobs list': { status: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' } },
+  'jobs get': {},
+  'jobs watch': { quiet: { type: 'boolean', short: 'q' } },
+  'jobs cancel': {},
+  predict: { target: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  model: { output: { type: 'string', short: 'o' } },
+};
+
+/** Run one command line; resolves to the process exit code. Never throws. */
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }, env = process.env): Promise<number> {
+  try {
+    const first = argv.find((a) => !a.startsWith('-'));
+    const group = first === 'datasets' || first === 'jobs';
+    const rest = first ? argv.slice(argv.indexOf(first) + 1) : [];
+    const sub = group ? rest.find((a) => !a.startsWith('-')) : undefined;
+    const name = group ? `${first} ${sub ?? ''}`.trim() : first ?? '';
+    const opts = COMMAND_OPTIONS[name];
+    if (!opts) {
+      if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+        io.out.write(USAGE);
+        return 0;
+      }
+      throw new UsageError(first ? `unknown command "${name}"` : 'no command given');
+    }
+    const args = argv.filter((a, i) => !(i === argv.indexOf(first!) || (group && i === argv.indexOf(sub!, argv.indexOf(first!) + 1))));
+    const { values, positionals: pos } = parse(args, opts);
+    const v = values as Record<string, string | boolean | undefined>;
+    if (v.help) {
+      io.out.write(USAGE);
+      return 0;
+    }
+    const g: GlobalOptions = {
+      url: (v.url as string | undefined) ?? env.TRAINER_URL ?? 'http://127.0.0.1:3000',
+      apiKey: (v['api-key'] as string | undefined) ?? env.TRAINER_API_KEY ?? undefined,
+      json: Boolean(v.json),
+    };
+    const api = new ApiClient({ url: g.url, apiKey: g.apiKey });
+    const need = (n: number, what: string) => {
+      if (pos.length !== n) throw new UsageError(`${name} expects ${what}`);
+    };
+    const s = (k: string) => v[k] as string | undefined;
+    switch (name) {
+      case 'datasets upload':
+        need(1, '<file.csv>');
+        return await uploadDataset(api, io, g, pos[0], s('target'), s('name'));
+      case 'datasets list':
+        need(0, 'no arguments');
+        return await listDatasets(api, io, g);
+      case 'datasets get':
+        need(1, '<id>');
+        return await getDataset(api, io, g, pos[0]);
+      case 'datasets delete':
+        need(1, '<id>');
+        return await deleteDataset(api, io, g, pos[0]);
+      case 'train':
+        need(0, 'flags only (--dataset <id> --spec <file> ...)');
+        return await train(api, io, g, s('dataset'), v as never);
+      case 'jobs list':
+        need(0, 'no arguments');
+        return await listJobs(api, io, g, { status: s('status'), limit: s('limit'), after: s('after') });
+      case 'jobs get':
+        need(1, '<id>');
+        return await getJob(api, io, g, pos[0]);
+      case 'jobs watch':
+        need(1, '<id>');
+        return await watch(api, io, g, pos[0], { quiet: Boolean(v.quiet) });
+      case 'jobs cancel':
+        need(1, '<id>');
+        return await cancelJob(api, io, g, pos[0]);
+      case 'predict':
+        need(2, '<job-id> <file.csv>');
+        return await predict(api, io, g, pos[0], pos[1], { target: s('target'), output: s('output') });
+      case 'model':
+        need(1, '<job-id>');
+        return await downloadModel(api, io, g, pos[0], s('output'));
+    }
+    return 2;
+  } catch (e) {
+    return reportError(io, e, argv.includes('--json'));
+  }
+}
+
+/** Print an error (problem detail for HTTP errors) on stderr and pick the exit code. */
+function reportError(io: Io, e: unknown, json: boolean): number {
+  if (e instanceof UsageError) {
+    io.err.write(`trainer: ${e.message}\nRun "trainer --help" for usage.\n`);
+    return 2;
+  }
+  if (e instanceof HttpError) {
+    if (json) io.out.write(JSON.stringify({ error: { status: e.status, problem: e.problem ?? e.body } }, null, 2) + '\n');
+    io.err.write(`trainer: ${e.method} ${e.url} failed: ${e.message}\n`);
+    return 1;
+  }
+  if (e instanceof ConnectionError || e instanceof StreamLostError) {
+    io.err.write(`trainer: ${e.message}\n`);
+    return 1;
+  }
+  io.err.write(`trainer: ${(e as Error)?.stack ?? String(e)}\n`);
+  return 1;
+}

@@ -1,0 +1,110 @@
+/**
+ * A one-line progress bar for a training job: epoch, bar, loss, val loss, ETA.
+ * Redraws in place on a TTY; on a pipe it prints one line per finished epoch instead.
+ */
+import type { ProgressEvent } from './types.js';
+
+export interface ProgressBarOptions {
+  /** Where to draw. Default process.stderr (stdout stays clean for `--json`). */
+  stream?: NodeJS.WriteStream;
+  /** Bar width in characters. Default 24. */
+  width?: number;
+  /** Clock, for tests. Default Date.now. */
+  now?: () => number;
+}
+
+/** `m:ss` or `h:mm:ss`; `--:--` when unknown. */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '--:--';
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** Four significant digits, exponent form for tiny or huge values. */
+export function formatNumber(x: number | null | undefined): string {
+  if (x === undefined || x === null) return '-';
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(3) : x.toPrecision(4);
+}
+
+/**
+ * ETA at constant speed: `elapsedMs` took the job from fraction `from` to `to` of all steps,
+ * so the rest takes elapsed · (1 − to) / (to − from). Undefined until some progress was seen.
+ */
+export function estimateEta(elapsedMs: number, from: number, to: number): number | undefined {
+  if (!(to > from) || elapsedMs <= 0) return undefined;
+  return (elapsedMs * (1 - Math.min(to, 1))) / (to - from);
+}
+
+export class ProgressBar {
+  private readonly stream: NodeJS.WriteStream;
+  private readonly width: number;
+  private readonly now: () => number;
+  private start: number | undefined;
+  private startFraction = 0;
+  private lastEpochLogged = -1;
+  private drawn = false;
+
+  constructor(opts: ProgressBarOptions = {}) {
+    this.stream = opts.stream ?? process.stderr;
+    this.width = opts.width ?? 24;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Fraction of all steps done after this event (epochs are 0-based, steps 1-based). */
+  static fraction(p: ProgressEvent): number {
+    const epochs = p.epochs ?? 0;
+    if (!epochs) return 0;
+    const spe = p.stepsPerEpoch ?? 0;
+    const within = spe ? (p.step ?? 0) / spe : p.kind === 'epoch' ? 1 : 0;
+    return Math.min(1, (p.epoch + within) / epochs);
+  }
+
+  /** The text of the line for a progress event (no control characters). */
+  line(p: ProgressEvent): string {
+    const f = ProgressBar.fraction(p);
+    const t = this.now();
+    // measure speed from the first event seen, so a resumed watch doesn't count old epochs as instant
+    if (this.start === undefined) {
+      this.start = t;
+      this.startFraction = f;
+    }
+    const eta = estimateEta(t - this.start, this.startFraction, f);
+    const filled = Math.round(f * this.width);
+    const bar = '█'.repeat(filled) + '░'.repeat(this.width - filled);
+    const epochs = p.epochs ?? '?';
+    const val = p.valLoss !== undefined && p.valLoss !== null ? ` val ${formatNumber(p.valLoss)}` : '';
+    const acc = p.accuracy !== undefined && p.accuracy !== null ? ` acc ${(p.accuracy * 100).toFixed(1)}%` : '';
+    return `epoch ${Math.min(p.epoch + 1, Number(epochs) || p.epoch + 1)}/${epochs} ${bar} ${(f * 100).toFixed(0).padStart(3)}% loss ${formatNumber(p.loss)}${val}${acc} ETA ${formatDuration(f >= 1 ? 0 : eta)}`;
+  }
+
+  /** Draw one progress event. */
+  update(p: ProgressEvent): void {
+    const text = this.line(p);
+    if (this.stream.isTTY) {
+      const cols = this.stream.columns || 120;
+      this.stream.write(`\r\x1b[2K${text.slice(0, cols - 1)}`);
+      this.drawn = true;
+    } else if (p.kind === 'epoch' || (p.stepsPerEpoch && p.step === p.stepsPerEpoch)) {
+      if (p.epoch !== this.lastEpochLogged) this.stream.write(text + '\n');
+      this.lastEpochLogged = p.epoch;
+    }
+  }
+
+  /** Leave the bar's line (before printing anything else). */
+  done(): void {
+    if (this.drawn) this.stream.write('\n');
+    this.drawn = false;
+  }
+
+  /** Print a message on its own line without losing the bar. */
+  note(msg: string): void {
+    if (this.drawn) this.stream.write('\r\x1b[2K');
+    this.stream.write(msg + '\n');
+    this.drawn = false;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The few response fields the CLI reads. The API's zod schemas are the source of truth; the
+ * CLI talks to any server over HTTP, so it only names what it prints.
+ */
+import type { Progress, TrainingSpec } from '../core/types.js';
+
+export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+export interface DatasetView {
+  id: string;
+  name?: string;
+  rows: number;
+  features: number;
+  targets: number;
+  targetKind: 'integer' | 'real';
+  classes?: number;
+  bytes?: number;
+  createdAt?: string;
+}
+
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  datasetId: string;
+  spec: TrainingSpec & { datasetId?: string };
+  progress?: { epoch?: number; epochs?: number; step?: number; stepsPerEpoch?: number; loss?: number | null; valLoss?: number | null };
+  result?: {
+    loss: number;
+    valLoss?: number;
+    accuracy?: number;
+    valAccuracy?: number;
+    epochsRun: number;
+    stoppedEarly: boolean;
+    weightsHash: string;
+    durationMs: number;
+    samplesPerSecond: number;
+  };
+  error?: { code: string; message: string };
+  createdAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  attempts?: number;
+}
+
+/** A page of `GET /v1/jobs` or `GET /v1/datasets`; servers may send a bare array too. */
+export interface Page<T> {
+  items?: T[];
+  data?: T[];
+  jobs?: T[];
+  datasets?: T[];
+  next?: string | null;
+  nextCursor?: string | null;
+}
+
+/** The `progress` SSE event: the core's progress fields. */
+export type ProgressEvent = Partial<Progress> & { epoch: number; loss: number };
