@@ -1,0 +1,60 @@
+import type { Buf, OptimizerSpec } from '../types.js';
+import { OptimizerBase } from './optimizer-base.js';
+import { coefficient, positive } from './validate.js';
+
+/**
+ * Adam (Kingma & Ba), with `t` the step count starting at 1:
+ * ```
+ * m = β1 m + (1−β1) g        v = β2 v + (1−β2) g²
+ * m̂ = m / (1 − β1^t)         v̂ = v / (1 − β2^t)
+ * W −= α m̂ / (sqrt(v̂) + ε)
+ * ```
+ * The notes write the correction as `1 − β`: with the exponent `t` it fades as t grows, without
+ * it every step stays scaled by a constant. `weightDecay` λ > 0 adds `λW` to g (L2, like
+ * `torch.optim.Adam(weight_decay)`); for decoupled decay use {@link AdamW}.
+ * Defaults: `learningRate` 0.001, `beta1` 0.9, `beta2` 0.999, `epsilon` 1e-8, `weightDecay` 0.
+ */
+export class Adam extends OptimizerBase {
+  readonly type: 'adam' | 'adamw' = 'adam';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  /** Decoupled decay factor applied to W before the Adam update (AdamW); 0 for Adam. */
+  protected decoupled = 0;
+  private correction1 = 1;
+  private correction2 = 1;
+
+  constructor(spec: OptimizerSpec, defaultWeightDecay = 0) {
+    super(spec, 0.001, defaultWeightDecay);
+    this.beta1 = coefficient('optimizer.beta1', spec.beta1, 0.9);
+    this.beta2 = coefficient('optimizer.beta2', spec.beta2, 0.999);
+    this.epsilon = positive('optimizer.epsilon', spec.epsilon, 1e-8);
+  }
+
+  protected slotNames(): readonly string[] {
+    return ['m', 'v'];
+  }
+
+  protected override beginStep(t: number): void {
+    this.correction1 = 1 - Math.pow(this.beta1, t);
+    this.correction2 = 1 - Math.pow(this.beta2, t);
+  }
+
+  protected updateTensor(i: number, w: Buf, g: Buf, lr: number): void {
+    const m = this.slots[0][i];
+    const v = this.slots[1][i];
+    const { beta1: b1, beta2: b2, epsilon: eps, correction1: c1, correction2: c2 } = this;
+    // Adam: L2 in the gradient; AdamW: none there, decay W directly (decay = α·λ)
+    const l2 = this.decoupled > 0 ? 0 : this.weightDecay;
+    const shrink = 1 - lr * this.decoupled;
+    for (let j = 0; j < w.length; j++) {
+      const wj = w[j];
+      const gj = g[j] + l2 * wj;
+      const mj = b1 * m[j] + (1 - b1) * gj;
+      const vj = b2 * v[j] + (1 - b2) * gj * gj;
+      m[j] = mj;
+      v[j] = vj;
+      w[j] = wj * shrink - (lr * (mj / c1)) / (Math.sqrt(vj / c2) + eps);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { InvalidSpecError } from '../errors.js';
+import type { Buf, OptimizerSpec } from '../types.js';
+import { OptimizerBase } from './optimizer-base.js';
+import { coefficient, flag } from './validate.js';
+
+/**
+ * Gradient descent with momentum, in two forms (g includes the L2 term `λW` when `weightDecay` > 0):
+ *
+ * - `variant: "classic"` (default; PyTorch `SGD(momentum=μ)`, Keras `SGD(momentum)` up to where
+ *   α sits): `v = μv + g`, `W −= αv`. μ is `momentum`, default 0.9.
+ *   With `nesterov`: `v = μv + g`, `W −= α(g + μv)` (PyTorch's formulation).
+ * - `variant: "ema"` (the notes' form): `v = βv + (1−β)g`, `W −= αv`. β is `beta`, default 0.9
+ *   (`momentum` is accepted when `beta` is absent). Its steps are (1−β) times the classic ones
+ *   for the same α and coefficient. With `nesterov`, by analogy: `v = βv + (1−β)g`,
+ *   `W −= α(βv + (1−β)g)`, i.e. the EMA advanced one more step with the current gradient.
+ *
+ * Momentum averages gradients, so oscillating components cancel and consistent ones add up; it
+ * does not make the learning rate "adaptive" per parameter, as the notes loosely say.
+ * Defaults: `learningRate` 0.01, `nesterov` false, `weightDecay` 0.
+ */
+export class Momentum extends OptimizerBase {
+  readonly type = 'momentum' as const;
+  readonly variant: 'ema' | 'classic';
+  readonly nesterov: boolean;
+  /** μ (classic) or β (ema). */
+  readonly coefficient: number;
+
+  constructor(spec: OptimizerSpec) {
+    super(spec, 0.01);
+    const variant = spec.variant ?? 'classic';
+    if (variant !== 'ema' && variant !== 'classic') throw new InvalidSpecError('optimizer.variant', `optimizer.variant must be "ema" or "classic", got ${String(variant)}`);
+    this.variant = variant;
+    this.nesterov = flag('optimizer.nesterov', spec.nesterov, false);
+    this.coefficient = variant === 'classic' ? coefficient('optimizer.momentum', spec.momentum, 0.9) : spec.beta === undefined && spec.momentum !== undefined ? coefficient('optimizer.momentum', spec.momentum, 0.9) : coefficient('optimizer.beta', spec.beta, 0.9);
+  }
+
+  protected slotNames(): readonly string[] {
+    return ['v'];
+  }
+
+  protected updateTensor(i: number, w: Buf, g: Buf, lr: number): void {
+    const v = this.slots[0][i];
+    const wd = this.weightDecay;
+    const mu = this.coefficient;
+    // classic: v = μv + 1·g; ema: v = βv + (1−β)g
+    const gain = this.variant === 'classic' ? 1 : 1 - mu;
+    const nesterov = this.nesterov;
+    for (let j = 0; j < w.length; j++) {
+      const wj = w[j];
+      const gj = g[j] + wd * wj;
+      const vj = mu * v[j] + gain * gj;
+      v[j] = vj;
+      w[j] = wj - lr * (nesterov ? mu * vj + gain * gj : vj);
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import type { Buf, OptimizerSpec } from '../types.js';
+import { OptimizerBase } from './optimizer-base.js';
+
+/**
+ * Plain (mini-batch) gradient descent: `W −= α (g + λW)`.
+ * Defaults: `learningRate` 0.01, `weightDecay` λ 0 (L2 added to the gradient).
+ */
+export class Sgd extends OptimizerBase {
+  readonly type = 'sgd' as const;
+
+  constructor(spec: OptimizerSpec) {
+    super(spec, 0.01);
+  }
+
+  protected slotNames(): readonly string[] {
+    return [];
+  }
+
+  protected updateTensor(_i: number, w: Buf, g: Buf, lr: number): void {
+    const wd = this.weightDecay;
+    for (let j = 0; j < w.length; j++) {
+      const wj = w[j];
+      w[j] = wj - lr * (g[j] + wd * wj);
+    }
+  }
+}
