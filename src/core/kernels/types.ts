@@ -19,4 +19,6 @@ export interface Kernels<T extends Buf = Buf> {
   gemmTN(m: number, n: number, k: number, A: T, B: T, C: T, accumulate: boolean): void;
   /** C(m×n) = A·Bᵀ with A stored m×k and B stored n×k (input gradient dZ·Wᵀ). */
   gemmNT(m: number, n: number, k: number, A: T, B: T, C: T, accumulate: boolean): void;
+  /** Optional: releases the backend's memory when a training run ends (buffers from `alloc` stay readable). */
+  dispose?(): void;
 }

@@ -1,0 +1,190 @@
+import type { Kernels } from '../types.js';
+import { gemmNN as jsNN, gemmNT as jsNT, gemmTN as jsTN } from '../js.js';
+import { GEMM_RELAXED_WASM, GEMM_SIMD_WASM } from './gemm-module.generated.js';
+
+/*
+ * Float32 kernels on WebAssembly SIMD. Every buffer from `alloc` is a view into this instance's
+ * own WebAssembly.Memory, so a matmul is one call with byte offsets: no copy in or out.
+ *
+ * The memory is `shared` on purpose: growing a non-shared memory detaches every view handed out
+ * before, while views on a SharedArrayBuffer stay valid across `grow` (and the same memory can
+ * later be handed to worker threads).
+ */
+
+/** The slice of the WebAssembly JS API used here (the project's TypeScript libs don't declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+}
+
+type GemmFn = (
+  m: number, n: number, k: number,
+  a: number, ars: number, aps: number,
+  b: number, bps: number, bjs: number,
+  c: number, acc: number, scratch: number, direct: number,
+) => void;
+
+const PAGE = 65536;
+/** 4 GiB of address space: reserved, not committed, until `grow`. */
+const MAX_PAGES = 65536;
+/** Reading B in place beats packing it while a whole B stays in L1 (measured: W2's layers). */
+const DIRECT_MAX_BYTES = 32 * 1024;
+
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+const decode = (b64: string): Uint8Array => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+
+let compiled: { simd: object | null; relaxed: object | null } | undefined;
+
+/** Compiles the kernel modules once per process; null where the runtime lacks the feature. */
+function modules(): { simd: object | null; relaxed: object | null } {
+  if (compiled) return compiled;
+  const load = (b64: string): object | null => {
+    if (!WA || typeof SharedArrayBuffer === 'undefined') return null;
+    const bytes = decode(b64);
+    try {
+      return WA.validate(bytes) ? new WA.Module(bytes) : null;
+    } catch {
+      return null;
+    }
+  };
+  compiled = { simd: load(GEMM_SIMD_WASM), relaxed: load(GEMM_RELAXED_WASM) };
+  return compiled;
+}
+
+/** True when WebAssembly SIMD and shared memory work in this runtime. */
+export function wasmAvailable(): boolean {
+  return modules().simd !== null;
+}
+
+/** True when relaxed SIMD (fused multiply-add) validates (Node 20: `--experimental-wasm-relaxed-simd`). */
+export function relaxedSimdAvailable(): boolean {
+  return modules().relaxed !== null;
+}
+
+export interface WasmKernelOptions {
+  /** Use the relaxed-SIMD FMA module when the runtime supports it. Default true. */
+  relaxed?: boolean;
+  /** Initial memory in bytes (grown on demand). Default 1 MiB. */
+  initialBytes?: number;
+}
+
+/** Kernels on WebAssembly SIMD; `dispose` drops the memory when a training run ends. */
+export interface WasmKernels extends Kernels<Float32Array> {
+  /** Whether this instance runs the fused multiply-add variant. */
+  readonly relaxed: boolean;
+  /** Bytes of wasm memory in use (buffers plus scratch). */
+  bytesUsed(): number;
+  /** Matmuls run in wasm and those that fell back to the reference loops (operands outside this memory). */
+  stats(): { wasm: number; fallback: number };
+  /** Releases the memory: later calls fall back to the reference loops. Buffers from `alloc` stay readable. */
+  dispose(): void;
+}
+
+export class WasmUnavailableError extends Error {
+  override name = 'WasmUnavailableError';
+}
+
+/** A fresh kernels instance with its own memory (one per training run, so runs never share buffers). */
+export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
+  const mods = modules();
+  const useRelaxed = options.relaxed !== false && mods.relaxed !== null;
+  const mod = useRelaxed ? mods.relaxed : mods.simd;
+  if (!mod || !WA) throw new WasmUnavailableError('WebAssembly SIMD with shared memory is not available in this runtime');
+  const initialPages = Math.max(1, Math.ceil((options.initialBytes ?? 1 << 20) / PAGE));
+  let memory: WasmMemory | null = new WA.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
+  const gemm = new WA.Instance(mod, { env: { memory } }).exports.gemm as GemmFn;
+  // The SharedArrayBuffer objects behind the views handed out (one per grow, or more).
+  const own = new Set<ArrayBufferLike>();
+  let top = 64; // keep address 0 unused
+  let scratch = 0;
+  let scratchK = -1;
+
+  /** Bump-allocates `bytes` (64-byte aligned), growing the memory; -1 when it cannot grow. */
+  const reserve = (bytes: number): number => {
+    if (!memory) return -1;
+    const start = (top + 63) & ~63;
+    const end = start + bytes;
+    const have = memory.buffer.byteLength;
+    if (end > have) {
+      try {
+        memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        return -1;
+      }
+    }
+    top = end;
+    return start;
+  };
+
+  /** Scratch for the 4×8 edge tile and one k×8 panel of B. */
+  const scratchFor = (k: number): number => {
+    if (k > scratchK) {
+      const kk = Math.max(k, 1024);
+      const at = reserve(128 + 32 * kk);
+      if (at < 0) return -1;
+      scratch = at;
+      scratchK = kk;
+    }
+    return scratch;
+  };
+
+  let wasmCalls = 0;
+  let fallbackCalls = 0;
+  const inMemory = (x: Float32Array): boolean => own.has(x.buffer);
+
+  return {
+    name: useRelaxed ? 'wasm-simd-fma-f32' : 'wasm-simd-f32',
+    relaxed: useRelaxed,
+    alloc(n: number): Float32Array {
+      const at = reserve(n * 4);
+      // Out of wasm address space: a plain array still works, through the reference loops.
+      if (at < 0 || !memory) return new Float32Array(n);
+      const view = new Float32Array(memory.buffer, at, n);
+      // V8 may hand out a fresh SharedArrayBuffer object for the same memory: remember this one.
+      own.add(view.buffer);
+      return view;
+    },
+    gemmNN(m, n, k, A, B, C, acc) {
+      const s = memory && inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
+      if (s < 0) {
+        fallbackCalls++;
+        return jsNN(m, n, k, A, B, C, acc);
+      }
+      wasmCalls++;
+      gemm(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, n * 4, 4, C.byteOffset, acc ? 1 : 0, s,
+        k * n * 4 <= DIRECT_MAX_BYTES ? 1 : 0);
+    },
+    gemmTN(m, n, k, A, B, C, acc) {
+      const s = memory && inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
+      if (s < 0) {
+        fallbackCalls++;
+        return jsTN(m, n, k, A, B, C, acc);
+      }
+      wasmCalls++;
+      gemm(m, n, k, A.byteOffset, 4, m * 4, B.byteOffset, n * 4, 4, C.byteOffset, acc ? 1 : 0, s,
+        k * n * 4 <= DIRECT_MAX_BYTES ? 1 : 0);
+    },
+    gemmNT(m, n, k, A, B, C, acc) {
+      const s = memory && inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
+      if (s < 0) {
+        fallbackCalls++;
+        return jsNT(m, n, k, A, B, C, acc);
+      }
+      wasmCalls++;
+      gemm(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, 4, k * 4, C.byteOffset, acc ? 1 : 0, s, 0);
+    },
+    bytesUsed: () => top,
+    stats: () => ({ wasm: wasmCalls, fallback: fallbackCalls }),
+    dispose() {
+      memory = null;
+      own.clear();
+    },
+  };
+}
