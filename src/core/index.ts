@@ -1,0 +1,21 @@
+/**
+ * The training core's public API: a dense-network trainer on typed arrays, usable as a library
+ * (no server needed). See docs/core.md.
+ */
+export { train, type CoreCheckpointState } from './train.js';
+export { predict, loadModel } from './model.js';
+export { gradientCheck, relativeError, type BackwardPass, type GradientCheckOptions } from './gradient-check.js';
+export { createOptimizer } from './optimizers/index.js';
+export { clipGradients } from './clip.js';
+export { learningRateAt } from './schedules.js';
+export { initialize, defaultInit } from './init.js';
+export { createRng } from './rng.js';
+export { Ewma } from './ewma.js';
+export { InvalidSpecError } from './errors.js';
+export { DivergenceError, TrainingAbortedError, DIVERGENCE_HINT, type DivergenceKind } from './training-errors.js';
+export { hashTensors } from './hash.js';
+export { getKernels, type Kernels } from './kernels/index.js';
+export { jsKernels } from './kernels/js.js';
+export { Network, type DenseLayer } from './network.js';
+export { LEAKY_SLOPE } from './activations.js';
+export * from './types.js';
