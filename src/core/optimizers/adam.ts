@@ -2,6 +2,8 @@ import type { Buf, OptimizerSpec } from '../types.js';
 import { OptimizerBase } from './optimizer-base.js';
 import { coefficient, positive } from './validate.js';
 
+const SLOTS: readonly string[] = ['m', 'v'];
+
 /**
  * Adam (Kingma & Ba), with `t` the step count starting at 1:
  * ```
@@ -32,7 +34,7 @@ export class Adam extends OptimizerBase {
   }
 
   protected slotNames(): readonly string[] {
-    return ['m', 'v'];
+    return SLOTS;
   }
 
   protected override beginStep(t: number): void {

@@ -3,6 +3,8 @@ import type { Buf, OptimizerSpec } from '../types.js';
 import { OptimizerBase } from './optimizer-base.js';
 import { coefficient, flag } from './validate.js';
 
+const SLOTS: readonly string[] = ['v'];
+
 /**
  * Gradient descent with momentum, in two forms (g includes the L2 term `λW` when `weightDecay` > 0):
  *
@@ -35,7 +37,7 @@ export class Momentum extends OptimizerBase {
   }
 
   protected slotNames(): readonly string[] {
-    return ['v'];
+    return SLOTS;
   }
 
   protected updateTensor(i: number, w: Buf, g: Buf, lr: number): void {

@@ -30,7 +30,7 @@ export abstract class OptimizerBase implements Optimizer {
     this.weightDecay = nonNegative('optimizer.weightDecay', spec.weightDecay, defaultWeightDecay);
   }
 
-  /** Names of the per-tensor state buffers this optimizer keeps (e.g. `m`, `v`). */
+  /** Names of the per-tensor state buffers this optimizer keeps (e.g. `m`, `v`); a constant array (called every step). */
   protected abstract slotNames(): readonly string[];
 
   /**
@@ -69,7 +69,8 @@ export abstract class OptimizerBase implements Optimizer {
   }
 
   private checkSlots(params: Buf[]): void {
-    for (const row of this.slots) {
+    for (let k = 0; k < this.slots.length; k++) {
+      const row = this.slots[k];
       if (row.length !== params.length) throw new RangeError(`optimizer.step: state holds ${row.length} tensors but ${params.length} were passed`);
       for (let i = 0; i < row.length; i++) {
         if (row[i].length !== params[i].length) throw new RangeError(`optimizer.step: tensor ${i} has ${params[i].length} elements but its state ${row[i].length}`);

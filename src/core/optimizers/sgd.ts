@@ -1,6 +1,8 @@
 import type { Buf, OptimizerSpec } from '../types.js';
 import { OptimizerBase } from './optimizer-base.js';
 
+const NO_SLOTS: readonly string[] = [];
+
 /**
  * Plain (mini-batch) gradient descent: `W −= α (g + λW)`.
  * Defaults: `learningRate` 0.01, `weightDecay` λ 0 (L2 added to the gradient).
@@ -13,7 +15,7 @@ export class Sgd extends OptimizerBase {
   }
 
   protected slotNames(): readonly string[] {
-    return [];
+    return NO_SLOTS;
   }
 
   protected updateTensor(_i: number, w: Buf, g: Buf, lr: number): void {
