@@ -52,13 +52,13 @@ export interface OptimizerSpec {
   type: OptimizerType;
   /** Base learning rate α. Default 0.01 (sgd, momentum, rmsprop) or 0.001 (adam, adamw). */
   learningRate?: number;
-  /** momentum (ema variant) and rmsprop: averaging coefficient β. Default 0.9. */
+  /** momentum (ema variant; `momentum` is used when `beta` is absent) and rmsprop: averaging coefficient β. Default 0.9. */
   beta?: number;
   /** adam/adamw: first-moment coefficient. Default 0.9. */
   beta1?: number;
   /** adam/adamw: second-moment coefficient. Default 0.999. */
   beta2?: number;
-  /** rmsprop/adam/adamw: added to the denominator. Default 1e-8 (adam) / 1e-8 (rmsprop). */
+  /** rmsprop/adam/adamw: added to the denominator, outside the square root. Default 1e-8 for all three. */
   epsilon?: number;
   /** momentum (classic variant): μ in `v = μv + g`, default 0.9; rmsprop: optional momentum, default 0. */
   momentum?: number;
@@ -78,13 +78,13 @@ export const SCHEDULES: readonly ScheduleType[] = ['constant', 'inverse_time', '
 /** Learning-rate schedule; `epoch` starts at 0. */
 export interface ScheduleSpec {
   type: ScheduleType;
-  /** inverse_time: α0 / (1 + decayRate·epoch). */
+  /** inverse_time: α0 / (1 + decayRate·epoch). Required for inverse_time, ≥ 0. */
   decayRate?: number;
   /** inverse_sqrt: k·α0 / sqrt(epoch + 1). Default 1. */
   k?: number;
-  /** exponential: α0·γ^epoch; step: α0·γ^floor(epoch / stepSize). */
+  /** exponential: α0·γ^epoch; step: α0·γ^floor(epoch / stepSize). Required for both, in (0, 1]. */
   gamma?: number;
-  /** step: epochs between decays. */
+  /** step: epochs between decays. Required for step, an integer ≥ 1. */
   stepSize?: number;
 }
 
