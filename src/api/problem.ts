@@ -1,0 +1,92 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { Problem } from '../schemas/common.js';
+
+export type FieldError = NonNullable<Problem['errors']>[number];
+
+/** An error a client caused: an HTTP status, a short code and a message that says how to fix it. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors?: FieldError[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpProblem';
+  }
+}
+
+export const notFound = (what: string, id: string) => new HttpProblem(404, 'not_found', `${what} '${id}' does not exist`);
+
+/** A 400 naming one field. */
+export const invalidField = (path: string, message: string, where: FieldError['in'] = 'body') =>
+  new HttpProblem(400, 'validation_failed', `${path}: ${message}`, [{ path, message, in: where }]);
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Sends an RFC 9457 problem document. */
+export function sendProblem(reply: FastifyReply, req: FastifyRequest, status: number, p: Omit<Problem, 'status' | 'title' | 'type'> & { title?: string }) {
+  const body: Problem = {
+    type: p.code ? `urn:tsnn:problem:${p.code}` : 'about:blank',
+    title: p.title ?? TITLES[status] ?? 'Error',
+    status,
+    ...(p.detail ? { detail: p.detail } : {}),
+    instance: req.url,
+    ...(p.code ? { code: p.code } : {}),
+    ...(p.errors ? { errors: p.errors } : {}),
+  };
+  return reply.code(status).type('application/problem+json').serializer(JSON.stringify).send(body);
+}
+
+const dotted = (pointer: string) =>
+  pointer
+    .split('/')
+    .filter((s) => s !== '')
+    .join('.');
+
+/** Installs the error and not-found handlers: every error leaves as problem+json. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof HttpProblem) {
+      reply.headers(err.headers);
+      return sendProblem(reply, req, err.status, { code: err.code, detail: err.message, errors: err.errors });
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = (err.validationContext ?? 'body') as FieldError['in'];
+      const errors = err.validation.map((v) => {
+        const path = dotted(v.instancePath) || '(root)';
+        const params = v.params as { keys?: string[] };
+        // Strict objects report unknown keys on the parent; name the key itself.
+        if (v.keyword === 'unrecognized_keys' && params.keys?.length)
+          return { path: [dotted(v.instancePath), params.keys[0]].filter(Boolean).join('.'), message: v.message ?? 'unknown field', in: where };
+        return { path, message: v.message ?? 'invalid', in: where };
+      });
+      const detail = errors.map((e) => `${e.in}.${e.path}: ${e.message}`).join('; ');
+      return sendProblem(reply, req, 400, { code: 'validation_failed', detail, errors });
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      return sendProblem(reply, req, status, { code: 'internal', detail: 'internal error; the request id is in the logs' });
+    }
+    // Fastify's own client errors (bad JSON, body too large, unsupported media type...).
+    return sendProblem(reply, req, status, { code: (err.code ?? 'bad_request').toLowerCase(), detail: err.message });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, req, 404, { code: 'not_found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
+}

@@ -1,0 +1,111 @@
+import type { MultipartFile } from '@fastify/multipart';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
+import {
+  DatasetJsonBodySchema,
+  DatasetListQuerySchema,
+  DatasetListSchema,
+  DatasetSchema,
+  DatasetUploadQuerySchema,
+  type DatasetJsonBody,
+} from '../../schemas/dataset.js';
+import { parseCsvDataset, parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
+import { HttpProblem, notFound } from '../problem.js';
+
+/** The non-JSON request bodies, for the OpenAPI document only (they are parsed by hand). */
+export const DATASET_UPLOAD_DOC_CONTENT = {
+  'text/csv': {
+    schema: { type: 'string', description: 'CSV with a header row; `?target=` names the target column (default: last)' },
+  },
+  'multipart/form-data': {
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: {
+        file: { type: 'string', format: 'binary', description: 'CSV file with a header row' },
+        name: { type: 'string' },
+        target: { type: 'string', description: 'Target column; default: the last' },
+      },
+    },
+  },
+};
+
+async function readMultipart(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>) {
+  const fields: Record<string, string> = {};
+  let file: Buffer | undefined;
+  for await (const part of parts) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'file') throw new HttpProblem(400, 'invalid_multipart', `unexpected file field '${part.fieldname}'; send the CSV as 'file'`);
+      file = await part.toBuffer();
+    } else {
+      fields[part.fieldname] = String(part.value);
+    }
+  }
+  if (!file) throw new HttpProblem(400, 'invalid_multipart', "no 'file' part; send the CSV as a file field named 'file'", [{ path: 'file', message: 'required', in: 'body' }]);
+  return { file, fields };
+}
+
+/** `POST/GET/DELETE /v1/datasets`. */
+export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { svc } = app;
+
+  app.post(
+    '/v1/datasets',
+    {
+      bodyLimit: svc.config.MAX_DATASET_BYTES,
+      schema: {
+        tags: ['datasets'],
+        summary: 'Upload a dataset (JSON, text/csv or multipart/form-data)',
+        querystring: DatasetUploadQuerySchema,
+        body: { content: { 'application/json': { schema: DatasetJsonBodySchema } } } as never,
+        'x-extra-body-content': DATASET_UPLOAD_DOC_CONTENT,
+        response: { 201: DatasetSchema, ...problemResponses(400, 413, 415) },
+      } as never,
+    },
+    async (req, reply) => {
+      const query = req.query as z.infer<typeof DatasetUploadQuerySchema>;
+      let parsed: ParsedDataset;
+      let name = query.name;
+      if (req.isMultipart()) {
+        const { file, fields } = await readMultipart(req.parts() as never);
+        name = fields.name || name;
+        parsed = parseCsvDataset(file, fields.target || query.target);
+      } else if (Buffer.isBuffer(req.body)) {
+        parsed = parseCsvDataset(req.body, query.target);
+      } else {
+        const body = req.body as DatasetJsonBody;
+        name = body.name ?? name;
+        parsed = parseJsonDataset(body);
+      }
+      const meta = await svc.datasets.create({ tenant: req.tenant, name: name ?? 'dataset', ...parsed });
+      req.log.info({ datasetId: meta.id, rows: meta.rows, features: meta.features, bytes: meta.bytes }, 'dataset stored');
+      return reply.code(201).header('location', `/v1/datasets/${meta.id}`).send(meta);
+    },
+  );
+
+  app.get(
+    '/v1/datasets',
+    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: DatasetListQuerySchema, response: { 200: DatasetListSchema, ...problemResponses(400) } } },
+    async (req) => svc.datasets.list(req.tenant, req.query.limit, req.query.after),
+  );
+
+  app.get(
+    '/v1/datasets/:id',
+    { schema: { tags: ['datasets'], summary: 'Dataset metadata', params: IdParamsSchema, response: { 200: DatasetSchema, ...problemResponses(404) } } },
+    async (req) => {
+      const ds = await svc.datasets.get(req.params.id, req.tenant);
+      if (!ds) throw notFound('dataset', req.params.id);
+      return ds;
+    },
+  );
+
+  app.delete(
+    '/v1/datasets/:id',
+    { schema: { tags: ['datasets'], summary: 'Delete a dataset', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404) } } },
+    async (req, reply) => {
+      if (!(await svc.datasets.delete(req.params.id, req.tenant))) throw notFound('dataset', req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

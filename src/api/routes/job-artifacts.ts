@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { predict } from '../../core/index.js';
+import type { EpochMetrics } from '../../core/types.js';
+import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
+import { MetricsSchema, PredictBodySchema, PredictResponseSchema } from '../../schemas/job.js';
+import { HttpProblem, invalidField, notFound } from '../problem.js';
+
+const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
+  'epoch', 'loss', 'smoothedLoss', 'valLoss', 'accuracy', 'valAccuracy', 'lr', 'gradNorm', 'clipped', 'durationMs', 'samplesPerSecond',
+];
+
+function metricsCsv(history: EpochMetrics[]): string {
+  const lines = [METRIC_COLUMNS.join(',')];
+  for (const m of history) lines.push(METRIC_COLUMNS.map((c) => (m[c] === undefined ? '' : String(m[c]))).join(','));
+  return lines.join('\n') + '\n';
+}
+
+/** `/metrics`, `/model` and `/predict` of a job. */
+export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { svc } = app;
+
+  async function completedJob(id: string, tenant: string) {
+    const job = await svc.jobs.get(id, tenant);
+    if (!job) throw notFound('job', id);
+    if (job.status !== 'completed') throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
+    const model = await svc.jobs.getModel(id);
+    if (!model) throw new HttpProblem(409, 'model_missing', `job '${id}' has no stored model`);
+    return model;
+  }
+
+  app.get(
+    '/v1/jobs/:id/metrics',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Per-epoch history (JSON, or CSV with Accept: text/csv)',
+        params: IdParamsSchema,
+        response: {
+          200: { description: 'history', content: { 'application/json': { schema: MetricsSchema }, 'text/csv': { schema: z.string() } } },
+          ...problemResponses(404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      if (!(await svc.jobs.get(id, req.tenant))) throw notFound('job', id);
+      const history = (await svc.jobs.getMetrics(id)) ?? [];
+      const accept = req.headers.accept ?? '';
+      const wantsCsv = accept.includes('text/csv') && !accept.includes('application/json');
+      if (wantsCsv) return reply.type('text/csv; charset=utf-8').serializer((s: unknown) => s as string).send(metricsCsv(history));
+      return reply.type('application/json').send({ jobId: id, history });
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id/model',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "The trained model (the core's portable JSON)",
+        params: IdParamsSchema,
+        response: { 200: z.record(z.string(), z.unknown()).describe('tsnn-model JSON'), ...problemResponses(404, 409) },
+      },
+    },
+    async (req) => (await completedJob(req.params.id, req.tenant)) as unknown as Record<string, unknown>,
+  );
+
+  app.post(
+    '/v1/jobs/:id/predict',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Predict with the trained model (applies the stored normalization)',
+        params: IdParamsSchema,
+        body: PredictBodySchema,
+        response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (req) => {
+      const model = await completedJob(req.params.id, req.tenant);
+      const rows = req.body.features;
+      if (rows.length > svc.config.MAX_PREDICT_ROWS) throw invalidField('features', `at most ${svc.config.MAX_PREDICT_ROWS} rows per request; split it`);
+      rows.forEach((r, i) => {
+        if (r.length !== model.inputSize) throw invalidField(`features.${i}`, `has ${r.length} values; the model takes ${model.inputSize}`);
+      });
+      return predict(model, rows);
+    },
+  );
+};

@@ -1,0 +1,127 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
+import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type Job } from '../../schemas/job.js';
+import { JobSubmissionSchema } from '../../schemas/training-spec.js';
+import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
+import { newId } from '../../storage/ids.js';
+import { HttpProblem, notFound } from '../problem.js';
+import { checkSpecAgainstDataset } from '../spec-check.js';
+
+const SubmitHeadersSchema = z.looseObject({
+  'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same job'),
+});
+
+/** `POST /v1/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
+export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { svc } = app;
+
+  /** Waits for a job another request is creating under the same Idempotency-Key. */
+  async function awaitJob(id: string, tenant: string): Promise<Job> {
+    for (let i = 0; i < 50; i++) {
+      const job = await svc.jobs.get(id, tenant);
+      if (job) return job;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new HttpProblem(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+
+  app.post(
+    '/v1/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Submit a training job',
+        headers: SubmitHeadersSchema,
+        body: JobSubmissionSchema,
+        response: { 202: JobSchema, ...problemResponses(400, 404, 422) },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      const ds = await svc.datasets.get(body.datasetId, req.tenant);
+      if (!ds)
+        throw new HttpProblem(404, 'dataset_not_found', `dataset '${body.datasetId}' does not exist; upload it with POST /v1/datasets`, [
+          { path: 'datasetId', message: 'no such dataset', in: 'body' },
+        ]);
+      checkSpecAgainstDataset(body, ds);
+      const id = newId('job');
+      const key = req.headers['idempotency-key'];
+      if (key) {
+        const claim = await claimIdempotencyKey(svc.redis, svc.keys, {
+          tenant: req.tenant,
+          scope: 'jobs',
+          key,
+          hash: bodyHash(body),
+          resourceId: id,
+          ttlSeconds: svc.config.IDEMPOTENCY_TTL_SECONDS,
+        });
+        if (claim.kind === 'conflict')
+          throw new HttpProblem(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different body; use a new key for a new job');
+        if (claim.kind === 'replay') {
+          const job = await awaitJob(claim.resourceId, req.tenant);
+          return reply.code(202).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(job);
+        }
+      }
+      const job = await svc.jobs.create(req.tenant, body, id);
+      try {
+        await svc.queue.enqueue(id);
+      } catch (err) {
+        await svc.jobs.finish(id, ['queued'], 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued' } });
+        throw new HttpProblem(503, 'queue_unavailable', 'the queue is unavailable; retry later', undefined, { 'retry-after': '5' });
+      }
+      req.log.info({ jobId: id, datasetId: ds.id }, 'job queued');
+      return reply.code(202).header('location', `/v1/jobs/${id}`).send(job);
+    },
+  );
+
+  app.get(
+    '/v1/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'List jobs, newest first (cursor: `after` = last id of the previous page)',
+        querystring: JobListQuerySchema,
+        response: { 200: JobListSchema, ...problemResponses(400) },
+      },
+    },
+    async (req) => svc.jobs.list(req.tenant, req.query),
+  );
+
+  app.get(
+    '/v1/jobs/:id',
+    { schema: { tags: ['jobs'], summary: 'A job', params: IdParamsSchema, response: { 200: JobSchema, ...problemResponses(404) } } },
+    async (req) => {
+      const job = await svc.jobs.get(req.params.id, req.tenant);
+      if (!job) throw notFound('job', req.params.id);
+      return job;
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a job: a queued job at once (200), a running one within a batch (202)',
+        params: IdParamsSchema,
+        response: { 200: JobSchema, 202: JobSchema, ...problemResponses(404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const job = await svc.jobs.get(id, req.tenant);
+      if (!job) throw notFound('job', id);
+      if (TERMINAL_STATUSES.includes(job.status)) throw new HttpProblem(409, 'job_finished', `job '${id}' is already ${job.status}`);
+      const done = await svc.jobs.finish(id, ['queued'], 'cancelled', { error: { code: 'cancelled', message: 'cancelled by request' } });
+      if (done.applied) {
+        await svc.queue.removeWaiting(id);
+        return reply.code(200).send((await svc.jobs.get(id))!);
+      }
+      if (done.previous !== 'running') throw new HttpProblem(409, 'job_finished', `job '${id}' is already ${done.previous}`);
+      await svc.jobs.requestCancel(id);
+      req.log.info({ jobId: id }, 'cancel requested');
+      return reply.code(202).send((await svc.jobs.get(id))!);
+    },
+  );
+};

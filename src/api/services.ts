@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { createRedis } from '../queue/connection.js';
+import { TrainingQueue } from '../queue/training-queue.js';
+import { DatasetStore } from '../storage/dataset-store.js';
+import { JobStore } from '../storage/job-store.js';
+import { keysFor, type Keys } from '../storage/keys.js';
+
+/** Shared services of the API, one set per app instance. */
+export interface Services {
+  config: Config;
+  redis: Redis;
+  keys: Keys;
+  datasets: DatasetStore;
+  jobs: JobStore;
+  queue: TrainingQueue;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    svc: Services;
+  }
+  interface FastifyRequest {
+    /** Owner of what this request creates or reads; `default` until API keys map keys to tenants. */
+    tenant: string;
+  }
+}
+
+/** Decorates the app with `svc` (Redis, stores, queue) and closes them with the app. */
+export const servicesPlugin = fp(
+  async (app: FastifyInstance, opts: { config: Config }) => {
+    const { config } = opts;
+    const redis = createRedis(config.REDIS_URL, { name: 'tsnn-api' });
+    redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
+    const keys = keysFor(config.KEY_PREFIX);
+    const svc: Services = {
+      config,
+      redis,
+      keys,
+      datasets: new DatasetStore(redis, keys),
+      jobs: new JobStore(redis, keys),
+      queue: new TrainingQueue(redis, {
+        name: config.QUEUE_NAME,
+        prefix: config.QUEUE_PREFIX,
+        attempts: config.JOB_ATTEMPTS,
+        keyPrefix: config.KEY_PREFIX,
+      }),
+    };
+    app.decorate('svc', svc);
+    app.decorateRequest('tenant', 'default');
+    app.addHook('onClose', async () => {
+      await svc.queue.close();
+      await redis.quit().catch(() => redis.disconnect());
+    });
+  },
+  { name: 'services' },
+);

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { registerOpenApi } from './api/openapi.js';
+import { installProblemHandlers } from './api/problem.js';
+import { datasetRoutes } from './api/routes/datasets.js';
+import { healthRoutes } from './api/routes/health.js';
+import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
+import { jobEventRoutes } from './api/routes/job-events.js';
+import { jobRoutes } from './api/routes/jobs.js';
+import { servicesPlugin } from './api/services.js';
+import type { Config } from './config.js';
+
+/** Options of {@link serviceApp}. */
+export interface ServiceAppOptions {
+  config: Config;
+}
+
+/**
+ * The whole API as a plugin: services, parsers, OpenAPI, error handling and routes. It never
+ * listens; `server.ts` does, and tests use `inject`.
+ */
+export async function serviceApp(app: FastifyInstance, opts: ServiceAppOptions): Promise<void> {
+  const { config } = opts;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandlers(app);
+  await app.register(servicesPlugin, { config });
+  // CSV bodies stay bytes: csv-parse handles the BOM and the encoding.
+  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  await app.register(multipart, { limits: { fileSize: config.MAX_DATASET_BYTES, files: 1, fields: 10 } });
+  await registerOpenApi(app);
+  const z = app.withTypeProvider<ZodTypeProvider>();
+  await z.register(healthRoutes);
+  await z.register(datasetRoutes);
+  await z.register(jobRoutes);
+  await z.register(jobEventRoutes);
+  await z.register(jobArtifactRoutes);
+}
+
+/** Fastify options for the service: pino JSON logs with request ids, body limit, proxies. */
+export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.LOG_LEVEL }): FastifyServerOptions {
+  return {
+    logger,
+    bodyLimit: config.MAX_BODY_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Let ids and cursors in query strings stay plain strings.
+    routerOptions: { maxParamLength: 200 },
+  };
+}
+
+/** Builds a ready app (not listening). */
+export async function buildApp(config: Config, logger?: FastifyServerOptions['logger']): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, logger));
+  await app.register(serviceApp, { config });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,58 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+/**
+ * Environment variables read at start-up. Each is documented in the README; invalid values stop
+ * the process with a message naming the variable.
+ */
+export const ConfigSchema = z.object({
+  /** HTTP port of the API. Default 3000. */
+  PORT: int(3000).pipe(z.number().max(65535)),
+  /** Interface the API binds. Default 0.0.0.0. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Redis shared by API and workers. Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Training jobs one worker process runs in parallel (each in its own child process). Default: number of cores. */
+  WORKER_CONCURRENCY: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1),
+  /** pino level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest dataset upload (CSV, JSON or multipart) in bytes. Default 50 MiB. */
+  MAX_DATASET_BYTES: int(50 * 1024 * 1024, 1),
+  /** Largest body of every other request in bytes. Default 1 MiB. */
+  MAX_BODY_BYTES: int(1024 * 1024, 1),
+  /** Prefix of every key this service writes (datasets, job records, event streams). Default `tsnn:`. */
+  KEY_PREFIX: z.string().min(1).default('tsnn:'),
+  /** BullMQ key prefix. Default `bull`. */
+  QUEUE_PREFIX: z.string().min(1).default('bull'),
+  /** BullMQ queue name. Default `training`. */
+  QUEUE_NAME: z.string().min(1).default('training'),
+  /** Attempts per job for infrastructure failures (bad specs are never retried). Default 3. */
+  JOB_ATTEMPTS: int(3, 1),
+  /** Minimum milliseconds between two progress events of one job (epoch ends included). Default 100. */
+  PROGRESS_INTERVAL_MS: int(100),
+  /** Milliseconds between SSE heartbeat comments. Default 15000. */
+  SSE_HEARTBEAT_MS: int(15_000, 10),
+  /** How long an Idempotency-Key is remembered, in seconds. Default 86400. */
+  IDEMPOTENCY_TTL_SECONDS: int(86_400, 1),
+  /** Most rows one predict request may send. Default 10000. */
+  MAX_PREDICT_ROWS: int(10_000, 1),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Raised when the environment does not validate; the message lists each bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses `env` (default `process.env`) into a typed config, or throws a {@link ConfigError}. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment: ${lines.join('; ')}`);
+  }
+  return parsed.data;
+}

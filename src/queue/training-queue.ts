@@ -1,0 +1,63 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** What a BullMQ job of the `training` queue carries: a pointer to our own job record. */
+export interface TrainingJobData {
+  jobId: string;
+  /** Key prefix of the job record and dataset (so one Redis can host isolated deployments). */
+  keyPrefix: string;
+}
+
+/** Options of {@link TrainingQueue}. */
+export interface TrainingQueueOptions {
+  /** Queue name. Default `training`. */
+  name?: string;
+  /** BullMQ key prefix. Default `bull`. */
+  prefix?: string;
+  /** Attempts for infrastructure failures. Default 3. */
+  attempts?: number;
+  /** Our key prefix, copied into each job's data. */
+  keyPrefix: string;
+}
+
+/** The producer side of the training queue. */
+export class TrainingQueue {
+  readonly queue: Queue<TrainingJobData>;
+  private readonly attempts: number;
+  private readonly keyPrefix: string;
+
+  constructor(connection: Redis, opts: TrainingQueueOptions) {
+    this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? 'bull' });
+    this.attempts = opts.attempts ?? 3;
+    this.keyPrefix = opts.keyPrefix;
+  }
+
+  /** Enqueues our job `jobId`; the BullMQ job id is the same id, so a second add is a no-op. */
+  async enqueue(jobId: string): Promise<void> {
+    await this.queue.add(
+      'train',
+      { jobId, keyPrefix: this.keyPrefix },
+      {
+        jobId,
+        attempts: this.attempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        // Our job records are the source of truth; BullMQ keeps only what it needs.
+        removeOnComplete: true,
+        removeOnFail: { count: 1000 },
+      },
+    );
+  }
+
+  /** Removes a job that no worker holds; false when it is active (locked) or gone. */
+  async removeWaiting(jobId: string): Promise<boolean> {
+    try {
+      return (await this.queue.remove(jobId)) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

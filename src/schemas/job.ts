@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { paginationShape } from './common.js';
+import { TrainingSpecSchema } from './training-spec.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+export const JobProgressSchema = z
+  .object({
+    epoch: z.number().int(),
+    epochs: z.number().int(),
+    step: z.number().int(),
+    stepsPerEpoch: z.number().int(),
+    loss: z.number().nullable(),
+    valLoss: z.number().nullable().optional(),
+  })
+  .meta({ id: 'JobProgress' });
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+
+export const JobResultSchema = z
+  .object({
+    loss: z.number(),
+    valLoss: z.number().optional(),
+    accuracy: z.number().optional(),
+    valAccuracy: z.number().optional(),
+    epochsRun: z.number().int(),
+    stoppedEarly: z.boolean(),
+    gradientCheck: z
+      .object({
+        passed: z.boolean(),
+        maxRelativeError: z.number(),
+        tolerance: z.number(),
+        layers: z.array(z.object({ layer: z.number(), weights: z.number(), bias: z.number() })),
+        checked: z.number(),
+        totalParams: z.number(),
+      })
+      .optional(),
+    weightsHash: z.string(),
+    durationMs: z.number(),
+    samplesPerSecond: z.number(),
+  })
+  .meta({ id: 'JobResult' });
+export type JobResult = z.infer<typeof JobResultSchema>;
+
+export const JobErrorSchema = z
+  .object({
+    code: z.string().describe('invalid_spec | diverged | dataset_missing | worker_error | ...'),
+    message: z.string(),
+    path: z.string().optional(),
+  })
+  .meta({ id: 'JobError' });
+export type JobError = z.infer<typeof JobErrorSchema>;
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(JOB_STATUSES),
+    datasetId: z.string(),
+    spec: TrainingSpecSchema,
+    progress: JobProgressSchema.nullable(),
+    result: JobResultSchema.optional(),
+    error: JobErrorSchema.optional(),
+    createdAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    attempts: z.number().int().describe('Times a worker started this job'),
+    cancelRequested: z.boolean().optional(),
+  })
+  .meta({ id: 'Job' });
+export type Job = z.infer<typeof JobSchema>;
+
+export const JobListQuerySchema = z.strictObject({ status: z.enum(JOB_STATUSES).optional(), ...paginationShape });
+export const JobListSchema = z.object({ items: z.array(JobSchema), next: z.string().nullable() }).meta({ id: 'JobList' });
+
+export const EventsQuerySchema = z.strictObject({
+  lastEventId: z.coerce.number().int().min(0).optional().describe('Resume after this event id (as the Last-Event-ID header)'),
+});
+
+export const PredictBodySchema = z
+  .strictObject({ features: z.array(z.array(z.number().finite()).min(1)).min(1) })
+  .meta({ id: 'PredictRequest' });
+export const PredictResponseSchema = z
+  .object({
+    predictions: z.union([z.array(z.number()), z.array(z.array(z.number()))]),
+    probabilities: z.array(z.array(z.number())).optional(),
+  })
+  .meta({ id: 'PredictResponse' });
+
+/** One row of `/metrics`: the core's per-epoch record. */
+export const EpochMetricsSchema = z
+  .object({
+    epoch: z.number(),
+    loss: z.number(),
+    smoothedLoss: z.number(),
+    valLoss: z.number().optional(),
+    accuracy: z.number().optional(),
+    valAccuracy: z.number().optional(),
+    lr: z.number(),
+    gradNorm: z.number(),
+    clipped: z.number(),
+    durationMs: z.number(),
+    samplesPerSecond: z.number(),
+  })
+  .meta({ id: 'EpochMetrics' });
+export const MetricsSchema = z.object({ jobId: z.string(), history: z.array(EpochMetricsSchema) }).meta({ id: 'Metrics' });

@@ -1,0 +1,128 @@
+import type { Redis } from 'ioredis';
+import type { Dataset } from '../schemas/dataset.js';
+import { newId } from './ids.js';
+import type { Keys } from './keys.js';
+import { lexPage } from './lex-page.js';
+
+/** A parsed upload: row-major values, before choosing the storage dtype. */
+export interface DatasetInput {
+  tenant: string;
+  name: string;
+  rows: number;
+  featureCount: number;
+  targetWidth: number;
+  /** rows × featureCount values. */
+  features: Float64Array;
+  /** rows × targetWidth values. */
+  targets: Float64Array;
+  columns?: string[];
+  targetColumns?: string[];
+}
+
+/** What a worker trains on: the metadata and flat typed arrays of the stored dtype. */
+export interface LoadedDataset {
+  meta: Dataset;
+  features: Float32Array | Float64Array;
+  targets: Float32Array | Float64Array;
+}
+
+/** True when every value survives a round trip through float32, so storing float32 loses nothing. */
+function fitsFloat32(a: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (Math.fround(a[i]) !== a[i]) return false;
+  return true;
+}
+
+function toBuffer(a: Float32Array | Float64Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Copies (Redis buffers may be unaligned slices of a pool) into a typed array of `dtype`. */
+function fromBuffer(b: Buffer, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
+  const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+  return dtype === 'float32' ? new Float32Array(copy) : new Float64Array(copy);
+}
+
+/**
+ * Datasets in Redis: metadata JSON in a hash, features and targets as little-endian binary
+ * strings (float32 when lossless, else float64), an index sorted set per tenant.
+ */
+export class DatasetStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Stores `input` once and returns its metadata. */
+  async create(input: DatasetInput): Promise<Dataset> {
+    const id = newId('ds');
+    const integer = input.targets.every((v) => Number.isInteger(v));
+    const dtype = fitsFloat32(input.features) && fitsFloat32(input.targets) ? 'float32' : 'float64';
+    const X = dtype === 'float32' ? Float32Array.from(input.features) : input.features;
+    const Y = dtype === 'float32' ? Float32Array.from(input.targets) : input.targets;
+    let max = -Infinity;
+    let min = Infinity;
+    for (const v of input.targets) {
+      if (v > max) max = v;
+      if (v < min) min = v;
+    }
+    const meta: Dataset = {
+      id,
+      name: input.name,
+      rows: input.rows,
+      features: input.featureCount,
+      targets: input.targetWidth,
+      targetKind: integer ? 'integer' : 'real',
+      ...(integer && input.targetWidth === 1 && min >= 0 ? { classes: max + 1 } : {}),
+      bytes: X.byteLength + Y.byteLength,
+      dtype,
+      ...(input.columns ? { columns: input.columns } : {}),
+      ...(input.targetColumns ? { targetColumns: input.targetColumns } : {}),
+      createdAt: new Date().toISOString(),
+    };
+    await this.redis
+      .multi()
+      .set(this.keys.datasetFeatures(id), toBuffer(X))
+      .set(this.keys.datasetTargets(id), toBuffer(Y))
+      .hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta) })
+      .zadd(this.keys.datasetIndex(input.tenant), 0, id)
+      .exec();
+    return meta;
+  }
+
+  /** The metadata of `id` when it exists and belongs to `tenant` (`undefined` tenant: any). */
+  async get(id: string, tenant?: string): Promise<Dataset | null> {
+    const [owner, meta] = await this.redis.hmget(this.keys.dataset(id), 'tenant', 'meta');
+    if (!meta || (tenant !== undefined && owner !== tenant)) return null;
+    return JSON.parse(meta) as Dataset;
+  }
+
+  /** Newest first, `limit` per page. */
+  async list(tenant: string, limit: number, after?: string): Promise<{ items: Dataset[]; next: string | null }> {
+    const { ids, next } = await lexPage(this.redis, this.keys.datasetIndex(tenant), limit, after);
+    const metas = ids.length ? await Promise.all(ids.map((id) => this.get(id, tenant))) : [];
+    return { items: metas.filter((m): m is Dataset => m !== null), next };
+  }
+
+  /** Deletes the dataset and its buffers; false when it does not exist for `tenant`. */
+  async delete(id: string, tenant: string): Promise<boolean> {
+    if (!(await this.get(id, tenant))) return false;
+    await this.redis
+      .multi()
+      .del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id))
+      .zrem(this.keys.datasetIndex(tenant), id)
+      .exec();
+    return true;
+  }
+
+  /** Metadata and typed arrays, or null when the dataset is gone. */
+  async load(id: string): Promise<LoadedDataset | null> {
+    const meta = await this.get(id);
+    if (!meta) return null;
+    const [x, y] = await Promise.all([
+      this.redis.getBuffer(this.keys.datasetFeatures(id)),
+      this.redis.getBuffer(this.keys.datasetTargets(id)),
+    ]);
+    if (!x || !y) return null;
+    return { meta, features: fromBuffer(x, meta.dtype), targets: fromBuffer(y, meta.dtype) };
+  }
+}

@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis';
+
+/** Event types written to a job's stream; the last three are terminal. */
+export type JobEventType = 'status' | 'progress' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_EVENTS: readonly string[] = ['completed', 'failed', 'cancelled'];
+
+/** One stored event: integer id, type and the JSON text of its data. */
+export interface StoredEvent {
+  id: number;
+  type: string;
+  data: string;
+}
+
+type Entry = [id: string, fields: string[]];
+
+function toEvent([id, fields]: Entry): StoredEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+  return { id: Number(id.split('-')[0]), type: f.type ?? 'message', data: f.data ?? '{}' };
+}
+
+/** Every event with an id greater than `after`, in order (up to `count`). */
+export async function readEventsAfter(redis: Redis, stream: string, after: number, count = 1000): Promise<StoredEvent[]> {
+  const entries = (await redis.xrange(stream, `(${after}-0`, '+', 'COUNT', count)) as Entry[];
+  return entries.map(toEvent);
+}
+
+/**
+ * Waits up to `blockMs` for events after `after` and returns them (empty on timeout). Blocks the
+ * connection: give each reader its own.
+ */
+export async function waitEventsAfter(redis: Redis, stream: string, after: number, blockMs: number): Promise<StoredEvent[]> {
+  const res = (await redis.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', stream, `${after}-0`)) as
+    | [string, Entry[]][]
+    | null;
+  return res ? res[0][1].map(toEvent) : [];
+}

@@ -1,0 +1,176 @@
+import type { Redis } from 'ioredis';
+import type { EpochMetrics, Model } from '../core/types.js';
+import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
+import type { JobSubmission } from '../schemas/training-spec.js';
+import type { JobEventType } from './event-stream.js';
+import { newId } from './ids.js';
+import type { Keys } from './keys.js';
+import { lexPage } from './lex-page.js';
+import { scripted } from './scripts.js';
+
+/** Result of {@link JobStore.transition}. */
+export interface TransitionResult {
+  applied: boolean;
+  /** Status before the call ('' when the job does not exist). */
+  previous: JobStatus | '';
+  eventId: number;
+  attempts: number;
+}
+
+type Fields = Record<string, string>;
+
+function flat(fields: Fields): string[] {
+  return Object.entries(fields).flat();
+}
+
+/** Job records: a hash per job, an index sorted set per tenant, an event stream per job. */
+export class JobStore {
+  private readonly r;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    this.r = scripted(redis);
+  }
+
+  /** Creates a `queued` job record and its first `status` event. */
+  async create(tenant: string, submission: JobSubmission, id = newId('job')): Promise<Job> {
+    const { datasetId, ...spec } = submission;
+    const createdAt = new Date().toISOString();
+    await this.redis
+      .multi()
+      .hset(this.keys.job(id), {
+        id,
+        tenant,
+        status: 'queued',
+        datasetId,
+        spec: JSON.stringify(spec),
+        createdAt,
+        attempts: '0',
+        eventSeq: '0',
+      })
+      .zadd(this.keys.jobIndex(tenant), 0, id)
+      .exec();
+    await this.appendEvent(id, 'status', { status: 'queued' });
+    return (await this.get(id))!;
+  }
+
+  /** The job `id` when it exists and belongs to `tenant` (`undefined`: any tenant). */
+  async get(id: string, tenant?: string): Promise<Job | null> {
+    const h = await this.redis.hgetall(this.keys.job(id));
+    if (!h.id || (tenant !== undefined && h.tenant !== tenant)) return null;
+    return {
+      id: h.id,
+      status: h.status as JobStatus,
+      datasetId: h.datasetId,
+      spec: JSON.parse(h.spec),
+      progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
+      ...(h.result ? { result: JSON.parse(h.result) as JobResult } : {}),
+      ...(h.error ? { error: JSON.parse(h.error) as JobError } : {}),
+      createdAt: h.createdAt,
+      ...(h.startedAt ? { startedAt: h.startedAt } : {}),
+      ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
+      attempts: Number(h.attempts ?? 0),
+      ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
+    };
+  }
+
+  /** The owning tenant, or null when the job does not exist. */
+  async tenantOf(id: string): Promise<string | null> {
+    return this.redis.hget(this.keys.job(id), 'tenant');
+  }
+
+  /** Newest first; with `status`, pages keep scanning until `limit` matches or the index ends. */
+  async list(tenant: string, opts: { limit: number; after?: string; status?: JobStatus }): Promise<{ items: Job[]; next: string | null }> {
+    const items: Job[] = [];
+    let cursor = opts.after;
+    for (;;) {
+      const want = opts.limit - items.length;
+      const { ids, next } = await lexPage(this.redis, this.keys.jobIndex(tenant), opts.status ? Math.max(want, 50) : want, cursor);
+      for (const id of ids) {
+        const job = await this.get(id, tenant);
+        if (!job || (opts.status && job.status !== opts.status)) continue;
+        items.push(job);
+        if (items.length === opts.limit) {
+          const last = id;
+          const moreInPage = ids.indexOf(id) < ids.length - 1;
+          return { items, next: moreInPage || next ? last : null };
+        }
+      }
+      if (!next) return { items, next: null };
+      cursor = next;
+    }
+  }
+
+  /** Appends an event (and optional record fields) atomically; returns its id, 0 if the job is gone. */
+  async appendEvent(id: string, type: JobEventType, data: unknown, fields: Fields = {}): Promise<number> {
+    return Number(await this.r.tsnnAppendEvent(this.keys.job(id), this.keys.jobEvents(id), type, JSON.stringify(data), ...flat(fields)));
+  }
+
+  /**
+   * Moves job `id` to new fields when its status is one of `from`, optionally counting an attempt
+   * and appending an event, all atomically.
+   */
+  async transition(
+    id: string,
+    from: readonly JobStatus[],
+    fields: Fields,
+    opts: { incrementAttempts?: boolean; event?: { type: JobEventType; data: unknown } } = {},
+  ): Promise<TransitionResult> {
+    const [applied, previous, eventId, attempts] = await this.r.tsnnTransition(
+      this.keys.job(id),
+      this.keys.jobEvents(id),
+      from.join(','),
+      opts.incrementAttempts ? '1' : '0',
+      opts.event?.type ?? '',
+      opts.event ? JSON.stringify(opts.event.data) : '',
+      ...flat(fields),
+    );
+    return { applied: applied === 1, previous: previous as JobStatus | '', eventId: Number(eventId), attempts: Number(attempts) };
+  }
+
+  /**
+   * Ends a job: status `to` with result or error, and the terminal event carrying the job, only
+   * if it is still in one of `from`.
+   */
+  async finish(
+    id: string,
+    from: readonly JobStatus[],
+    to: 'completed' | 'failed' | 'cancelled',
+    extra: { result?: JobResult; error?: JobError } = {},
+  ): Promise<TransitionResult> {
+    const current = await this.get(id);
+    if (!current) return { applied: false, previous: '', eventId: 0, attempts: 0 };
+    const finishedAt = new Date().toISOString();
+    const fields: Fields = { status: to, finishedAt };
+    if (extra.result) fields.result = JSON.stringify(extra.result);
+    if (extra.error) fields.error = JSON.stringify(extra.error);
+    const job: Job = { ...current, status: to, finishedAt, ...extra };
+    return this.transition(id, from, fields, { event: { type: to, data: job } });
+  }
+
+  /** Marks a running job for cancellation (workers see the flag or the pub/sub message). */
+  async requestCancel(id: string): Promise<void> {
+    await this.redis.multi().hset(this.keys.job(id), 'cancelRequested', '1').publish(this.keys.cancelChannel(), id).exec();
+  }
+
+  async isCancelRequested(id: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.job(id), 'cancelRequested')) === '1';
+  }
+
+  /** Stores the trained model and its per-epoch history. */
+  async saveArtifacts(id: string, model: Model, history: EpochMetrics[]): Promise<void> {
+    await this.redis.multi().set(this.keys.jobModel(id), JSON.stringify(model)).set(this.keys.jobMetrics(id), JSON.stringify(history)).exec();
+  }
+
+  async getModel(id: string): Promise<Model | null> {
+    const s = await this.redis.get(this.keys.jobModel(id));
+    return s ? (JSON.parse(s) as Model) : null;
+  }
+
+  async getMetrics(id: string): Promise<EpochMetrics[] | null> {
+    const s = await this.redis.get(this.keys.jobMetrics(id));
+    return s ? (JSON.parse(s) as EpochMetrics[]) : null;
+  }
+}
