@@ -1,0 +1,139 @@
+/*
+ * `npm run bench:core`: samples/s of one training epoch for W1 and W2 (bench/workloads.ts) on
+ * our core (wasm kernels and TS reference), TensorFlow.js (wasm and cpu backends) and numpy
+ * single-thread, each in its own process on the same data bytes; median over the epochs after
+ * the first (warm-up), ratios ours/peer, peak RSS. `--scaling` adds W1 at other batch sizes and
+ * hidden widths. Flags: --quick (fewer rows/epochs), --only=W1|W2, --no-peers, --scaling.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { flopPerSample, makeData, variant, W1, W2, writeData, type Workload } from './workloads.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7);
+const peers = !args.includes('--no-peers');
+const scaling = args.includes('--scaling');
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+
+interface Row { impl: string; rates: number[]; losses: number[]; maxRssKb: number; rows: number; detail: string; error?: string }
+
+const median = (xs: number[]): number => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** Median of the epochs after the first (warm-up); the only epoch when there is one. */
+const rate = (r: Row): number => (r.rates.length > 1 ? median(r.rates.slice(1)) : r.rates[0]);
+
+function hasNumpy(): boolean {
+  const r = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+function runNode(impl: string, w: Workload, file: string, epochs: number, rows: number, nodeFlags: string[] = []): Row {
+  const r = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', here('./run-impl.ts'), impl, JSON.stringify(w), file, String(epochs), String(rows)], {
+    encoding: 'utf8', maxBuffer: 1 << 24,
+  });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { impl, rows, ...JSON.parse(line) };
+  } catch {
+    return { impl, rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: (r.stderr || line).slice(-400) };
+  }
+}
+
+function runNumpy(w: Workload, file: string, epochs: number, rows: number): Row {
+  // One thread; the CORETYPE/L2 overrides set on this machine slow a current OpenBLAS: unset for this child only.
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const cfg = { ...w, epochs, useRows: rows };
+  const r = spawnSync('python3', [here('./peers/numpy_mlp.py'), file, JSON.stringify(cfg)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+  try {
+    const o = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+    return { impl: 'numpy-1t', rows, rates: o.rates, losses: o.losses, maxRssKb: o.maxRssKb, detail: `numpy ${o.numpy}, ${JSON.stringify(o.blas)}` };
+  } catch {
+    return { impl: 'numpy-1t', rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: r.stderr.slice(-400) };
+  }
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+
+function printTable(w: Workload, rows: Row[]): void {
+  const ours = rows.find((r) => r.impl === 'ours-wasm');
+  const flop = flopPerSample(w);
+  console.log(`\n### ${w.name}: ${w.features}-${w.layers.join('-')}, batch ${w.batch}, ${w.optimizer.type}, ${w.rows.toLocaleString('en-US')} rows (${flop.toLocaleString('en-US')} FLOP/sample)\n`);
+  console.log('| implementation | samples/s (median) | GFLOP/s | ours-wasm / this | peak RSS MB | rows per epoch | epochs (1 warm-up) | last loss |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const s = rate(r);
+    const ratio = ours && r !== ours ? (rate(ours) / s).toFixed(2) + '×' : '—';
+    const rowsNote = r.rows === w.rows ? 'all' : `${r.rows.toLocaleString('en-US')} (slice)`;
+    console.log(`| ${r.impl} | ${fmt(s)} | ${((s * flop) / 1e9).toFixed(1)} | ${ratio} | ${(r.maxRssKb / 1024).toFixed(0)} | ${rowsNote} | ${r.rates.length} | ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'} |`);
+  }
+  for (const r of rows) {
+    if (r.error) console.log(`- ${r.impl} failed: ${r.error.replace(/\n/g, ' ')}`);
+    else console.log(`- ${r.impl}: ${r.detail}; per-epoch samples/s ${r.rates.map(fmt).join(', ')}`);
+  }
+}
+
+function machine(): string {
+  let model = cpus()[0]?.model ?? '?';
+  try {
+    model = execFileSync('lscpu', { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('Model name'))?.split(':')[1].trim() ?? model;
+  } catch { /* lscpu missing */ }
+  return `${model}, ${cpus().length} cores, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-core-'));
+try {
+  console.log(`machine: ${machine()}`);
+  const numpy = peers && hasNumpy();
+  const workloads = [W1, W2].filter((w) => !only || w.name === only);
+  for (const w of workloads) {
+    const file = join(dir, `${w.name}.bin`);
+    writeData(file, makeData(w));
+    const E = quick ? 3 : 4;
+    const all = w.rows;
+    // slow implementations train on a slice: samples/s does not depend on the rows per epoch
+    const slice = (n: number): number => Math.min(all, quick ? Math.round(n / 4) : n);
+    const big = w.name === 'W1';
+    const rows: Row[] = [];
+    rows.push(runNode('ours-wasm', w, file, E, quick && big ? slice(60_000) : all));
+    rows.push(runNode('ours-wasm', w, file, E, quick && big ? slice(60_000) : all, ['--experimental-wasm-relaxed-simd']));
+    rows[rows.length - 1].impl = 'ours-wasm-fma';
+    rows.push(runNode('ours-js', w, file, E, big ? slice(12_800) : all));
+    if (peers) {
+      rows.push(runNode('tfjs-wasm', w, file, E, big ? slice(12_800) : all));
+      rows.push(runNode('tfjs-cpu', w, file, 3, big ? slice(3_840) : slice(10_000)));
+      if (numpy) rows.push(runNumpy(w, file, E, all));
+    }
+    printTable(w, rows);
+  }
+
+  if (scaling) {
+    const file = join(dir, 'W1.bin');
+    writeData(file, makeData(W1));
+    const E = 3;
+    const rowsPer = quick ? 15_360 : 60_000;
+    console.log(`\n### Scaling (W1 data, ${rowsPer.toLocaleString('en-US')} rows per epoch, median of ${E - 1} epochs after a warm-up)\n`);
+    console.log('| variant | FLOP/sample | ours-wasm samples/s | ours GFLOP/s | numpy-1t samples/s | ours/numpy |');
+    console.log('|---|---|---|---|---|---|');
+    const cases: [string, Workload][] = [
+      ...[16, 64, 128, 512].map((b): [string, Workload] => [`batch ${b}`, variant(W1, { batch: b })]),
+      ...[64, 128, 256, 512, 1024].map((h): [string, Workload] => [`784-${h}-${h}-10, batch 128`, variant(W1, { layers: [h, h, 10] })]),
+    ];
+    for (const [label, w] of cases) {
+      const ours = runNode('ours-wasm', w, file, E, rowsPer);
+      const np = peers && numpy ? runNumpy(w, file, E, rowsPer) : undefined;
+      const flop = flopPerSample(w);
+      console.log(`| ${label} | ${flop.toLocaleString('en-US')} | ${fmt(rate(ours))} | ${((rate(ours) * flop) / 1e9).toFixed(1)} | ${np ? fmt(rate(np)) : 'n/a'} | ${np ? (rate(ours) / rate(np)).toFixed(2) + '×' : 'n/a'} |`);
+    }
+  }
+  console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

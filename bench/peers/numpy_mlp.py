@@ -1,0 +1,132 @@
+"""numpy peer of bench/core.ts: the same MLP, loss, optimizer and data bytes, float32, one thread.
+
+Usage: python3 numpy_mlp.py DATA_FILE JSON_CONFIG
+Prints one JSON line: per-epoch samples/s, peak RSS, and the BLAS that ran.
+Set OPENBLAS_NUM_THREADS before starting it (the parent does).
+"""
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def openblas_info():
+    import ctypes
+    import glob
+    import os
+
+    for lib in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "libscipy_openblas*.so")):
+        try:
+            so = ctypes.CDLL(lib)
+            for prefix in ("scipy_openblas_", "openblas_"):
+                for suffix in ("64_", ""):
+                    name, threads = getattr(so, prefix + "get_corename" + suffix, None), getattr(so, prefix + "get_num_threads" + suffix, None)
+                    if name is not None:
+                        name.restype = ctypes.c_char_p
+                        return {"internal_api": "openblas", "architecture": name().decode(), "num_threads": threads() if threads else None}
+        except OSError:
+            pass
+    return "unknown"
+
+
+def main():
+    path, cfg = sys.argv[1], json.loads(sys.argv[2])
+    rows, feats, layers = cfg["rows"], cfg["features"], cfg["layers"]
+    raw = np.fromfile(path, dtype="<f4")
+    X = raw[: rows * feats].reshape(rows, feats)
+    y = raw[rows * feats : rows * feats + rows]
+    use = cfg.get("useRows", rows)
+    X, y = X[:use], y[:use]
+    classification = cfg["task"] == "classification"
+    if classification:
+        Y = np.eye(layers[-1], dtype=np.float32)[y.astype(np.int64)]
+    else:
+        Y = y.reshape(-1, 1).astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    sizes = [feats] + layers
+    W = [(rng.standard_normal((sizes[i], sizes[i + 1])) * np.sqrt(2.0 / sizes[i])).astype(np.float32) for i in range(len(layers))]
+    b = [np.zeros(sizes[i + 1], dtype=np.float32) for i in range(len(layers))]
+    params = W + b
+    opt = cfg["optimizer"]
+    lr = np.float32(opt["learningRate"])
+    slots1 = [np.zeros_like(p) for p in params]
+    slots2 = [np.zeros_like(p) for p in params]
+    B1, B2, EPS = np.float32(0.9), np.float32(0.999), np.float32(1e-8)
+    mu = np.float32(opt.get("momentum", 0.9))
+    t = 0
+    n, batch, L = X.shape[0], cfg["batch"], len(layers)
+
+    def step(xb, yb):
+        nonlocal t
+        m = xb.shape[0]
+        Zs, As = [], [xb]
+        a = xb
+        for l in range(L):
+            z = a @ W[l] + b[l]
+            Zs.append(z)
+            if l < L - 1:
+                a = np.maximum(z, 0)
+            elif classification:
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                a = e / e.sum(axis=1, keepdims=True)
+            else:
+                a = z
+            As.append(a)
+        if classification:
+            loss = -np.log(np.maximum((As[-1] * yb).sum(axis=1), 1e-30)).mean()
+            d = (As[-1] - yb) / np.float32(m)
+        else:
+            diff = As[-1] - yb
+            loss = (diff * diff).mean()
+            d = diff * np.float32(2.0 / diff.size)
+        gW, gb = [None] * L, [None] * L
+        for l in range(L - 1, -1, -1):
+            gW[l] = As[l].T @ d
+            gb[l] = d.sum(axis=0)
+            if l > 0:
+                d = (d @ W[l].T) * (Zs[l - 1] > 0)
+        grads = gW + gb
+        t += 1
+        if opt["type"] == "adam":
+            c1 = np.float32(1 - 0.9**t)
+            c2 = np.float32(1 - 0.999**t)
+            for p, g, m1, v in zip(params, grads, slots1, slots2):
+                m1 *= B1
+                m1 += (1 - B1) * g
+                v *= B2
+                v += (1 - B2) * (g * g)
+                p -= lr * (m1 / c1) / (np.sqrt(v / c2) + EPS)
+        else:
+            for p, g, v in zip(params, grads, slots1):
+                v *= mu
+                v += g
+                p -= lr * v
+        return loss
+
+    rates, losses = [], []
+    for epoch in range(cfg["epochs"]):
+        t0 = time.perf_counter()
+        perm = rng.permutation(n)
+        total = 0.0
+        for s in range(0, n, batch):
+            idx = perm[s : s + batch]
+            total += float(step(X[idx], Y[idx])) * len(idx)
+        dt = time.perf_counter() - t0
+        rates.append(n / dt)
+        losses.append(total / n)
+
+    blas = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [{k: i.get(k) for k in ("internal_api", "num_threads", "architecture", "version")} for i in threadpool_info()]
+    except Exception:  # threadpoolctl is optional: ask the bundled OpenBLAS directly
+        blas = openblas_info()
+    print(json.dumps({"rates": rates, "losses": losses, "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "numpy": np.__version__, "blas": blas}))
+
+
+if __name__ == "__main__":
+    main()

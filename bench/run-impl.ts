@@ -1,0 +1,65 @@
+/*
+ * One implementation × one workload in its own process (so peak RSS is its own), started by
+ * bench/core.ts. Prints one JSON line: per-epoch samples/s, losses, peak RSS, details.
+ * argv: IMPL WORKLOAD_JSON DATA_FILE EPOCHS USE_ROWS
+ */
+import { train } from '../src/core/train.js';
+import type { TrainingSpec } from '../src/core/types.js';
+import { readData, type Workload } from './workloads.js';
+
+const [impl, wJson, file, epochsArg, rowsArg] = process.argv.slice(2);
+const w = JSON.parse(wJson) as Workload;
+const epochs = Number(epochsArg);
+const useRows = Number(rowsArg);
+const data = readData(file, w);
+
+async function ours(kernels: 'wasm' | 'js'): Promise<{ rates: number[]; losses: number[]; detail: string }> {
+  const out = w.layers[w.layers.length - 1];
+  const spec: TrainingSpec = {
+    model: {
+      layers: w.layers.map((units, l) => ({
+        units,
+        activation: l < w.layers.length - 1 ? 'relu' : w.task === 'classification' ? 'softmax' : 'linear',
+      })),
+      init: 'he_normal',
+    },
+    loss: w.task === 'classification' ? 'softmax_cross_entropy' : 'mse',
+    optimizer: w.optimizer.type === 'adam'
+      ? { type: 'adam', learningRate: w.optimizer.learningRate }
+      : { type: 'momentum', variant: 'classic', learningRate: w.optimizer.learningRate, momentum: w.optimizer.momentum },
+    epochs,
+    batchSize: w.batch,
+    normalize: false,
+    seed: 1,
+    gradientCheck: false,
+  };
+  void out;
+  let kernelName = '';
+  const res = await train(spec, {
+    features: data.x.subarray(0, useRows * w.features),
+    targets: data.y.subarray(0, useRows),
+    rows: useRows,
+    featureCount: w.features,
+    targetWidth: 1,
+  }, {
+    kernels,
+    onProgress: () => undefined,
+    progressEveryMs: 1e9,
+  });
+  kernelName = kernels;
+  return {
+    rates: res.history.map((h) => h.samplesPerSecond),
+    losses: res.history.map((h) => h.loss),
+    detail: `kernels ${kernelName}`,
+  };
+}
+
+let result: { rates: number[]; losses: number[]; detail: string };
+if (impl === 'ours-wasm') result = await ours('wasm');
+else if (impl === 'ours-js') result = await ours('js');
+else if (impl === 'tfjs-wasm' || impl === 'tfjs-cpu') {
+  const { tfjsEpochs } = await import('./peers/tfjs.js');
+  result = await tfjsEpochs(impl === 'tfjs-wasm' ? 'wasm' : 'cpu', w, data, epochs, useRows);
+} else throw new Error(`unknown implementation ${impl}`);
+
+console.log(JSON.stringify({ ...result, maxRssKb: process.resourceUsage().maxRSS }));
