@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { registerOpenApi } from './api/openapi.js';
 import { installProblemHandlers } from './api/problem.js';
@@ -21,7 +22,7 @@ export interface ServiceAppOptions {
  * The whole API as a plugin: services, parsers, OpenAPI, error handling and routes. It never
  * listens; `server.ts` does, and tests use `inject`.
  */
-export async function serviceApp(app: FastifyInstance, opts: ServiceAppOptions): Promise<void> {
+async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): Promise<void> {
   const { config } = opts;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -38,6 +39,9 @@ export async function serviceApp(app: FastifyInstance, opts: ServiceAppOptions):
   await z.register(jobEventRoutes);
   await z.register(jobArtifactRoutes);
 }
+
+/** The app plugin, not encapsulated so the caller sees `svc` and `swagger()`. */
+export const serviceApp = fp(serviceAppPlugin, { name: 'service-app' });
 
 /** Fastify options for the service: pino JSON logs with request ids, body limit, proxies. */
 export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.LOG_LEVEL }): FastifyServerOptions {

@@ -48,6 +48,7 @@ export const servicesPlugin = fp(
         keyPrefix: config.KEY_PREFIX,
       }),
     };
+    svc.queue.queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue connection error'));
     app.decorate('svc', svc);
     app.decorateRequest('tenant', 'default');
     app.addHook('onClose', async () => {

@@ -73,6 +73,9 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
         parsed = parseCsvDataset(file, fields.target || query.target);
       } else if (Buffer.isBuffer(req.body)) {
         parsed = parseCsvDataset(req.body, query.target);
+      } else if (typeof req.body !== 'object' || req.body === null) {
+        // Fastify parses text/plain too; a dataset is JSON, CSV or multipart only.
+        throw new HttpProblem(415, 'unsupported_media_type', `send application/json, text/csv or multipart/form-data, not ${req.headers['content-type']}`);
       } else {
         const body = req.body as DatasetJsonBody;
         name = body.name ?? name;

@@ -1,0 +1,40 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { redisAnswers } from '../src/queue/connection.js';
+import { freePort } from './helpers/net.js';
+
+let redis: ChildProcess | undefined;
+let dir: string | undefined;
+
+/**
+ * Uses the Redis at REDIS_URL (default 127.0.0.1:6379) when it answers; otherwise starts a
+ * private redis-server on a free port with a temp dir for this run and points REDIS_URL at it
+ * (test processes inherit the variable).
+ */
+export async function setup(): Promise<void> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(url)) {
+    process.env.REDIS_URL = url;
+    return;
+  }
+  if (spawnSync('redis-server', ['--version']).status !== 0)
+    throw new Error(`no Redis answers at ${url} and redis-server is not installed: apt-get install -y redis-server, or set REDIS_URL`);
+  const port = await freePort();
+  dir = mkdtempSync(join(tmpdir(), 'tsnn-test-redis-'));
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const privateUrl = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && !(await redisAnswers(privateUrl, 200)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await redisAnswers(privateUrl))) throw new Error(`started redis-server on port ${port} but it does not answer`);
+  process.env.REDIS_URL = privateUrl;
+}
+
+export async function teardown(): Promise<void> {
+  if (redis && redis.exitCode === null) {
+    const exited = new Promise((r) => redis!.once('exit', r));
+    redis.kill('SIGTERM');
+    await exited;
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}

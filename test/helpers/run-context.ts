@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import { CancelRegistry } from '../../workers/cancel-registry.js';
+import type { RunContext } from '../../workers/run-job.js';
+
+/** A worker run context on the app's stores, for running a job in the test process. */
+export function runContextFor(app: FastifyInstance): RunContext {
+  const { svc } = app;
+  return {
+    jobs: svc.jobs,
+    datasets: svc.datasets,
+    cancels: new CancelRegistry(svc.redis.duplicate(), svc.keys.cancelChannel()),
+    progressIntervalMs: 0,
+  };
+}
