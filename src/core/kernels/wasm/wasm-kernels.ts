@@ -1,4 +1,5 @@
-import type { Kernels } from '../types.js';
+import type { Activation } from '../../types.js';
+import type { AdamCoefficients, Kernels } from '../types.js';
 import { gemmNN as jsNN, gemmNT as jsNT, gemmTN as jsTN } from '../js.js';
 import { GEMM_RELAXED_WASM, GEMM_SIMD_WASM } from './gemm-module.generated.js';
 
@@ -29,6 +30,16 @@ type GemmFn = (
   b: number, bps: number, bjs: number,
   c: number, acc: number, scratch: number, direct: number,
 ) => void;
+
+interface OpsExports {
+  bias_act(m: number, n: number, z: number, b: number, a: number, act: number): void;
+  relu_mask(n: number, z: number, d: number): void;
+  col_sums(m: number, n: number, d: number, db: number): void;
+  sum_f64(n: number, x: number, sq: number): number;
+  adam(n: number, w: number, g: number, m: number, v: number, b1: number, b2: number, eps: number, lr: number, c1: number, c2: number, l2: number, shrink: number): void;
+  momentum(n: number, w: number, g: number, v: number, mu: number, gain: number, wd: number, lr: number, nesterov: number): void;
+  gather_rows(m: number, f: number, src: number, idx: number, dst: number): void;
+}
 
 const PAGE = 65536;
 /** 4 GiB of address space: reserved, not committed, until `grow`. */
@@ -99,7 +110,9 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
   if (!mod || !WA) throw new WasmUnavailableError('WebAssembly SIMD with shared memory is not available in this runtime');
   const initialPages = Math.max(1, Math.ceil((options.initialBytes ?? 1 << 20) / PAGE));
   let memory: WasmMemory | null = new WA.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
-  const gemm = new WA.Instance(mod, { env: { memory } }).exports.gemm as GemmFn;
+  const exports = new WA.Instance(mod, { env: { memory } }).exports;
+  const gemm = exports.gemm as GemmFn;
+  const ops = exports as unknown as OpsExports;
   // The SharedArrayBuffer objects behind the views handed out (one per grow, or more).
   const own = new Set<ArrayBufferLike>();
   let top = 64; // keep address 0 unused
@@ -137,7 +150,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
 
   let wasmCalls = 0;
   let fallbackCalls = 0;
-  const inMemory = (x: Float32Array): boolean => own.has(x.buffer);
+  const inMemory = (x: Float32Array | Uint32Array): boolean => memory !== null && own.has(x.buffer);
 
   return {
     name: useRelaxed ? 'wasm-simd-fma-f32' : 'wasm-simd-f32',
@@ -152,7 +165,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
       return view;
     },
     gemmNN(m, n, k, A, B, C, acc) {
-      const s = memory && inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
+      const s = inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
       if (s < 0) {
         fallbackCalls++;
         return jsNN(m, n, k, A, B, C, acc);
@@ -162,7 +175,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
         k * n * 4 <= DIRECT_MAX_BYTES ? 1 : 0);
     },
     gemmTN(m, n, k, A, B, C, acc) {
-      const s = memory && inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
+      const s = inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
       if (s < 0) {
         fallbackCalls++;
         return jsTN(m, n, k, A, B, C, acc);
@@ -172,13 +185,63 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
         k * n * 4 <= DIRECT_MAX_BYTES ? 1 : 0);
     },
     gemmNT(m, n, k, A, B, C, acc) {
-      const s = memory && inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
+      const s = inMemory(A) && inMemory(B) && inMemory(C) ? scratchFor(k) : -1;
       if (s < 0) {
         fallbackCalls++;
         return jsNT(m, n, k, A, B, C, acc);
       }
       wasmCalls++;
       gemm(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, 4, k * 4, C.byteOffset, acc ? 1 : 0, s, 0);
+    },
+    biasActivation(act: Activation, m: number, n: number, Z: Float32Array, b: Float32Array, A: Float32Array): boolean {
+      if ((act !== 'relu' && act !== 'linear') || !inMemory(Z) || !inMemory(b) || !inMemory(A)) return false;
+      ops.bias_act(m, n, Z.byteOffset, b.byteOffset, A.byteOffset, act === 'relu' ? 1 : 0);
+      return true;
+    },
+    activationBackward(act: Activation, n: number, Z: Float32Array, _A: Float32Array, D: Float32Array): boolean {
+      if (act === 'linear') return true;
+      if (act !== 'relu' || !inMemory(Z) || !inMemory(D)) return false;
+      ops.relu_mask(n, Z.byteOffset, D.byteOffset);
+      return true;
+    },
+    columnSums(m: number, n: number, D: Float32Array, db: Float32Array): void {
+      if (inMemory(D) && inMemory(db)) return ops.col_sums(m, n, D.byteOffset, db.byteOffset);
+      db.fill(0, 0, n);
+      for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) db[j] += D[r * n + j];
+    },
+    sumSquares(x: Float32Array): number {
+      if (inMemory(x)) return ops.sum_f64(x.length, x.byteOffset, 1);
+      let s = 0;
+      for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+      return s;
+    },
+    sum(x: Float32Array): number {
+      if (inMemory(x)) return ops.sum_f64(x.length, x.byteOffset, 0);
+      let s = 0;
+      for (let i = 0; i < x.length; i++) s += x[i];
+      return s;
+    },
+    adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamCoefficients): boolean {
+      if (!inMemory(w) || !inMemory(g) || !inMemory(m) || !inMemory(v)) return false;
+      ops.adam(w.length, w.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, c.beta1, c.beta2, c.epsilon, c.lr, c.c1, c.c2, c.l2, c.shrink);
+      return true;
+    },
+    momentumUpdate(w: Float32Array, g: Float32Array, v: Float32Array, mu: number, gain: number, wd: number, lr: number, nesterov: boolean): boolean {
+      if (!inMemory(w) || !inMemory(g) || !inMemory(v)) return false;
+      ops.momentum(w.length, w.byteOffset, g.byteOffset, v.byteOffset, mu, gain, wd, lr, nesterov ? 1 : 0);
+      return true;
+    },
+    allocIndex(n: number): Uint32Array {
+      const at = reserve(n * 4);
+      if (at < 0 || !memory) return new Uint32Array(n);
+      const view = new Uint32Array(memory.buffer, at, n);
+      own.add(view.buffer);
+      return view;
+    },
+    gatherRows(m: number, f: number, src: Float32Array, idx: Uint32Array, from: number, dst: Float32Array): boolean {
+      if (!inMemory(src) || !inMemory(idx) || !inMemory(dst)) return false;
+      ops.gather_rows(m, f, src.byteOffset, idx.byteOffset + from * 4, dst.byteOffset);
+      return true;
     },
     bytesUsed: () => top,
     stats: () => ({ wasm: wasmCalls, fallback: fallbackCalls }),
