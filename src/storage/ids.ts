@@ -1,12 +1,21 @@
 import { randomBytes } from 'node:crypto';
 
+let lastMs = 0;
+let seq = 0;
+
 /**
- * A new id that sorts by creation time (base-36 milliseconds, then random hex), so a sorted set
- * with equal scores lists newest first by `ZREVRANGEBYLEX` and the id itself is the cursor.
+ * A new id that sorts by creation time (base-36 milliseconds, a per-process sequence within the
+ * millisecond, then random hex), so a sorted set with equal scores lists newest first by
+ * `ZREVRANGEBYLEX` and the id itself is the cursor. Ids made by different processes in the same
+ * millisecond sort in random order.
  */
 export function newId(kind: 'ds' | 'job', now = Date.now()): string {
-  return `${kind}_${now.toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
+  if (now > lastMs) {
+    lastMs = now;
+    seq = 0;
+  } else seq++;
+  return `${kind}_${lastMs.toString(36).padStart(9, '0')}${seq.toString(36).padStart(3, '0')}${randomBytes(4).toString('hex')}`;
 }
 
 /** Ids accepted in paths and cursors; anything else is simply not found. */
-export const ID_PATTERN = /^(ds|job)_[0-9a-z]{9}[0-9a-f]{10}$/;
+export const ID_PATTERN = /^(ds|job)_[0-9a-z]{12}[0-9a-f]{8}$/;

@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../../src/queue/connection.js';
+import { DatasetStore } from '../../src/storage/dataset-store.js';
+import { readEventsAfter, waitEventsAfter } from '../../src/storage/event-stream.js';
+import { bodyHash, canonicalJson, claimIdempotencyKey } from '../../src/storage/idempotency.js';
+import { ID_PATTERN, newId } from '../../src/storage/ids.js';
+import { JobStore } from '../../src/storage/job-store.js';
+import { keysFor } from '../../src/storage/keys.js';
+import { moonsSpec } from '../helpers/data.js';
+import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+
+const prefix = uniquePrefix('store');
+const keys = keysFor(prefix);
+let redis: Redis;
+let jobs: JobStore;
+let datasets: DatasetStore;
+beforeAll(() => {
+  redis = createRedis(redisUrl());
+  jobs = new JobStore(redis, keys);
+  datasets = new DatasetStore(redis, keys);
+});
+afterAll(async () => {
+  await deletePrefix(prefix);
+  redis.disconnect();
+});
+
+describe('ids', () => {
+  it('sort by creation time and match the id pattern', () => {
+    const a = newId('job', 1_700_000_000_000);
+    const b = newId('job', 1_700_000_000_001);
+    expect(a < b).toBe(true);
+    expect(a).toMatch(ID_PATTERN);
+  });
+});
+
+describe('DatasetStore', () => {
+  it('stores float32 when lossless: 4 bytes a value, exact round trip, classes = max + 1', async () => {
+    const meta = await datasets.create({ tenant: 'a', name: 'f32', rows: 3, featureCount: 2, targetWidth: 1, features: Float64Array.of(0.5, -2, 1e3, 0.25, 3, 4), targets: Float64Array.of(0, 4, 1) });
+    expect(meta).toMatchObject({ dtype: 'float32', bytes: 9 * 4, targetKind: 'integer', classes: 5 });
+    expect(await redis.strlen(keys.datasetFeatures(meta.id))).toBe(24);
+    const loaded = (await datasets.load(meta.id))!;
+    expect(loaded.features).toBeInstanceOf(Float32Array);
+    expect(Array.from(loaded.features)).toEqual([0.5, -2, 1e3, 0.25, 3, 4]);
+  });
+
+  it('stores float64 when any value would round in float32', async () => {
+    const meta = await datasets.create({ tenant: 'a', name: 'f64', rows: 1, featureCount: 1, targetWidth: 1, features: Float64Array.of(0.1), targets: Float64Array.of(1) });
+    expect(meta.dtype).toBe('float64');
+    expect((await datasets.load(meta.id))!.features[0]).toBe(0.1);
+  });
+
+  it('no classes for negative or multi-column integer targets', async () => {
+    const neg = await datasets.create({ tenant: 'a', name: 'n', rows: 2, featureCount: 1, targetWidth: 1, features: Float64Array.of(1, 2), targets: Float64Array.of(-1, 1) });
+    expect(neg.targetKind).toBe('integer');
+    expect(neg.classes).toBeUndefined();
+  });
+
+  it('is scoped by tenant', async () => {
+    const meta = await datasets.create({ tenant: 'a', name: 't', rows: 1, featureCount: 1, targetWidth: 1, features: Float64Array.of(1), targets: Float64Array.of(1) });
+    expect(await datasets.get(meta.id, 'b')).toBeNull();
+    expect(await datasets.delete(meta.id, 'b')).toBe(false);
+    expect((await datasets.list('b', 10)).items).toEqual([]);
+    expect(await datasets.get(meta.id, 'a')).not.toBeNull();
+  });
+});
+
+describe('JobStore and the event stream', () => {
+  it('event ids are 1, 2, 3... across writers; reads after an id are exclusive', async () => {
+    const job = await jobs.create('a', moonsSpec('ds_x'));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => jobs.appendEvent(job.id, 'progress', { i })));
+    const all = await readEventsAfter(redis, keys.jobEvents(job.id), 0);
+    expect(all.map((e) => e.id)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect((await readEventsAfter(redis, keys.jobEvents(job.id), 19)).map((e) => e.id)).toEqual([20, 21]);
+  });
+
+  it('appendEvent on a missing job writes nothing', async () => {
+    expect(await jobs.appendEvent('job_gone', 'status', {})).toBe(0);
+    expect(await redis.exists(keys.jobEvents('job_gone'), keys.job('job_gone'))).toBe(0);
+  });
+
+  it('a blocked reader wakes on the next event', async () => {
+    const job = await jobs.create('a', moonsSpec('ds_x'));
+    const reader = redis.duplicate();
+    const waiting = waitEventsAfter(reader, keys.jobEvents(job.id), 1, 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    await jobs.appendEvent(job.id, 'status', { status: 'running' });
+    expect((await waiting).map((e) => e.id)).toEqual([2]);
+    reader.disconnect();
+  });
+
+  it('transitions are guarded: of start and cancel racing on a queued job exactly one wins', async () => {
+    for (let i = 0; i < 10; i++) {
+      const job = await jobs.create('a', moonsSpec('ds_x'));
+      const [start, cancel] = await Promise.all([
+        jobs.transition(job.id, ['queued'], { status: 'running' }, { incrementAttempts: true }),
+        jobs.finish(job.id, ['queued'], 'cancelled'),
+      ]);
+      expect(Number(start.applied) + Number(cancel.applied)).toBe(1);
+      const after = (await jobs.get(job.id))!;
+      expect(after.status).toBe(start.applied ? 'running' : 'cancelled');
+      expect(after.attempts).toBe(start.applied ? 1 : 0);
+    }
+  });
+
+  it('list pages newest first and filters by status across pages', async () => {
+    const t = 'lister';
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push((await jobs.create(t, moonsSpec('ds_x'))).id);
+    for (const id of [ids[1], ids[4], ids[5]]) await jobs.finish(id, ['queued'], 'cancelled');
+    const p1 = await jobs.list(t, { limit: 2, status: 'cancelled' });
+    expect(p1.items.map((j) => j.id)).toEqual([ids[5], ids[4]]);
+    const p2 = await jobs.list(t, { limit: 2, status: 'cancelled', after: p1.next! });
+    expect(p2.items.map((j) => j.id)).toEqual([ids[1]]);
+    expect(p2.next).toBeNull();
+    const plain = await jobs.list(t, { limit: 7 });
+    expect(plain.items.map((j) => j.id)).toEqual([...ids].reverse());
+    expect(plain.next).toBeNull();
+  });
+});
+
+describe('idempotency', () => {
+  it('canonical JSON ignores key order; claims: new, replay, conflict', async () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] })).toBe('{"a":[{"c":3,"d":2}],"b":1}');
+    const p = { tenant: 'a', scope: 'jobs', key: 'k1', hash: bodyHash({ x: 1 }), resourceId: 'job_1', ttlSeconds: 60 };
+    expect(await claimIdempotencyKey(redis, keys, p)).toEqual({ kind: 'new' });
+    expect(await claimIdempotencyKey(redis, keys, { ...p, resourceId: 'job_2' })).toEqual({ kind: 'replay', resourceId: 'job_1' });
+    expect(await claimIdempotencyKey(redis, keys, { ...p, hash: bodyHash({ x: 2 }) })).toEqual({ kind: 'conflict' });
+    expect(await redis.ttl(keys.idempotency('a', 'jobs', 'k1'))).toBeGreaterThan(0);
+  });
+});
