@@ -1,0 +1,64 @@
+// Thin wrapper over uPlot (served from /ui/vendor): line charts that grow point by point.
+import uPlot from '/ui/vendor/uPlot.esm.js';
+
+export const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f', '#7c3aed', '#b45309'];
+
+function widthOf(el) {
+  return Math.max(280, Math.floor(el.getBoundingClientRect().width || el.parentElement?.getBoundingClientRect().width || 600));
+}
+
+/**
+ * A chart with one x series and `series.length` y series.
+ * @param {HTMLElement} el container (its data-points attribute tracks the point count)
+ * @param {{ title: string, xLabel?: string, series: { label: string, color?: string, dash?: number[], points?: boolean }[], logY?: boolean, height?: number }} opts
+ */
+export function lineChart(el, { title, xLabel = 'epoch', series, logY = false, height = 220 }) {
+  const data = [[], ...series.map(() => [])];
+  const u = new uPlot({
+    title,
+    width: widthOf(el),
+    height,
+    scales: { x: { time: false }, y: logY ? { distr: 3 } : { auto: true } },
+    axes: [{ label: xLabel }, { size: 60, values: (_, ticks) => ticks.map((t) => (Math.abs(t) < 1e-3 && t !== 0) || Math.abs(t) >= 1e5 ? t.toExponential(0) : String(Number(t.toPrecision(3)))) }],
+    series: [
+      { label: xLabel },
+      ...series.map((s, i) => ({
+        label: s.label,
+        stroke: s.color ?? PALETTE[i % PALETTE.length],
+        width: 1.5,
+        dash: s.dash,
+        spanGaps: true,
+        points: { show: s.points ?? false, size: 5 },
+      })),
+    ],
+    legend: { live: true },
+  }, data, el);
+  let pending = false;
+  const redraw = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      u.setData(data);
+      el.dataset.points = String(data[0].length);
+    });
+  };
+  const ro = new ResizeObserver(() => u.setSize({ width: widthOf(el), height }));
+  ro.observe(el);
+  el.dataset.points = '0';
+  return {
+    /** Append a point; `ys` aligns with `series`; null/undefined leaves a gap. */
+    push(x, ys) {
+      data[0].push(x);
+      ys.forEach((y, i) => data[i + 1].push(logY && !(y > 0) ? null : y ?? null));
+      redraw();
+    },
+    /** Replace all data: `cols` is [xs, ys1, ys2...]. */
+    set(cols) {
+      cols.forEach((c, i) => { data[i] = c.map((y) => (i > 0 && logY && !(y > 0) ? null : y ?? null)); });
+      redraw();
+    },
+    get count() { return data[0].length; },
+    destroy() { ro.disconnect(); u.destroy(); },
+  };
+}

@@ -1,0 +1,128 @@
+// One job: live curves from its SSE stream, status, spec, result, model download, cancel.
+import { api, ApiError } from '../api.js';
+import { banner } from '../banner.js';
+import { lineChart } from '../charts.js';
+import { fmt, fmtDuration, fmtPct, fmtTime, h, optimizerLabel, statusBadge } from '../format.js';
+import { followEvents } from '../sse.js';
+
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+export function jobPage(view, id) {
+  const path = `/v1/jobs/${encodeURIComponent(id)}`;
+  const statusEl = h('span', { id: 'job-status' });
+  const streamEl = h('span', { id: 'stream-state', class: 'muted' }, 'connecting');
+  const progressEl = h('p', { id: 'job-progress', class: 'progress-line' }, 'waiting for the first progress event…');
+  const downloadBtn = h('button', { type: 'button', id: 'download-model', disabled: true, onclick: downloadModel }, 'Download model');
+  const cancelBtn = h('button', { type: 'button', id: 'cancel-job', class: 'danger', hidden: true, onclick: cancel }, 'Cancel');
+  const resultEl = h('section', { id: 'job-result', class: 'card', hidden: true });
+  const errorEl = h('div', { id: 'job-error', class: 'error-box', hidden: true });
+  const specEl = h('pre', { id: 'job-spec', class: 'spec' });
+  const metaEl = h('dl', { class: 'meta' });
+  const charts = h('div', { class: 'charts' });
+  const box = (cls) => h('div', { class: `chart ${cls}` });
+  const lossBox = box('chart-loss'), lrBox = box('chart-lr'), gradBox = box('chart-grad'), clipBox = box('chart-clip');
+  charts.append(lossBox, lrBox, gradBox, clipBox);
+  view.append(
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Job ', h('code', {}, id)), statusEl, downloadBtn, cancelBtn,
+      h('a', { class: 'button', href: `#/compare?ids=${encodeURIComponent(id)}` }, 'Compare…'), streamEl),
+    errorEl, progressEl, charts, resultEl,
+    h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl, h('h2', {}, 'Spec'), specEl),
+  );
+
+  const loss = lineChart(lossBox, { title: 'Loss', series: [{ label: 'loss (epoch mean so far)' }, { label: 'smoothed loss' }, { label: 'val loss', points: true }] });
+  const lr = lineChart(lrBox, { title: 'Learning rate', series: [{ label: 'lr' }], height: 160 });
+  const grad = lineChart(gradBox, { title: 'Global gradient norm (log scale)', series: [{ label: 'grad norm (pre-clip)' }], logY: true, height: 180 });
+  const clip = lineChart(clipBox, { title: 'Clip rate', series: [{ label: 'clipped steps / steps' }], height: 160 });
+  let prev; // previous progress event, for the clip rate over each interval
+
+  function setStatus(status) {
+    statusEl.replaceChildren(statusBadge(status));
+    downloadBtn.disabled = status !== 'completed';
+    cancelBtn.hidden = !(status === 'queued' || status === 'running');
+  }
+
+  function renderJob(job) {
+    if (!job) return;
+    setStatus(job.status);
+    specEl.textContent = JSON.stringify(job.spec, null, 2);
+    const rows = [['dataset', job.datasetId], ['optimizer', optimizerLabel(job.spec)], ['created', fmtTime(job.createdAt)],
+      ['started', fmtTime(job.startedAt)], ['finished', fmtTime(job.finishedAt)], ['attempts', job.attempts ?? '–']];
+    metaEl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
+    if (job.error) {
+      errorEl.hidden = false;
+      errorEl.textContent = `${job.error.code}: ${job.error.message}`;
+    }
+    const r = job.result;
+    if (r) {
+      resultEl.hidden = false;
+      const rows2 = [['loss', fmt(r.loss)], ['val loss', fmt(r.valLoss)], ['accuracy', fmtPct(r.accuracy)], ['val accuracy', fmtPct(r.valAccuracy)],
+        ['epochs run', `${r.epochsRun}${r.stoppedEarly ? ' (stopped early)' : ''}`], ['duration', fmtDuration(r.durationMs)],
+        ['samples/s', fmt(r.samplesPerSecond)], ['weights hash', r.weightsHash]];
+      if (r.gradientCheck) rows2.push(['gradient check', `${r.gradientCheck.passed ? 'passed' : 'FAILED'} (max rel. error ${fmt(r.gradientCheck.maxRelativeError)})`]);
+      resultEl.replaceChildren(h('h2', {}, 'Result'), h('dl', { class: 'meta' }, ...rows2.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+    }
+  }
+
+  function onProgress(p) {
+    const x = p.stepsPerEpoch ? p.epoch + p.step / p.stepsPerEpoch : p.epoch + (p.kind === 'epoch' ? 1 : 0);
+    const isEpochEnd = p.kind === 'epoch';
+    loss.push(x, [p.loss, p.smoothedLoss, isEpochEnd ? p.valLoss : null]);
+    lr.push(x, [p.lr]);
+    grad.push(x, [p.gradNorm]);
+    if (prev && p.globalStep > prev.globalStep) clip.push(x, [(p.clipped - prev.clipped) / (p.globalStep - prev.globalStep)]);
+    else if (!prev && p.globalStep > 0) clip.push(x, [p.clipped / p.globalStep]);
+    prev = p;
+    const parts = [`epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}`, `step ${p.step}/${p.stepsPerEpoch}`, `loss ${fmt(p.loss)}`, `smoothed ${fmt(p.smoothedLoss)}`];
+    if (p.valLoss !== undefined && p.valLoss !== null) parts.push(`val loss ${fmt(p.valLoss)}`);
+    if (p.accuracy !== undefined && p.accuracy !== null) parts.push(`accuracy ${fmtPct(p.accuracy)}`);
+    parts.push(`lr ${fmt(p.lr)}`, `grad norm ${fmt(p.gradNorm)}`, `${fmt(p.samplesPerSecond)} samples/s`);
+    progressEl.textContent = parts.join(' · ');
+  }
+
+  const stream = followEvents(`${path}/events`, {
+    onEvent(name, data) {
+      if (name === 'progress' && data && typeof data === 'object') onProgress(data);
+      else if (name === 'status') setStatus(data?.status ?? String(data));
+      else if (TERMINAL.includes(name)) {
+        setStatus(name);
+        renderJob(data?.job ?? (data?.id ? data : undefined));
+        // the terminal event's job may be partial: read the full record once
+        api('GET', path).then(renderJob).catch(() => {});
+      }
+    },
+    onState(s) { streamEl.textContent = `stream: ${s}`; },
+  });
+
+  api('GET', path).then(renderJob).catch((e) => {
+    if (e instanceof ApiError && e.status === 404) errorEl.textContent = `No job ${id}.`;
+    else if (e instanceof ApiError && e.status === 401) banner('This server needs an API key: enter it at the top right.');
+    else errorEl.textContent = e.message;
+    errorEl.hidden = false;
+  });
+
+  async function downloadModel() {
+    try {
+      const blob = await api('GET', `${path}/model`, { as: 'blob' });
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: `model-${id}.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      errorEl.hidden = false;
+      errorEl.textContent = `Download failed: ${e.message}`;
+    }
+  }
+
+  async function cancel() {
+    try {
+      renderJob(await api('POST', `${path}/cancel`));
+    } catch (e) {
+      errorEl.hidden = false;
+      errorEl.textContent = `Cancel failed: ${e.message}`;
+    }
+  }
+
+  return () => { stream.close(); for (const c of [loss, lr, grad, clip]) c.destroy(); };
+}
