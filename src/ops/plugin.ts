@@ -1,0 +1,118 @@
+/**
+ * Operations endpoints: `GET /metrics` (Prometheus text format, prom-client) and Bull Board at
+ * `/admin/queues`, both behind the API keys when an auth plugin provides a guard. Also installs
+ * the app-wide hooks that time HTTP requests and count open SSE streams.
+ * Register it once, at the root (it is wrapped with fastify-plugin so its hooks see every route).
+ */
+import type { Queue } from 'bullmq';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import { appAuthorize, type Authorize, browserGuard } from './authorize.js';
+import { registerBullBoard } from './bull-board.js';
+import { type JobReader, JobOutcomeTail } from './job-outcomes.js';
+import { OpsMetrics } from './ops-metrics.js';
+import { scrapeSources } from './scrape-sources.js';
+import { trackSseResponse } from './sse-streams.js';
+
+export interface OpsPluginOptions {
+  /** The training queue. Default: `app.svc.queue.queue`. */
+  queue?: Queue;
+  /** Redis connection to read streams with (duplicated for blocking reads). Default: `app.svc.redis`. */
+  redis?: Redis;
+  /** Job records. Default: `app.svc.jobs`. */
+  jobs?: JobReader;
+  /** Key of a job's event stream. Default: `app.svc.keys.jobEvents`. */
+  jobEventsKey?: (id: string) => string;
+  /**
+   * Guard of `/metrics` and `/admin/queues`. Default: the app's `authenticate` (or `authorize`,
+   * `verifyApiKey`) decorator when one exists at registration time; open otherwise.
+   */
+  authorize?: Authorize;
+  /** Guard `/metrics` too (Prometheus can send `authorization: Bearer`). Default true. */
+  protectMetrics?: boolean;
+  /** Default `/metrics`. */
+  metricsPath?: string;
+  /** Default `/admin/queues`; `false` disables Bull Board. */
+  boardPath?: string | false;
+  /** Route pattern of the SSE events route. Default `/v1/jobs/:id/events`. */
+  sseRoute?: string;
+  /** Follow the queue's events to count finished jobs and epoch durations. Default true. */
+  tailJobEvents?: boolean;
+  /** Export prom-client's process metrics. Default true. */
+  defaultMetrics?: boolean;
+}
+
+/** The subset of the service decorator ops reads (kept structural: ops doesn't import the API). */
+interface ServiceLike {
+  queue?: { queue?: Queue };
+  redis?: Redis;
+  jobs?: JobReader;
+  keys?: { jobEvents?: (id: string) => string };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The ops metrics (registry, histograms) of this app. */
+    opsMetrics: OpsMetrics;
+  }
+}
+
+const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyInstance, opts) => {
+  const svc = (app as unknown as { svc?: ServiceLike }).svc ?? {};
+  const queue = opts.queue ?? svc.queue?.queue;
+  const redis = opts.redis ?? svc.redis;
+  const jobs = opts.jobs ?? svc.jobs;
+  const jobEventsKey = opts.jobEventsKey ?? svc.keys?.jobEvents;
+  if (!queue || !redis || !jobs || !jobEventsKey) {
+    throw new Error('ops plugin needs queue, redis, jobs and jobEventsKey (register it after the services plugin, or pass them)');
+  }
+  const metrics = new OpsMetrics(scrapeSources({ queue, redis, jobEventsKey }), { defaultMetrics: opts.defaultMetrics });
+  app.decorate('opsMetrics', metrics);
+  const sseRoute = opts.sseRoute ?? '/v1/jobs/:id/events';
+  const metricsPath = opts.metricsPath ?? '/metrics';
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.url === sseRoute) trackSseResponse(reply.raw);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (route === sseRoute) return;
+    metrics.httpDuration.observe(
+      // unmatched URLs share one label so random paths can't blow up the series count
+      { method: req.method, route: route ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  if (opts.tailJobEvents !== false) {
+    const tail = new JobOutcomeTail({
+      queueName: queue.name,
+      prefix: queue.opts.prefix ?? 'bull',
+      redis,
+      jobs,
+      onFinished: (outcome, history, sps) => metrics.observeFinished(outcome, history, sps),
+      onError: (err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail error'),
+    });
+    app.addHook('onClose', async () => tail.close());
+    await tail.ready().catch((err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail not ready'));
+  }
+
+  const guard = opts.authorize ?? appAuthorize(app);
+  app.get(metricsPath, { schema: { hide: true }, onRequest: guard && opts.protectMetrics !== false ? guard : undefined }, async (_req, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
+  });
+
+  if (opts.boardPath !== false) {
+    const basePath = opts.boardPath ?? '/admin/queues';
+    await app.register(async (board) => {
+      if (guard) board.addHook('onRequest', browserGuard(guard));
+      await registerBullBoard(board, { queues: [queue], basePath });
+    });
+  }
+};
+
+/** Registers `/metrics`, Bull Board and the metrics hooks. */
+export const opsPlugin = fp(opsPluginImpl, { name: 'trainer-ops', fastify: '5.x' });
+export default opsPlugin;

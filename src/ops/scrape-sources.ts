@@ -1,0 +1,54 @@
+/** Reads the queue and the running jobs' event streams for the gauges, at scrape time. */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_STATES, type ScrapeSources } from './ops-metrics.js';
+
+export interface ScrapeSourceDeps {
+  queue: Queue;
+  redis: Redis;
+  /** Key of a job's event stream (the service's `keys.jobEvents`). */
+  jobEventsKey(id: string): string;
+  /** Running jobs read at most. Default 200. */
+  maxRunning?: number;
+}
+
+/** The latest `samplesPerSecond` among the last few events of a stream, if any. */
+export function latestSamplesPerSecond(entries: [string, string[]][]): number | undefined {
+  for (const [, fields] of entries) {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+    if (f.type !== 'progress' || !f.data) continue;
+    try {
+      const sps = (JSON.parse(f.data) as { samplesPerSecond?: unknown }).samplesPerSecond;
+      if (typeof sps === 'number' && Number.isFinite(sps)) return sps;
+    } catch {
+      // skip a malformed event
+    }
+  }
+  return undefined;
+}
+
+export function scrapeSources(deps: ScrapeSourceDeps): ScrapeSources {
+  let cached: { at: number; value: Promise<{ jobs: number; samplesPerSecond: number }> } | undefined;
+  const running = async () => {
+    const active = await deps.queue.getJobs(['active'], 0, (deps.maxRunning ?? 200) - 1);
+    const ids = active.map((j) => j?.id).filter((id): id is string => typeof id === 'string');
+    if (!ids.length) return { jobs: 0, samplesPerSecond: 0 };
+    const pipe = deps.redis.pipeline();
+    for (const id of ids) pipe.xrevrange(deps.jobEventsKey(id), '+', '-', 'COUNT', 20);
+    const res = (await pipe.exec()) ?? [];
+    let sum = 0;
+    for (const [err, entries] of res) if (!err) sum += latestSamplesPerSecond(entries as [string, string[]][]) ?? 0;
+    return { jobs: ids.length, samplesPerSecond: sum };
+  };
+  return {
+    async queueCounts() {
+      return deps.queue.getJobCounts(...QUEUE_STATES);
+    },
+    runningSamplesPerSecond() {
+      // two gauges read this in one scrape: share one read
+      if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: running() };
+      return cached.value;
+    },
+  };
+}
