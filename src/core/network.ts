@@ -87,11 +87,14 @@ export class Network {
       const fanIn = this.sizes[l], units = this.sizes[l + 1];
       const Z = this.Z[l], b = this.b[l];
       k.gemmNN(m, units, fanIn, input, this.W[l], Z, false);
-      for (let r = 0; r < m; r++) {
-        const o = r * units;
-        for (let j = 0; j < units; j++) Z[o + j] += b[j];
+      // A backend's fused bias+activation when it has one for this activation, else ours.
+      if (k.biasActivation === undefined || !k.biasActivation(this.activations[l], m, units, Z, b, this.A[l])) {
+        for (let r = 0; r < m; r++) {
+          const o = r * units;
+          for (let j = 0; j < units; j++) Z[o + j] += b[j];
+        }
+        activate(this.activations[l], Z, this.A[l], m, units);
       }
-      activate(this.activations[l], Z, this.A[l], m, units);
       input = this.A[l];
     }
   }
@@ -123,14 +126,18 @@ export class Network {
       const D = this.D[l], db = this.db[l];
       const input = l === 0 ? this.X : this.A[l - 1];
       k.gemmTN(fanIn, units, m, input, D, this.dW[l], false);
-      db.fill(0);
-      for (let r = 0; r < m; r++) {
-        const o = r * units;
-        for (let j = 0; j < units; j++) db[j] += D[o + j];
+      if (k.columnSums !== undefined) k.columnSums(m, units, D, db);
+      else {
+        db.fill(0);
+        for (let r = 0; r < m; r++) {
+          const o = r * units;
+          for (let j = 0; j < units; j++) db[j] += D[o + j];
+        }
       }
       if (l > 0) {
-        k.gemmNT(m, fanIn, units, D, this.W[l], this.D[l - 1], false);
-        backpropActivation(this.activations[l - 1], this.Z[l - 1], this.A[l - 1], this.D[l - 1], m, fanIn);
+        const act = this.activations[l - 1], Zp = this.Z[l - 1], Ap = this.A[l - 1], Dp = this.D[l - 1];
+        k.gemmNT(m, fanIn, units, D, this.W[l], Dp, false);
+        if (k.activationBackward === undefined || !k.activationBackward(act, m * fanIn, Zp, Ap, Dp)) backpropActivation(act, Zp, Ap, Dp, m, fanIn);
       }
     }
   }

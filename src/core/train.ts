@@ -1,15 +1,16 @@
 import { clipGradients } from './clip.js';
-import { readDataSet } from './data.js';
+import { readDataSet, type Table } from './data.js';
 import { InvalidSpecError } from './errors.js';
 import { Ewma } from './ewma.js';
 import { gradientCheck } from './gradient-check.js';
 import { getKernels } from './kernels/index.js';
+import type { Kernels } from './kernels/types.js';
 import { countCorrect } from './losses.js';
 import { toModel } from './model.js';
 import { createOptimizer } from './optimizers/index.js';
 import { prepare } from './prepare.js';
 import { learningRateAt } from './schedules.js';
-import { resolveSpec } from './spec.js';
+import { resolveSpec, type ResolvedSpec } from './spec.js';
 import { DivergenceError, TrainingAbortedError } from './training-errors.js';
 import type {
   Buf,
@@ -81,11 +82,27 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
   const startedAt = performance.now();
   const table = readDataSet(data);
   const rs = resolveSpec(spec, table);
+  const kernels = getKernels(rs.dtype, options.kernels);
+  try {
+    return await run(spec, data, options, table, rs, kernels, startedAt);
+  } finally {
+    kernels.dispose?.();
+  }
+}
+
+async function run(
+  spec: TrainingSpec,
+  data: DataSet,
+  options: TrainOptions,
+  table: Table,
+  rs: ResolvedSpec,
+  kernels: Kernels<Buf>,
+  startedAt: number,
+): Promise<TrainResult> {
   const optimizer = createOptimizer(spec.optimizer);
   const baseLr = optimizer.learningRate;
   const gradientCheckResult = rs.gradientCheck ? gradientCheck(spec, data, rs.gradientCheck) : undefined;
 
-  const kernels = getKernels(rs.dtype, options.kernels);
   const nVal0 = rs.validationSplit > 0 ? 1 : 0;
   const maxBatch = Math.max(1, Math.min(rs.batchSize, table.rows - nVal0));
   const prep = prepare(rs, table, kernels, maxBatch);
@@ -94,7 +111,8 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
   const L = net.layerCount;
   const B = rs.batchSize;
   const stepsPerEpoch = Math.ceil(nTrain / B);
-  const perm = new Uint32Array(nTrain);
+  // The shuffled row order; where the backend can read it, so it can gather batches itself.
+  const perm = kernels.allocIndex ? kernels.allocIndex(nTrain) : new Uint32Array(nTrain);
   const layerNorms = new Float64Array(L);
   const clipOut = { globalNorm: 0, clipped: false };
   const ewma = new Ewma(SMOOTHING_BETA);
@@ -204,12 +222,14 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
       const from = s * B;
       const m = Math.min(B, nTrain - from);
       const nx = net.X, nt = net.T;
-      for (let r = 0; r < m; r++) {
-        const src = perm[from + r];
-        const xo = src * F, xd = r * F;
-        for (let j = 0; j < F; j++) nx[xd + j] = X[xo + j];
-        const to = src * TW, td = r * TW;
-        for (let j = 0; j < TW; j++) nt[td + j] = T[to + j];
+      if (kernels.gatherRows === undefined || !kernels.gatherRows(m, F, X, perm, from, nx) || !kernels.gatherRows(m, TW, T, perm, from, nt)) {
+        for (let r = 0; r < m; r++) {
+          const src = perm[from + r];
+          const xo = src * F, xd = r * F;
+          for (let j = 0; j < F; j++) nx[xd + j] = X[xo + j];
+          const to = src * TW, td = r * TW;
+          for (let j = 0; j < TW; j++) nt[td + j] = T[to + j];
+        }
       }
       net.forward(m);
       const batchLoss = net.loss(rs.loss, m, true) / m;
@@ -219,7 +239,7 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
 
       let total = 0;
       for (let l = 0; l < L; l++) {
-        const ss = sumSquares(net.dW[l]) + sumSquares(net.db[l]);
+        const ss = kernels.sumSquares !== undefined ? kernels.sumSquares(net.dW[l]) + kernels.sumSquares(net.db[l]) : sumSquares(net.dW[l]) + sumSquares(net.db[l]);
         layerNorms[l] = Math.sqrt(ss);
         total += ss;
       }
@@ -227,7 +247,7 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
       if (!Number.isFinite(gradNorm)) throw new DivergenceError(epoch, s + 1, 'gradient');
       if (rs.clip && clipGradients(net.grads, rs.clip, clipOut).clipped) clipped++;
       optimizer.step(net.params, net.grads, lr);
-      if (!allFinite(net.params)) throw new DivergenceError(epoch, s + 1, 'weights');
+      if (!allFinite(net.params, kernels)) throw new DivergenceError(epoch, s + 1, 'weights');
 
       ewma.push(batchLoss);
       lossSum += batchLoss * m;
@@ -368,7 +388,7 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
     return e * nTrain + samplesThisEpoch;
   }
 
-  if (!allFinite(net.params)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights');
+  if (!allFinite(net.params, kernels)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights');
   const model = toModel(net, rs.loss, rs.dtype, normalization, rs.classes);
   const restored = stopped && bestWeights !== undefined && bestEpoch >= 0;
   const final = restored ? history[bestEpoch] : history[history.length - 1];
@@ -398,11 +418,12 @@ function sumSquares(a: Buf): number {
 }
 
 /** Cheap finiteness test: a sum of finite numbers can only be non-finite by overflow, which is divergence too. */
-function allFinite(tensors: Buf[]): boolean {
+function allFinite(tensors: Buf[], kernels: Kernels<Buf>): boolean {
   let s = 0;
   for (let k = 0; k < tensors.length; k++) {
     const t = tensors[k];
-    for (let i = 0; i < t.length; i++) s += t[i];
+    if (kernels.sum !== undefined) s += kernels.sum(t);
+    else for (let i = 0; i < t.length; i++) s += t[i];
   }
   return Number.isFinite(s);
 }
