@@ -1,4 +1,3 @@
-import { clipGradients } from './clip.js';
 import { readDataSet, type Table } from './data.js';
 import { InvalidSpecError } from './errors.js';
 import { Ewma } from './ewma.js';
@@ -12,6 +11,7 @@ import { prepare } from './prepare.js';
 import { learningRateAt } from './schedules.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
 import { DivergenceError, TrainingAbortedError } from './training-errors.js';
+import { allFinite, CORRECT, GRAD_NORM_SUM, LAST_GRAD_NORM, LOSS_SUM, SAMPLES, STEP_BAD_GRADIENT, STEP_BAD_LOSS, STEP_CLIPPED, TrainStep } from './train-step.js';
 import type {
   Buf,
   Checkpoint,
@@ -113,9 +113,8 @@ async function run(
   const stepsPerEpoch = Math.ceil(nTrain / B);
   // The shuffled row order; where the backend can read it, so it can gather batches itself.
   const perm = kernels.allocIndex ? kernels.allocIndex(nTrain) : new Uint32Array(nTrain);
-  const layerNorms = new Float64Array(L);
-  const clipOut = { globalNorm: 0, clipped: false };
   const ewma = new Ewma(SMOOTHING_BETA);
+  const stepper = new TrainStep(net, kernels, X, T, perm, rs.loss, rs.task, rs.clip, optimizer, ewma);
   const early = rs.earlyStopping;
   const bestWeights = early?.restoreBest ? net.params.map((p) => kernels.alloc(p.length)) : undefined;
   const normalization: NormalizationStats | undefined =
@@ -201,7 +200,6 @@ async function run(
   let lastProgress = lastYield;
   let lastCheckpoint = lastYield;
   let stepsSinceProgress = 0;
-  let gradNorm = 0;
   let trainedSamples = 0;
   let trainingMs = 0;
 
@@ -211,48 +209,25 @@ async function run(
     for (let i = 0; i < nTrain; i++) perm[i] = i;
     rng.shuffle(perm);
     const lr = rs.schedule ? learningRateAt(rs.schedule, baseLr, epoch) : baseLr;
-    let { lossSum, samples, correct, gradNormSum } = partial;
+    const sums = stepper.sums;
+    sums[LOSS_SUM] = partial.lossSum;
+    sums[SAMPLES] = partial.samples;
+    sums[CORRECT] = partial.correct;
+    sums[GRAD_NORM_SUM] = partial.gradNormSum;
     const priorMs = partial.durationMs;
+    const savePartial = (now: number) => {
+      partial = { lossSum: sums[LOSS_SUM], samples: sums[SAMPLES], correct: sums[CORRECT], gradNormSum: sums[GRAD_NORM_SUM], durationMs: priorMs + now - epochStart };
+    };
 
     for (let s = startStep; s < stepsPerEpoch; s++) {
       if (signal?.aborted) {
-        partial = { lossSum, samples, correct, gradNormSum, durationMs: priorMs + performance.now() - epochStart };
+        savePartial(performance.now());
         throw new TrainingAbortedError(checkpoint(epoch, s, rngEpochStart));
       }
       const from = s * B;
-      const m = Math.min(B, nTrain - from);
-      const nx = net.X, nt = net.T;
-      if (kernels.gatherRows === undefined || !kernels.gatherRows(m, F, X, perm, from, nx) || !kernels.gatherRows(m, TW, T, perm, from, nt)) {
-        for (let r = 0; r < m; r++) {
-          const src = perm[from + r];
-          const xo = src * F, xd = r * F;
-          for (let j = 0; j < F; j++) nx[xd + j] = X[xo + j];
-          const to = src * TW, td = r * TW;
-          for (let j = 0; j < TW; j++) nt[td + j] = T[to + j];
-        }
-      }
-      net.forward(m);
-      const batchLoss = net.loss(rs.loss, m, true) / m;
-      if (!Number.isFinite(batchLoss)) throw new DivergenceError(epoch, s + 1, 'loss');
-      if (accuracyDenominator) correct += countCorrect(rs.task, net.output, nt, m, net.outputSize);
-      net.backward(m);
-
-      let total = 0;
-      for (let l = 0; l < L; l++) {
-        const ss = kernels.sumSquares !== undefined ? kernels.sumSquares(net.dW[l]) + kernels.sumSquares(net.db[l]) : sumSquares(net.dW[l]) + sumSquares(net.db[l]);
-        layerNorms[l] = Math.sqrt(ss);
-        total += ss;
-      }
-      gradNorm = Math.sqrt(total);
-      if (!Number.isFinite(gradNorm)) throw new DivergenceError(epoch, s + 1, 'gradient');
-      if (rs.clip && clipGradients(net.grads, rs.clip, clipOut).clipped) clipped++;
-      optimizer.step(net.params, net.grads, lr);
-      if (!allFinite(net.params, kernels)) throw new DivergenceError(epoch, s + 1, 'weights');
-
-      ewma.push(batchLoss);
-      lossSum += batchLoss * m;
-      samples += m;
-      gradNormSum += gradNorm;
+      const status = stepper.run(from, Math.min(B, nTrain - from), lr);
+      if (status < 0) throw new DivergenceError(epoch, s + 1, status === STEP_BAD_LOSS ? 'loss' : status === STEP_BAD_GRADIENT ? 'gradient' : 'weights');
+      if (status === STEP_CLIPPED) clipped++;
       globalStep++;
       stepsSinceProgress++;
 
@@ -263,15 +238,14 @@ async function run(
           (progressEverySteps === undefined || stepsSinceProgress >= progressEverySteps) &&
           (progressEveryMs === undefined || now - lastProgress >= progressEveryMs)
         ) {
-          const elapsed = priorMs + now - epochStart;
-          await onProgress(
-            progressOf('step', epoch, s + 1, lossSum / samples, accuracyDenominator ? correct / (samples * accuracyDenominator) : undefined, samples, elapsed, lr),
-          );
+          const samples = sums[SAMPLES];
+          const accuracy = accuracyDenominator ? sums[CORRECT] / (samples * accuracyDenominator) : undefined;
+          await onProgress(progressOf('step', epoch, s + 1, sums[LOSS_SUM] / samples, accuracy, samples, priorMs + now - epochStart, lr));
           lastProgress = performance.now();
           stepsSinceProgress = 0;
         }
         if (onCheckpoint && checkpointEveryMs !== undefined && now - lastCheckpoint >= checkpointEveryMs) {
-          partial = { lossSum, samples, correct, gradNormSum, durationMs: priorMs + now - epochStart };
+          savePartial(now);
           await onCheckpoint(checkpoint(epoch, s + 1, rngEpochStart));
           lastCheckpoint = performance.now();
         }
@@ -281,6 +255,7 @@ async function run(
         }
       }
     }
+    const lossSum = sums[LOSS_SUM], samples = sums[SAMPLES], correct = sums[CORRECT], gradNormSum = sums[GRAD_NORM_SUM];
     startStep = 0;
 
     // Validation over the held-out rows, in chunks of the batch buffers.
@@ -375,8 +350,8 @@ async function run(
       loss,
       smoothedLoss: ewma.corrected,
       lr,
-      gradNorm,
-      layerGradNorms: Array.from(layerNorms),
+      gradNorm: stepper.sums[LAST_GRAD_NORM],
+      layerGradNorms: Array.from(stepper.layerNorms),
       clipped,
       samplesPerSecond: elapsedMs > 0 ? (samples / elapsedMs) * 1000 : 0,
     };
@@ -388,7 +363,7 @@ async function run(
     return e * nTrain + samplesThisEpoch;
   }
 
-  if (!allFinite(net.params, kernels)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights');
+  if (!allFinite(kernels, net.params)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights');
   const model = toModel(net, rs.loss, rs.dtype, normalization, rs.classes);
   const restored = stopped && bestWeights !== undefined && bestEpoch >= 0;
   const final = restored ? history[bestEpoch] : history[history.length - 1];
@@ -410,21 +385,3 @@ async function run(
   if (gradientCheckResult) result.gradientCheck = gradientCheckResult;
   return result;
 }
-
-function sumSquares(a: Buf): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return s;
-}
-
-/** Cheap finiteness test: a sum of finite numbers can only be non-finite by overflow, which is divergence too. */
-function allFinite(tensors: Buf[], kernels: Kernels<Buf>): boolean {
-  let s = 0;
-  for (let k = 0; k < tensors.length; k++) {
-    const t = tensors[k];
-    if (kernels.sum !== undefined) s += kernels.sum(t);
-    else for (let i = 0; i < t.length; i++) s += t[i];
-  }
-  return Number.isFinite(s);
-}
-
