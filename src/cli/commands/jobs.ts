@@ -117,7 +117,7 @@ export async function listJobs(api: ApiClient, io: Io, g: GlobalOptions, opts: {
     status: (j) => j.status,
     dataset: (j) => j.datasetId,
     optimizer: (j) => j.spec?.optimizer?.type,
-    epoch: (j) => (j.progress?.epochs ? `${Math.min((j.progress.epoch ?? 0) + (j.status === 'completed' ? 0 : 1), j.progress.epochs)}/${j.progress.epochs}` : undefined),
+    epoch: (j) => (j.progress?.epochs ? `${Math.min((j.progress.epoch ?? 0) + 1, j.progress.epochs)}/${j.progress.epochs}` : undefined),
     loss: (j) => formatNumber(finalLoss(j)),
     created: (j) => j.createdAt,
   }));

@@ -3,6 +3,12 @@ import uPlot from '/ui/vendor/uPlot.esm.js';
 
 export const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f', '#7c3aed', '#b45309'];
 
+/** Axis tick text: exponent form for tiny or huge values (log-scale grad norms). */
+function tick(t) {
+  if (t === null || t === undefined || !Number.isFinite(t)) return '';
+  return (Math.abs(t) < 1e-3 && t !== 0) || Math.abs(t) >= 1e5 ? t.toExponential(0) : String(Number(t.toPrecision(3)));
+}
+
 function widthOf(el) {
   return Math.max(280, Math.floor(el.getBoundingClientRect().width || el.parentElement?.getBoundingClientRect().width || 600));
 }
@@ -12,14 +18,14 @@ function widthOf(el) {
  * @param {HTMLElement} el container (its data-points attribute tracks the point count)
  * @param {{ title: string, xLabel?: string, series: { label: string, color?: string, dash?: number[], points?: boolean }[], logY?: boolean, height?: number }} opts
  */
-export function lineChart(el, { title, xLabel = 'epoch', series, logY = false, height = 220 }) {
+export function lineChart(el, { title, xLabel = 'epoch', series, logY = false, height = 220, yRange }) {
   const data = [[], ...series.map(() => [])];
   const u = new uPlot({
     title,
     width: widthOf(el),
     height,
-    scales: { x: { time: false }, y: logY ? { distr: 3 } : { auto: true } },
-    axes: [{ label: xLabel }, { size: 60, values: (_, ticks) => ticks.map((t) => (Math.abs(t) < 1e-3 && t !== 0) || Math.abs(t) >= 1e5 ? t.toExponential(0) : String(Number(t.toPrecision(3)))) }],
+    scales: { x: { time: false }, y: logY ? { distr: 3 } : yRange ? { auto: false, range: yRange } : { auto: true } },
+    axes: [{ label: xLabel }, { size: 64, values: (_, ticks) => ticks.map(tick) }],
     series: [
       { label: xLabel },
       ...series.map((s, i) => ({

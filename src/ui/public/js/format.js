@@ -9,6 +9,11 @@ export function fmt(x) {
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(3) : String(Number(x.toPrecision(4)));
 }
 
+/** Rates like samples/s: whole numbers with separators. */
+export function fmtRate(x) {
+  return typeof x === 'number' && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–';
+}
+
 export function fmtPct(x) {
   return typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '–';
 }
@@ -49,9 +54,9 @@ export function statusBadge(status) {
   return h('span', { class: `badge status-${status}`, dataset: { status } }, status);
 }
 
-/** Short id for tables. */
+/** Short id for legends: ids start with a shared time part, so keep the distinct tail. */
 export function shortId(id) {
-  return id && id.length > 12 ? `${id.slice(0, 10)}…` : id;
+  return id && id.length > 14 ? `…${id.slice(-8)}` : id;
 }
 
 /** "adam lr 0.01" for a spec. */

@@ -1,8 +1,8 @@
 // One job: live curves from its SSE stream, status, spec, result, model download, cancel.
-import { api, ApiError } from '../api.js';
+import { api, ApiError, metricRows } from '../api.js';
 import { banner } from '../banner.js';
 import { lineChart } from '../charts.js';
-import { fmt, fmtDuration, fmtPct, fmtTime, h, optimizerLabel, statusBadge } from '../format.js';
+import { fmt, fmtDuration, fmtPct, fmtRate, fmtTime, h, optimizerLabel, statusBadge } from '../format.js';
 import { followEvents } from '../sse.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
@@ -25,14 +25,15 @@ export function jobPage(view, id) {
   view.append(
     h('div', { class: 'toolbar' }, h('h1', {}, 'Job ', h('code', {}, id)), statusEl, downloadBtn, cancelBtn,
       h('a', { class: 'button', href: `#/compare?ids=${encodeURIComponent(id)}` }, 'Compare…'), streamEl),
-    errorEl, progressEl, charts, resultEl,
-    h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl, h('h2', {}, 'Spec'), specEl),
+    errorEl, progressEl, charts,
+    h('div', { class: 'details' }, h('div', {}, resultEl, h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl)),
+      h('section', { class: 'card' }, h('h2', {}, 'Spec'), specEl)),
   );
 
   const loss = lineChart(lossBox, { title: 'Loss', series: [{ label: 'loss (epoch mean so far)' }, { label: 'smoothed loss' }, { label: 'val loss', points: true }] });
   const lr = lineChart(lrBox, { title: 'Learning rate', series: [{ label: 'lr' }], height: 160 });
   const grad = lineChart(gradBox, { title: 'Global gradient norm (log scale)', series: [{ label: 'grad norm (pre-clip)' }], logY: true, height: 180 });
-  const clip = lineChart(clipBox, { title: 'Clip rate', series: [{ label: 'clipped steps / steps' }], height: 160 });
+  const clip = lineChart(clipBox, { title: 'Clip rate', series: [{ label: 'clipped steps / steps' }], height: 160, yRange: [0, 1] });
   let prev; // previous progress event, for the clip rate over each interval
 
   function setStatus(status) {
@@ -57,7 +58,7 @@ export function jobPage(view, id) {
       resultEl.hidden = false;
       const rows2 = [['loss', fmt(r.loss)], ['val loss', fmt(r.valLoss)], ['accuracy', fmtPct(r.accuracy)], ['val accuracy', fmtPct(r.valAccuracy)],
         ['epochs run', `${r.epochsRun}${r.stoppedEarly ? ' (stopped early)' : ''}`], ['duration', fmtDuration(r.durationMs)],
-        ['samples/s', fmt(r.samplesPerSecond)], ['weights hash', r.weightsHash]];
+        ['samples/s', fmtRate(r.samplesPerSecond)], ['weights hash', r.weightsHash]];
       if (r.gradientCheck) rows2.push(['gradient check', `${r.gradientCheck.passed ? 'passed' : 'FAILED'} (max rel. error ${fmt(r.gradientCheck.maxRelativeError)})`]);
       resultEl.replaceChildren(h('h2', {}, 'Result'), h('dl', { class: 'meta' }, ...rows2.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
     }
@@ -72,10 +73,11 @@ export function jobPage(view, id) {
     if (prev && p.globalStep > prev.globalStep) clip.push(x, [(p.clipped - prev.clipped) / (p.globalStep - prev.globalStep)]);
     else if (!prev && p.globalStep > 0) clip.push(x, [p.clipped / p.globalStep]);
     prev = p;
+    lastStepsPerEpoch = p.stepsPerEpoch;
     const parts = [`epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}`, `step ${p.step}/${p.stepsPerEpoch}`, `loss ${fmt(p.loss)}`, `smoothed ${fmt(p.smoothedLoss)}`];
     if (p.valLoss !== undefined && p.valLoss !== null) parts.push(`val loss ${fmt(p.valLoss)}`);
     if (p.accuracy !== undefined && p.accuracy !== null) parts.push(`accuracy ${fmtPct(p.accuracy)}`);
-    parts.push(`lr ${fmt(p.lr)}`, `grad norm ${fmt(p.gradNorm)}`, `${fmt(p.samplesPerSecond)} samples/s`);
+    parts.push(`lr ${fmt(p.lr)}`, `grad norm ${fmt(p.gradNorm)}`, `${fmtRate(p.samplesPerSecond)} samples/s`);
     progressEl.textContent = parts.join(' · ');
   }
 
@@ -88,6 +90,7 @@ export function jobPage(view, id) {
         renderJob(data?.job ?? (data?.id ? data : undefined));
         // the terminal event's job may be partial: read the full record once
         api('GET', path).then(renderJob).catch(() => {});
+        if (name === 'completed') loadHistory();
       }
     },
     onState(s) { streamEl.textContent = `stream: ${s}`; },
@@ -99,6 +102,28 @@ export function jobPage(view, id) {
     else errorEl.textContent = e.message;
     errorEl.hidden = false;
   });
+
+  /**
+   * A finished job's full per-epoch history (GET …/metrics): progress events are rate-limited,
+   * so a fast job streams only a few points; the history has every epoch.
+   */
+  async function loadHistory() {
+    let rows;
+    try {
+      rows = metricRows(await api('GET', `${path}/metrics`));
+    } catch {
+      return;
+    }
+    if (!rows.length || rows.length <= loss.count) return;
+    const xs = rows.map((r) => r.epoch + 1);
+    loss.set([xs, rows.map((r) => r.loss), rows.map((r) => r.smoothedLoss), rows.map((r) => r.valLoss ?? null)]);
+    lr.set([xs, rows.map((r) => r.lr)]);
+    grad.set([xs, rows.map((r) => r.gradNorm)]);
+    // `clipped` is cumulative: the epoch's clipped steps over its steps
+    const steps = lastStepsPerEpoch ?? 0;
+    clip.set([xs, rows.map((r, i) => (steps > 0 ? Math.min(1, (r.clipped - (i > 0 ? rows[i - 1].clipped : 0)) / steps) : null))]);
+  }
+  let lastStepsPerEpoch;
 
   async function downloadModel() {
     try {

@@ -49,10 +49,10 @@ export function jobsPage(view) {
         e.target.checked ? selected.add(j.id) : selected.delete(j.id);
         compareBtn.disabled = selected.size < 1;
       } });
-      const epoch = p.epochs ? `${Math.min((p.epoch ?? 0) + (j.status === 'running' ? 1 : 0), p.epochs)}/${p.epochs}` : '–';
+      const epoch = p.epochs ? `${Math.min((p.epoch ?? 0) + 1, p.epochs)}/${p.epochs}` : '–';
       return h('tr', { dataset: { id: j.id, status: j.status } },
         h('td', {}, box),
-        h('td', {}, h('a', { href: `#/jobs/${encodeURIComponent(j.id)}`, title: j.id }, shortId(j.id))),
+        h('td', {}, h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(j.id)}` }, j.id)),
         h('td', {}, statusBadge(j.status)),
         h('td', { title: j.datasetId }, datasetNames.get(j.datasetId) ?? shortId(j.datasetId)),
         h('td', {}, optimizerLabel(j.spec)),

@@ -44,7 +44,7 @@ export function newJobPage(view) {
   const nameIn = h('input', { type: 'text', name: 'name', placeholder: 'from the file name' });
   const targetSel = h('select', { name: 'target' }, h('option', { value: '' }, '(last column)'));
   const dsInfo = h('p', { class: 'muted', id: 'dataset-info' });
-  const layersIn = h('input', { type: 'text', name: 'layers', value: '16:tanh,16:tanh,2:softmax', size: 32 });
+  const layersIn = h('input', { type: 'text', name: 'layers', value: '16:tanh,16:tanh,2:softmax' });
   const optSel = select('optimizer', OPTIMIZERS, 'adam');
   const clipSel = select('clip', CLIPS, '');
   const schedSel = select('schedule', SCHEDULES, '');
@@ -59,7 +59,7 @@ export function newJobPage(view) {
     general,
     h('fieldset', {}, h('legend', {}, 'Data'), field('Dataset', datasetSel, { path: 'datasetId' }), uploadBox, dsInfo),
     h('fieldset', {}, h('legend', {}, 'Model'),
-      field('Layers (units:activation, …)', layersIn, { path: 'model.layers', hint: `activations: ${ACTIVATIONS.join(', ')}; the input width comes from the data` }),
+      field('Layers', layersIn, { path: 'model.layers', hint: `units:activation, comma-separated; activations: ${ACTIVATIONS.join(', ')}; the input width comes from the data` }),
       field('Init', select('init', INITS, ''), { path: 'model.init' }),
       field('Loss', select('loss', LOSSES, ''), { path: 'loss', hint: '(default) follows the last activation' })),
     h('fieldset', {}, h('legend', {}, 'Optimizer'),
