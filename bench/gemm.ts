@@ -1,7 +1,8 @@
 /*
  * Kernel microbenchmark: GFLOP/s of gemmNN/TN/NT at the shapes W1 and W2 train with, for the
  * wasm kernels (SIMD128, and relaxed-SIMD FMA when the runtime has it) and the TS reference.
- * Run: node --import tsx bench/gemm.ts  (add --experimental-wasm-relaxed-simd for the FMA module)
+ * Run: node --import tsx bench/gemm.ts [--quick] [--no-js] [--threads]
+ * (node --experimental-wasm-relaxed-simd … adds the FMA module's column)
  */
 import { jsKernels } from '../src/core/kernels/js.js';
 import { relaxedSimdAvailable, wasmKernels } from '../src/core/kernels/wasm/wasm-kernels.js';
@@ -52,10 +53,15 @@ const quick = process.argv.includes('--quick');
 const budget = quick ? 150 : 600;
 const backends: [string, Kernels<Float32Array>][] = [['wasm-simd', wasmKernels({ relaxed: false })]];
 if (relaxedSimdAvailable()) backends.push(['wasm-fma', wasmKernels({ relaxed: true })]);
+if (process.argv.includes('--threads')) {
+  backends.push(['wasm-simd 2 threads', wasmKernels({ relaxed: false, threads: 2 })]);
+  if (relaxedSimdAvailable()) backends.push(['wasm-fma 2 threads', wasmKernels({ relaxed: true, threads: 2 })]);
+}
 if (!process.argv.includes('--no-js')) backends.push(['js', jsKernels('float32') as Kernels<Float32Array>]);
 
 console.log(`GFLOP/s (median of 5), ${new Date().toISOString()}, node ${process.version}`);
 console.log(['shape', 'op', ...backends.map((b) => b[0])].join(' | '));
+console.log(['---', '---', ...backends.map(() => '---')].join('|'));
 for (const [label, v, m, n, k] of SHAPES) {
   if (quick && m * n * k > 600_000_000) continue;
   const row = backends.map(([name, K]) => (name === 'js' && m * n * k > 200_000_000 ? '-' : gflops(K, v, m, n, k, budget).toFixed(1)));

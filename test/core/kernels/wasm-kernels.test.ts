@@ -134,6 +134,27 @@ describe.runIf(wasmAvailable())('wasm SIMD float32 kernels', () => {
     expect(Array.from(C)).toEqual([2, 2, 2, 2]);
   });
 
+  it('threads: row bands on helper threads give bit-identical results to one thread', () => {
+    const one = wasmKernels({ relaxed: false });
+    const two = wasmKernels({ relaxed: false, threads: 2, parallelMinFlops: 0 });
+    expect(two.threads).toBe(2);
+    const fill = filler(5);
+    for (const v of ['NN', 'TN', 'NT'] as const) {
+      for (const [m, n, k] of [[9, 17, 33], [64, 40, 70], [130, 24, 5], [8, 8, 8], [257, 33, 100]] as const) {
+        const a1 = one.alloc(m * k), b1 = one.alloc(k * n), c1 = one.alloc(m * n);
+        fill(a1); fill(b1); fill(c1);
+        const a2 = two.alloc(m * k).fill(0), b2 = two.alloc(k * n), c2 = two.alloc(m * n);
+        a2.set(a1); b2.set(b1); c2.set(c1);
+        one[`gemm${v}`](m, n, k, a1, b1, c1, true);
+        two[`gemm${v}`](m, n, k, a2, b2, c2, true);
+        expect(Array.from(c2)).toEqual(Array.from(c1));
+      }
+    }
+    expect(two.stats().fallback).toBe(0);
+    two.dispose();
+    one.dispose();
+  });
+
   it('exact results on small integers (no reassociation error)', () => {
     const K = wasmKernels();
     const m = 5, n = 11, k = 9;

@@ -2,6 +2,7 @@ import type { Activation } from '../../types.js';
 import type { AdamCoefficients, Kernels } from '../types.js';
 import { gemmNN as jsNN, gemmNT as jsNT, gemmTN as jsTN } from '../js.js';
 import { GEMM_RELAXED_WASM, GEMM_SIMD_WASM } from './gemm-module.generated.js';
+import { startGemmPool, type GemmPool } from './gemm-threads.js';
 
 /*
  * Float32 kernels on WebAssembly SIMD. Every buffer from `alloc` is a view into this instance's
@@ -84,12 +85,23 @@ export interface WasmKernelOptions {
   relaxed?: boolean;
   /** Initial memory in bytes (grown on demand). Default 1 MiB. */
   initialBytes?: number;
+  /**
+   * Threads per matmul (this one plus worker_threads helpers on the same shared memory) for
+   * products of at least `parallelMinFlops`. Default 1: the service already runs one job per core.
+   */
+  threads?: number;
+  /** Smallest 2·m·n·k worth splitting across threads. Default 16,000,000 (below it the hand-off to a sleeping helper can cost more than it saves). */
+  parallelMinFlops?: number;
 }
 
 /** Kernels on WebAssembly SIMD; `dispose` drops the memory when a training run ends. */
-export interface WasmKernels extends Kernels<Float32Array> {
+type FusedOps = 'biasActivation' | 'activationBackward' | 'columnSums' | 'sumSquares' | 'sum' | 'adamUpdate' | 'momentumUpdate' | 'allocIndex' | 'gatherRows';
+
+export interface WasmKernels extends Omit<Kernels<Float32Array>, FusedOps>, Required<Pick<Kernels<Float32Array>, FusedOps>> {
   /** Whether this instance runs the fused multiply-add variant. */
   readonly relaxed: boolean;
+  /** Threads a big matmul is split over (1 unless `threads` was asked for and worker_threads works). */
+  readonly threads: number;
   /** Bytes of wasm memory in use (buffers plus scratch). */
   bytesUsed(): number;
   /** Matmuls run in wasm and those that fell back to the reference loops (operands outside this memory). */
@@ -116,6 +128,8 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
   // The SharedArrayBuffer objects behind the views handed out (one per grow, or more).
   const own = new Set<ArrayBufferLike>();
   let top = 64; // keep address 0 unused
+  const threads = Math.max(1, Math.floor(options.threads ?? 1));
+  const parallelMin = options.parallelMinFlops ?? 16_000_000;
   let scratch = 0;
   let scratchK = -1;
 
@@ -136,16 +150,51 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
     return start;
   };
 
-  /** Scratch for the 4×8 edge tile and one k×8 panel of B. */
+  /** Scratch for the 4×8 edge tile and one k×8 panel of B, one area per thread (thread t at scratch + t·stride). */
+  let scratchStride = 0;
   const scratchFor = (k: number): number => {
     if (k > scratchK) {
       const kk = Math.max(k, 1024);
-      const at = reserve(128 + 32 * kk);
+      const stride = (128 + 32 * kk + 63) & ~63;
+      const at = reserve(stride * threads);
       if (at < 0) return -1;
       scratch = at;
       scratchK = kk;
+      scratchStride = stride;
     }
     return scratch;
+  };
+
+  let pool: GemmPool | null = null;
+  if (threads > 1) {
+    const ctrl = reserve(64 * (threads - 1));
+    pool = ctrl < 0 ? null : startGemmPool(mod, memory, ctrl, threads - 1);
+  }
+  const bandArgs = new Float64Array(13);
+
+  /** One matmul, split into row bands over the pool when it is big enough. */
+  const run = (m: number, n: number, k: number, a: number, ars: number, aps: number, b: number, bps: number, bjs: number,
+    c: number, acc: number, s: number, direct: number): void => {
+    if (!pool || 2 * m * n * k < parallelMin || m < 8) {
+      gemm(m, n, k, a, ars, aps, b, bps, bjs, c, acc, s, direct);
+      return;
+    }
+    const parts = Math.min(threads, m >> 2);
+    const band = (((m + parts - 1) / parts) + 3) & ~3;
+    let started = 0;
+    for (let h = 1; h < parts; h++) {
+      const i0 = h * band;
+      if (i0 >= m) break;
+      const rows = Math.min(band, m - i0);
+      bandArgs[0] = rows; bandArgs[1] = n; bandArgs[2] = k;
+      bandArgs[3] = a + i0 * ars; bandArgs[4] = ars; bandArgs[5] = aps;
+      bandArgs[6] = b; bandArgs[7] = bps; bandArgs[8] = bjs;
+      bandArgs[9] = c + i0 * n * 4; bandArgs[10] = acc; bandArgs[11] = s + h * scratchStride; bandArgs[12] = direct;
+      pool.start(h - 1, bandArgs);
+      started++;
+    }
+    gemm(Math.min(band, m), n, k, a, ars, aps, b, bps, bjs, c, acc, s, direct);
+    if (started) pool.wait();
   };
 
   let wasmCalls = 0;
@@ -171,7 +220,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
         return jsNN(m, n, k, A, B, C, acc);
       }
       wasmCalls++;
-      gemm(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, n * 4, 4, C.byteOffset, acc ? 1 : 0, s,
+      run(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, n * 4, 4, C.byteOffset, acc ? 1 : 0, s,
         k * n * 4 <= DIRECT_MAX_BYTES ? 1 : 0);
     },
     gemmTN(m, n, k, A, B, C, acc) {
@@ -181,7 +230,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
         return jsTN(m, n, k, A, B, C, acc);
       }
       wasmCalls++;
-      gemm(m, n, k, A.byteOffset, 4, m * 4, B.byteOffset, n * 4, 4, C.byteOffset, acc ? 1 : 0, s,
+      run(m, n, k, A.byteOffset, 4, m * 4, B.byteOffset, n * 4, 4, C.byteOffset, acc ? 1 : 0, s,
         k * n * 4 <= DIRECT_MAX_BYTES ? 1 : 0);
     },
     gemmNT(m, n, k, A, B, C, acc) {
@@ -191,7 +240,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
         return jsNT(m, n, k, A, B, C, acc);
       }
       wasmCalls++;
-      gemm(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, 4, k * 4, C.byteOffset, acc ? 1 : 0, s, 0);
+      run(m, n, k, A.byteOffset, k * 4, 4, B.byteOffset, 4, k * 4, C.byteOffset, acc ? 1 : 0, s, 0);
     },
     biasActivation(act: Activation, m: number, n: number, Z: Float32Array, b: Float32Array, A: Float32Array): boolean {
       if ((act !== 'relu' && act !== 'linear') || !inMemory(Z) || !inMemory(b) || !inMemory(A)) return false;
@@ -245,7 +294,10 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
     },
     bytesUsed: () => top,
     stats: () => ({ wasm: wasmCalls, fallback: fallbackCalls }),
+    threads: pool ? pool.helpers + 1 : 1,
     dispose() {
+      pool?.stop();
+      pool = null;
       memory = null;
       own.clear();
     },
