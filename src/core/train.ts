@@ -108,7 +108,6 @@ async function run(
   const prep = prepare(rs, table, kernels, maxBatch);
   const { net, rng, X, T, nTrain, nVal } = prep;
   const F = table.featureCount, TW = table.targetWidth;
-  const L = net.layerCount;
   const B = rs.batchSize;
   const stepsPerEpoch = Math.ceil(nTrain / B);
   // The shuffled row order; where the backend can read it, so it can gather batches itself.
