@@ -29,7 +29,7 @@ function elementLoop(vec: string, scalar: string): string {
 
 const at = (base: string): string => `(i32.add (local.get ${base}) (local.get $i))`;
 
-export const OPS_WAT = `
+const ELEMENTWISE_WAT = `
 ;; Z(m×n) += b (broadcast over rows); A = Z (act 0) or A = Z > 0 ? Z : 0 (act 1, NaN → 0 like the reference)
 (func (export "bias_act") (param $m i32) (param $n i32) (param $z i32) (param $b i32) (param $a i32) (param $act i32)
   (local $i i32) (local $end i32) (local $end4 i32) (local $r i32) (local $row i32) (local $v v128) (local $s f32)
@@ -177,33 +177,42 @@ export const OPS_WAT = `
   )}
 )
 
+`;
+/** Momentum's loop body; Nesterov's look-ahead decided at generation time, not per element. */
+function momentumLoop(nesterov: boolean): string {
+  return elementLoop(
+    `(local.set $wv (v128.load ${at('$w')}))
+    (local.set $gv (f32x4.add (v128.load ${at('$g')}) (f32x4.mul (local.get $WD) (local.get $wv))))
+    (local.set $vv (f32x4.add (f32x4.mul (local.get $MU) (v128.load ${at('$v')})) (f32x4.mul (local.get $GA) (local.get $gv))))
+    (v128.store ${at('$v')} (local.get $vv))
+    (v128.store ${at('$w')} (f32x4.sub (local.get $wv) (f32x4.mul (local.get $LR) ${
+      nesterov ? '(f32x4.add (f32x4.mul (local.get $MU) (local.get $vv)) (f32x4.mul (local.get $GA) (local.get $gv)))' : '(local.get $vv)'
+    })))`,
+    `(local.set $ws (f32.load ${at('$w')}))
+    (local.set $gs (f32.add (f32.load ${at('$g')}) (f32.mul (local.get $wd) (local.get $ws))))
+    (local.set $vs (f32.add (f32.mul (local.get $mu) (f32.load ${at('$v')})) (f32.mul (local.get $gain) (local.get $gs))))
+    (f32.store ${at('$v')} (local.get $vs))
+    (f32.store ${at('$w')} (f32.sub (local.get $ws) (f32.mul (local.get $lr) ${
+      nesterov ? '(f32.add (f32.mul (local.get $mu) (local.get $vs)) (f32.mul (local.get $gain) (local.get $gs)))' : '(local.get $vs)'
+    })))`,
+  );
+}
+
+const MOMENTUM_WAT = `
 ;; Momentum over n elements: g' = g + wd·w; v = mu·v + gain·g'; w −= lr·(nesterov ? mu·v + gain·g' : v)
 (func (export "momentum") (param $n i32) (param $w i32) (param $g i32) (param $v i32)
     (param $mu f32) (param $gain f32) (param $wd f32) (param $lr f32) (param $nesterov i32)
   (local $i i32) (local $end i32) (local $end4 i32)
   (local $MU v128) (local $GA v128) (local $WD v128) (local $LR v128)
-  (local $wv v128) (local $gv v128) (local $vv v128) (local $uv v128)
-  (local $ws f32) (local $gs f32) (local $vs f32) (local $us f32)
+  (local $wv v128) (local $gv v128) (local $vv v128)
+  (local $ws f32) (local $gs f32) (local $vs f32)
   (local.set $MU (f32x4.splat (local.get $mu))) (local.set $GA (f32x4.splat (local.get $gain)))
   (local.set $WD (f32x4.splat (local.get $wd))) (local.set $LR (f32x4.splat (local.get $lr)))
-  ${elementLoop(
-    `(local.set $wv (v128.load ${at('$w')}))
-    (local.set $gv (f32x4.add (v128.load ${at('$g')}) (f32x4.mul (local.get $WD) (local.get $wv))))
-    (local.set $vv (f32x4.add (f32x4.mul (local.get $MU) (v128.load ${at('$v')})) (f32x4.mul (local.get $GA) (local.get $gv))))
-    (v128.store ${at('$v')} (local.get $vv))
-    (local.set $uv (local.get $vv))
-    (if (local.get $nesterov) (then (local.set $uv (f32x4.add (f32x4.mul (local.get $MU) (local.get $vv)) (f32x4.mul (local.get $GA) (local.get $gv))))))
-    (v128.store ${at('$w')} (f32x4.sub (local.get $wv) (f32x4.mul (local.get $LR) (local.get $uv))))`,
-    `(local.set $ws (f32.load ${at('$w')}))
-    (local.set $gs (f32.add (f32.load ${at('$g')}) (f32.mul (local.get $wd) (local.get $ws))))
-    (local.set $vs (f32.add (f32.mul (local.get $mu) (f32.load ${at('$v')})) (f32.mul (local.get $gain) (local.get $gs))))
-    (f32.store ${at('$v')} (local.get $vs))
-    (local.set $us (local.get $vs))
-    (if (local.get $nesterov) (then (local.set $us (f32.add (f32.mul (local.get $mu) (local.get $vs)) (f32.mul (local.get $gain) (local.get $gs))))))
-    (f32.store ${at('$w')} (f32.sub (local.get $ws) (f32.mul (local.get $lr) (local.get $us))))`,
-  )}
+  (if (local.get $nesterov) (then ${momentumLoop(true)}) (else ${momentumLoop(false)}))
 )
+`;
 
+const GATHER_WAT = `
 ;; dst row r (width f) = src row idx[from + r], for r < m; idx is u32 at $idx (bytes); also copies targets (width tw)
 (func (export "gather_rows") (param $m i32) (param $f i32) (param $src i32) (param $idx i32) (param $dst i32)
   (local $r i32) (local $s i32) (local $i i32) (local $row i32) (local $end4 i32)
@@ -229,3 +238,6 @@ export const OPS_WAT = `
     (br $rows)))
 )
 `;
+
+/** All fused kernels, appended to the matmul module. */
+export const OPS_WAT = ELEMENTWISE_WAT + MOMENTUM_WAT + GATHER_WAT;
