@@ -27,9 +27,12 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
-async function post(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+async function post(path: string, body: string | FormData, headers: Record<string, string> = {}) {
   const res = await fetch(base + path, { method: 'POST', body, headers });
-  return { status: res.status, headers: res.headers, json: await res.json() };
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Json };
 }
 
 describe('API and worker as separate processes over real Redis', () => {
@@ -75,7 +78,7 @@ describe('API and worker as separate processes over real Redis', () => {
     expect(first.raw.startsWith('retry: ')).toBe(true);
     expect(first.closedByServer).toBe(false);
     expect(first.events.some((e) => ['completed', 'failed', 'cancelled'].includes(e.event!))).toBe(false);
-    const midRun = await (await fetch(`${base}/v1/jobs/${id}`)).json();
+    const midRun = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as Json;
     expect(midRun.status).toBe('running');
 
     // Reconnect like EventSource does, with the last id seen; curl-style Accept: */* gets the stream too.
@@ -104,7 +107,7 @@ describe('API and worker as separate processes over real Redis', () => {
     expect(replay.closedByServer).toBe(true);
     expect(replay.events.map((e) => e.id)).toEqual(all.map((e) => e.id));
 
-    const model = await (await fetch(`${base}/v1/jobs/${id}/model`)).json();
+    const model = (await (await fetch(`${base}/v1/jobs/${id}/model`)).json()) as Json;
     expect(model.weightsHash).toBe(done.result.weightsHash);
     const pred = await post(`/v1/jobs/${id}/predict`, JSON.stringify({ features: rows.map((r) => r.slice(0, 2)) }), { 'content-type': 'application/json' });
     const acc = (pred.json.predictions as number[]).filter((p, i) => p === rows[i][2]).length / rows.length;

@@ -1,0 +1,28 @@
+# One image for the API and the workers (compose picks the command).
+# Build: compile TypeScript to dist/ with the dev toolchain.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY workers ./workers
+COPY scripts ./scripts
+RUN npm run build \
+ # Non-TypeScript assets (dashboard files) go beside the compiled modules.
+ && cd src && find . -type f ! -name '*.ts' -exec cp --parents {} ../dist/src/ \;
+
+# Runtime: production dependencies and compiled JavaScript only, as the unprivileged `node` user.
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY openapi ./openapi
+USER node
+ENV HOST=0.0.0.0 PORT=3000
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The worker service overrides this with: node dist/workers/main.js
+CMD ["node", "dist/src/server.js"]

@@ -1,0 +1,148 @@
+/**
+ * `npm run bench:submit`: what one API process sustains for `POST /v1/jobs`, and the latency from
+ * submit to the first `progress` event. Starts its own API (and, for phase 2, one worker) as child
+ * processes on a free port against REDIS_URL, under throwaway key prefixes it deletes afterwards.
+ * Options (env): DURATION (s, default 10), CONNECTIONS (default 20), LATENCY_RUNS (default 20).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+
+interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p97_5: number; p99: number; average: number };
+  non2xx: number;
+  errors: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<CannonResult>;
+
+const root = resolve(import.meta.dirname, '..');
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DURATION = Number(process.env.DURATION ?? 10);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 20);
+const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 20);
+
+const freePort = () =>
+  new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+
+function start(file: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', resolve(root, file)], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+const stop = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'))));
+
+async function waitHealthy(base: string) {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('API did not start');
+}
+
+async function deletePrefix(prefix: string) {
+  const r = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await r.unlink(...keys);
+  } while (cursor !== '0');
+  r.disconnect();
+}
+
+async function env(prefix: string) {
+  const port = await freePort();
+  return { base: `http://127.0.0.1:${port}`, env: { REDIS_URL, PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: `${prefix}:`, QUEUE_PREFIX: `${prefix}-bull`, WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '0' } };
+}
+
+async function uploadDataset(base: string): Promise<string> {
+  const rows = Array.from({ length: 200 }, (_, i) => `${Math.cos(i)},${Math.sin(i)},${i % 2}`);
+  const res = await fetch(`${base}/v1/datasets?target=c`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `a,b,c\n${rows.join('\n')}\n` });
+  return ((await res.json()) as { id: string }).id;
+}
+
+const spec = (datasetId: string) => ({
+  datasetId,
+  model: { layers: [{ units: 8, activation: 'tanh' }, { units: 2, activation: 'softmax' }] },
+  loss: 'softmax_cross_entropy',
+  optimizer: { type: 'adam', learningRate: 0.01 },
+  epochs: 2,
+  batchSize: 32,
+});
+
+/** Milliseconds from POST /v1/jobs to the first `progress` event on the job's SSE stream. */
+function firstProgress(base: string, body: string): Promise<number> {
+  return new Promise((resolveMs, reject) => {
+    const t0 = performance.now();
+    fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      .then((r) => r.json() as Promise<{ id: string }>)
+      .then(({ id }) => {
+        const req = http.get(`${base}/v1/jobs/${id}/events`, (res) => {
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            buf += c;
+            if (buf.includes('event: progress')) {
+              resolveMs(performance.now() - t0);
+              req.destroy();
+            }
+          });
+          res.on('end', () => reject(new Error('stream ended without progress')));
+        });
+        req.on('error', () => {});
+      }, reject);
+  });
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+const tag = `bench-${randomBytes(3).toString('hex')}`;
+console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node ${process.version}; redis ${REDIS_URL}`);
+
+// Phase 1: the API alone (no worker), so jobs only queue: the figure is the API + Redis path.
+{
+  const { base, env: e } = await env(`${tag}-a`);
+  const api = start('src/server.ts', e);
+  try {
+    await waitHealthy(base);
+    const body = JSON.stringify(spec(await uploadDataset(base)));
+    await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: 2 }); // warm-up
+    const r = await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION });
+    console.log(
+      `POST /v1/jobs, one API process, ${CONNECTIONS} connections, ${DURATION}s: ${r.requests.average.toFixed(0)} req/s average, ` +
+        `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}`,
+    );
+  } finally {
+    await stop(api);
+    await deletePrefix(`${tag}-a`);
+  }
+}
+
+// Phase 2: API + one idle worker; jobs one at a time, so the figure is queue pickup + child start-up of the job + first event.
+{
+  const { base, env: e } = await env(`${tag}-b`);
+  const api = start('src/server.ts', e);
+  const worker = start('workers/main.ts', e);
+  try {
+    await waitHealthy(base);
+    const body = JSON.stringify(spec(await uploadDataset(base)));
+    await firstProgress(base, body); // warm-up: forks the sandbox child
+    const ms: number[] = [];
+    for (let i = 0; i < LATENCY_RUNS; i++) ms.push(await firstProgress(base, body));
+    console.log(`submit → first progress event (idle worker, ${LATENCY_RUNS} runs): median ${pct(ms, 50).toFixed(1)} ms, p90 ${pct(ms, 90).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms`);
+  } finally {
+    await Promise.all([stop(api), stop(worker)]);
+    await deletePrefix(`${tag}-b`);
+  }
+}
