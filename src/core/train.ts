@@ -6,7 +6,7 @@ import { getKernels } from './kernels/index.js';
 import type { Kernels } from './kernels/types.js';
 import { countCorrect } from './losses.js';
 import { toModel } from './model.js';
-import { createOptimizer } from './optimizers/index.js';
+import { createOptimizer, OptimizerBase } from './optimizers/index.js';
 import { prepare } from './prepare.js';
 import { learningRateAt } from './schedules.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
@@ -82,7 +82,7 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
   const startedAt = performance.now();
   const table = readDataSet(data);
   const rs = resolveSpec(spec, table);
-  const kernels = getKernels(rs.dtype, options.kernels);
+  const kernels = getKernels(rs.dtype, options.kernels, { threads: options.threads });
   try {
     return await run(spec, data, options, table, rs, kernels, startedAt);
   } finally {
@@ -100,6 +100,8 @@ async function run(
   startedAt: number,
 ): Promise<TrainResult> {
   const optimizer = createOptimizer(spec.optimizer);
+  // slots in the backend's memory and its fused updates, when it has them
+  if (optimizer instanceof OptimizerBase) optimizer.useKernels(kernels);
   const baseLr = optimizer.learningRate;
   const gradientCheckResult = rs.gradientCheck ? gradientCheck(spec, data, rs.gradientCheck) : undefined;
 

@@ -287,6 +287,12 @@ export interface TrainOptions {
   yieldEveryMs?: number;
   /** Kernel implementation: 'auto' (fast when available), 'wasm', 'js'. Default 'auto'. */
   kernels?: 'auto' | 'wasm' | 'js';
+  /**
+   * Threads per big matrix product with the wasm kernels (worker_threads on shared memory;
+   * results are bit-identical to 1). Default 1: turn it up only when the job has idle cores of
+   * its own (not in a service that already runs one job per core).
+   */
+  threads?: number;
 }
 
 /** A seeded pseudo-random generator; its whole state can be saved and restored. */

@@ -1,3 +1,4 @@
+import type { AdamCoefficients } from '../kernels/types.js';
 import type { Buf, OptimizerSpec } from '../types.js';
 import { OptimizerBase } from './optimizer-base.js';
 import { coefficient, positive } from './validate.js';
@@ -25,6 +26,8 @@ export class Adam extends OptimizerBase {
   protected decoupled = 0;
   private correction1 = 1;
   private correction2 = 1;
+  /** Reused argument of the fused update (no allocation per step). */
+  private readonly coefficients: AdamCoefficients = { beta1: 0, beta2: 0, epsilon: 0, lr: 0, c1: 1, c2: 1, l2: 0, shrink: 1 };
 
   constructor(spec: OptimizerSpec, defaultWeightDecay = 0) {
     super(spec, 0.001, defaultWeightDecay);
@@ -49,6 +52,11 @@ export class Adam extends OptimizerBase {
     // Adam: L2 in the gradient; AdamW: none there, decay W directly (decay = α·λ)
     const l2 = this.decoupled > 0 ? 0 : this.weightDecay;
     const shrink = 1 - lr * this.decoupled;
+    if (this.kernels?.adamUpdate) {
+      const c = this.coefficients;
+      c.beta1 = b1; c.beta2 = b2; c.epsilon = eps; c.lr = lr; c.c1 = c1; c.c2 = c2; c.l2 = l2; c.shrink = shrink;
+      if (this.kernels.adamUpdate(w, g, m, v, c)) return;
+    }
     for (let j = 0; j < w.length; j++) {
       const wj = w[j];
       const gj = g[j] + l2 * wj;

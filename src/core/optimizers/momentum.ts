@@ -47,6 +47,7 @@ export class Momentum extends OptimizerBase {
     // classic: v = μv + 1·g; ema: v = βv + (1−β)g
     const gain = this.variant === 'classic' ? 1 : 1 - mu;
     const nesterov = this.nesterov;
+    if (this.kernels?.momentumUpdate?.(w, g, v, mu, gain, wd, lr, nesterov)) return;
     for (let j = 0; j < w.length; j++) {
       const wj = w[j];
       const gj = g[j] + wd * wj;

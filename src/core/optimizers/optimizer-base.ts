@@ -1,4 +1,5 @@
 import { InvalidSpecError } from '../errors.js';
+import type { Kernels } from '../kernels/types.js';
 import type { Buf, Optimizer, OptimizerSpec, OptimizerType } from '../types.js';
 import { nonNegative, positive } from './validate.js';
 
@@ -24,6 +25,8 @@ export abstract class OptimizerBase implements Optimizer {
   /** `slots[k][i]`: slot `slotNames[k]` of tensor `i`. */
   protected slots: Buf[][] = [];
   private stepCount = 0;
+  /** Kernel backend of the training run, when set: slots live in its memory and fused updates may run there. */
+  protected kernels: Kernels<Buf> | undefined;
 
   constructor(spec: OptimizerSpec, defaultLearningRate: number, defaultWeightDecay = 0) {
     this.learningRate = positive('optimizer.learningRate', spec.learningRate, defaultLearningRate);
@@ -41,6 +44,11 @@ export abstract class OptimizerBase implements Optimizer {
 
   /** Called once per step before the tensors (e.g. to compute bias corrections). */
   protected beginStep(_t: number, _lr: number): void {}
+
+  /** Lets the optimizer allocate its slots through `kernels` and use its fused updates (call before the first step). */
+  useKernels(kernels: Kernels<Buf>): void {
+    this.kernels = kernels;
+  }
 
   get steps(): number {
     return this.stepCount;
@@ -63,7 +71,7 @@ export abstract class OptimizerBase implements Optimizer {
   private allocate(params: Buf[], count: number): void {
     for (let k = 0; k < count; k++) {
       const row: Buf[] = [];
-      for (const p of params) row.push(p instanceof Float32Array ? new Float32Array(p.length) : new Float64Array(p.length));
+      for (const p of params) row.push(this.zeros(p));
       this.slots.push(row);
     }
   }
@@ -99,6 +107,19 @@ export abstract class OptimizerBase implements Optimizer {
     }
     if (present.length === 0 && names.length > 0 && (s.steps as number) > 0) throw new InvalidSpecError('optimizer', `optimizer state after ${s.steps} steps has no slots`);
     this.stepCount = s.steps as number;
-    this.slots = present.length === 0 ? [] : names.map((n) => s.slots![n].map((b) => b.slice()));
+    this.slots = present.length === 0 ? [] : names.map((n) => s.slots![n].map((b) => this.copy(b)));
+  }
+
+  /** A zeroed slot shaped like `p`, in the kernels' memory when they are set and share p's dtype. */
+  private zeros(p: Buf): Buf {
+    const z = this.kernels?.alloc(p.length);
+    if (z && z.constructor === p.constructor) return z;
+    return p instanceof Float32Array ? new Float32Array(p.length) : new Float64Array(p.length);
+  }
+
+  private copy(b: Buf): Buf {
+    const c = this.zeros(b);
+    c.set(b);
+    return c;
   }
 }

@@ -61,6 +61,22 @@ describe.runIf(wasmAvailable())('training with wasm kernels vs the TypeScript re
     });
   }
 
+  it('auto picks wasm for float32, and a run split over 2 threads gives the same weights bit for bit', async () => {
+    const k = getKernels('float32', 'auto');
+    expect(k.name).toMatch(/^wasm/);
+    k.dispose?.();
+    // 2·64·256·512 ≈ 16.8M flop per forward product of layer 1: above the split threshold
+    const spec: TrainingSpec = {
+      model: { layers: [{ units: 256, activation: 'relu' }, { units: 3, activation: 'softmax' }] },
+      loss: 'softmax_cross_entropy', optimizer: { type: 'adam' }, epochs: 2, batchSize: 64, seed: 1, gradientCheck: false,
+    };
+    const data = dataset(256, 512, 'class');
+    const one = await train(spec, data, { threads: 1 });
+    const two = await train(spec, data, { threads: 2 });
+    expect(two.weightsHash).toBe(one.weightsHash);
+    expect(two.history.map((h) => h.loss)).toEqual(one.history.map((h) => h.loss));
+  });
+
   it('float64 runs on the reference whatever the preference, and auto gives the same weights as js', async () => {
     expect(getKernels('float64', 'auto').name).toBe('js-f64');
     expect(getKernels('float64', 'wasm').name).toBe('js-f64');
