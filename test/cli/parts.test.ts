@@ -1,0 +1,83 @@
+/** The CLI's pure parts: SSE parsing, spec flags, ETA arithmetic, CSV features. */
+import { describe, expect, it } from 'vitest';
+import { featuresFromCsv } from '../../src/cli/commands/predict.js';
+import { estimateEta, formatDuration, ProgressBar } from '../../src/cli/progress-bar.js';
+import { SseParser } from '../../src/cli/sse-client.js';
+import { buildSpec, parseClip, parseLayers, UsageError } from '../../src/cli/spec-flags.js';
+
+describe('SseParser', () => {
+  it('splits events across arbitrary chunk boundaries, CRLF and CR, keeps ids, skips comments', () => {
+    const text = ': ping\r\nretry: 2000\r\n\r\nid: 1\r\nevent: status\r\ndata: {"status":"running"}\r\n\r\nid: 2\revent: progress\rdata: {"a":1}\rdata: {"b":2}\r\rdata: no id\n\n';
+    for (const size of [1, 2, 3, 7, text.length]) {
+      const p = new SseParser();
+      const events = [];
+      for (let i = 0; i < text.length; i += size) events.push(...p.feed(text.slice(i, i + size)));
+      expect(events).toEqual([
+        { id: '1', event: 'status', data: '{"status":"running"}' },
+        { id: '2', event: 'progress', data: '{"a":1}\n{"b":2}' },
+        // the last id carries over, as the SSE spec says
+        { id: '2', event: 'message', data: 'no id' },
+      ]);
+      expect(p.retry).toBe(2000);
+    }
+  });
+});
+
+describe('spec flags', () => {
+  it('parses layers and clip and rejects malformed ones', () => {
+    expect(parseLayers('16:relu, 2:softmax')).toEqual([{ units: 16, activation: 'relu' }, { units: 2, activation: 'softmax' }]);
+    expect(() => parseLayers('16relu')).toThrow(UsageError);
+    expect(() => parseLayers('0:relu')).toThrow(UsageError);
+    expect(parseClip('global_norm:1')).toEqual({ type: 'global_norm', maxNorm: 1 });
+    expect(parseClip('value:0.5')).toEqual({ type: 'value', value: 0.5 });
+    expect(() => parseClip('value')).toThrow(UsageError);
+  });
+
+  it('merges --spec with flags: flags win, a new optimizer type drops the old parameters, loss follows the output', () => {
+    const base = { model: { layers: [{ units: 4, activation: 'relu' as const }] }, optimizer: { type: 'momentum' as const, momentum: 0.9, learningRate: 0.1 }, epochs: 5, batchSize: 8 };
+    expect(buildSpec(base, { epochs: '9', lr: '0.2' })).toEqual({ ...base, optimizer: { type: 'momentum', momentum: 0.9, learningRate: 0.2 }, epochs: 9, loss: 'mse' });
+    const s = buildSpec(base, { optimizer: 'adam', layers: '8:tanh,3:softmax', clip: 'norm:2', schedule: 'step', gamma: '0.5', 'step-size': '10', 'no-normalize': true, patience: '3' });
+    expect(s).toMatchObject({
+      model: { layers: [{ units: 8, activation: 'tanh' }, { units: 3, activation: 'softmax' }] },
+      optimizer: { type: 'adam' },
+      loss: 'softmax_cross_entropy',
+      clip: { type: 'norm', maxNorm: 2 },
+      schedule: { type: 'step', gamma: 0.5, stepSize: 10 },
+      normalize: false,
+      earlyStopping: { patience: 3 },
+    });
+    expect(s.optimizer).toEqual({ type: 'adam' });
+    expect(buildSpec({}, { layers: '1:sigmoid' }).loss).toBe('binary_cross_entropy');
+    expect(() => buildSpec({}, { epochs: 'ten' })).toThrow('--epochs expects a number');
+  });
+});
+
+describe('progress bar arithmetic', () => {
+  it('ETA = elapsed · (1 − to) / (to − from)', () => {
+    // 10 s took the job from 20% to 40%: 60% left at 2%/s → 30 s
+    expect(estimateEta(10_000, 0.2, 0.4)).toBeCloseTo(30_000, 9);
+    expect(estimateEta(10_000, 0.4, 0.4)).toBeUndefined();
+    expect(formatDuration(30_000)).toBe('0:30');
+    expect(formatDuration(3_725_000)).toBe('1:02:05');
+  });
+
+  it('fraction counts finished steps: epoch 2 (0-based) step 5 of 10, of 4 epochs → 62.5%', () => {
+    expect(ProgressBar.fraction({ epoch: 2, step: 5, stepsPerEpoch: 10, epochs: 4, loss: 1 })).toBe(0.625);
+    let t = 0;
+    const bar = new ProgressBar({ now: () => t, width: 8 });
+    expect(bar.line({ epoch: 0, step: 10, stepsPerEpoch: 10, epochs: 4, loss: 0.5 })).toBe('epoch 1/4 ██░░░░░░  25% loss 0.5000 ETA --:--');
+    t = 6000;
+    // 25% → 50% in 6 s: 50% left → 12 s
+    expect(bar.line({ epoch: 1, step: 10, stepsPerEpoch: 10, epochs: 4, loss: 0.25, valLoss: 0.3 })).toBe('epoch 2/4 ████░░░░  50% loss 0.2500 val 0.3000 ETA 0:12');
+  });
+});
+
+describe('featuresFromCsv', () => {
+  it('drops the named target or the extra last column, and says where a cell is not a number', () => {
+    const csv = '\uFEFFa,b,label\r\n1,2,0\r\n"3",4,1\r\n';
+    expect(featuresFromCsv(csv, 2)).toEqual({ rows: [[1, 2], [3, 4]], dropped: 'label' });
+    expect(featuresFromCsv(csv, undefined, 'a')).toEqual({ rows: [[2, 0], [4, 1]], dropped: 'a' });
+    expect(featuresFromCsv('a,b\n1,2\n', 2)).toEqual({ rows: [[1, 2]], dropped: undefined });
+    expect(() => featuresFromCsv('a,b\n1,x\n', 2)).toThrow('row 2, column 2: "x" is not a number');
+  });
+});
