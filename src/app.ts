@@ -12,6 +12,8 @@ import { jobEventRoutes } from './api/routes/job-events.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { servicesPlugin } from './api/services.js';
 import type { Config } from './config.js';
+import { opsPlugin } from './ops/plugin.js';
+import { uiPlugin } from './ui/plugin.js';
 
 /** Options of {@link serviceApp}. */
 export interface ServiceAppOptions {
@@ -28,6 +30,9 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   await app.register(servicesPlugin, { config });
+  // Operations (/metrics, Bull Board; its timing hooks must precede the routes) and the dashboard.
+  await app.register(opsPlugin);
+  await app.register(uiPlugin);
   // CSV bodies stay bytes: csv-parse handles the BOM and the encoding.
   app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   await app.register(multipart, { limits: { fileSize: config.MAX_DATASET_BYTES, files: 1, fields: 10 } });

@@ -27,12 +27,15 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export class JobOutcomeTail {
   private readonly events: QueueEvents;
+  private readonly connection: Redis;
   private readonly seen = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly opts: JobOutcomeTailOptions) {
     const connection = opts.redis.duplicate({ maxRetriesPerRequest: null, connectionName: 'tsnn-ops-events' });
+    connection.on('error', (err) => opts.onError?.(err));
+    this.connection = connection;
     // '$': count jobs that finish from now on (Prometheus counters start at 0 with the process)
     this.events = new QueueEvents(opts.queueName, { connection, prefix: opts.prefix, autorun: true, lastEventId: '$' });
     this.events.on('error', (err) => opts.onError?.(err));
@@ -76,7 +79,10 @@ export class JobOutcomeTail {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.pending]);
-    await this.events.close();
-    await this.events.disconnect().catch(() => undefined);
+    // close() waits for Redis; when Redis is gone, give up after 2 s and drop the socket
+    let timer: NodeJS.Timeout | undefined;
+    if (this.connection.status === 'ready') await Promise.race([this.events.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    this.connection.disconnect();
   }
 }

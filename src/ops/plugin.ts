@@ -92,10 +92,12 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
       redis,
       jobs,
       onFinished: (outcome, history, sps) => metrics.observeFinished(outcome, history, sps),
-      onError: (err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail error'),
+      // debug: while Redis is down this fires on every reconnect attempt; the service logs the outage
+      onError: (err) => app.log.debug({ err: (err as Error)?.message }, 'ops: queue events tail error'),
     });
     app.addHook('onClose', async () => tail.close());
-    await tail.ready().catch((err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail not ready'));
+    // not awaited: the API must start (and /readyz report 503) while Redis is down
+    tail.ready().catch((err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail not ready'));
   }
 
   const guard = opts.authorize ?? appAuthorize(app);
