@@ -3,7 +3,9 @@
  * our core (wasm kernels and TS reference), TensorFlow.js (wasm and cpu backends) and numpy
  * single-thread, each in its own process on the same data bytes; median over the epochs after
  * the first (warm-up), ratios ours/peer, peak RSS. `--scaling` adds W1 at other batch sizes and
- * hidden widths. Flags: --quick (fewer rows/epochs), --only=W1|W2, --no-peers, --scaling.
+ * hidden widths. Flags: --quick (fewer rows/epochs), --only=W1|W2, --no-peers, --scaling,
+ * --threads (adds ours with TrainOptions.threads = 2). ours-wasm-fma runs node with
+ * --experimental-wasm-relaxed-simd (Node 20 validates relaxed SIMD only behind that flag).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7);
 const peers = !args.includes('--no-peers');
 const scaling = args.includes('--scaling');
+const threads = args.includes('--threads');
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
 interface Row { impl: string; rates: number[]; losses: number[]; maxRssKb: number; rows: number; detail: string; error?: string }
@@ -105,6 +108,7 @@ try {
     rows.push(runNode('ours-wasm', w, file, E, quick && big ? slice(60_000) : all));
     rows.push(runNode('ours-wasm', w, file, E, quick && big ? slice(60_000) : all, ['--experimental-wasm-relaxed-simd']));
     rows[rows.length - 1].impl = 'ours-wasm-fma';
+    if (threads) rows.push(runNode('ours-wasm-2t', w, file, E, quick && big ? slice(60_000) : all));
     rows.push(runNode('ours-js', w, file, E, big ? slice(12_800) : all));
     if (peers) {
       rows.push(runNode('tfjs-wasm', w, file, E, big ? slice(12_800) : all));

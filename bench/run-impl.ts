@@ -13,8 +13,7 @@ const epochs = Number(epochsArg);
 const useRows = Number(rowsArg);
 const data = readData(file, w);
 
-async function ours(kernels: 'wasm' | 'js'): Promise<{ rates: number[]; losses: number[]; detail: string }> {
-  const out = w.layers[w.layers.length - 1];
+async function ours(kernels: 'wasm' | 'js', threads = 1): Promise<{ rates: number[]; losses: number[]; detail: string }> {
   const spec: TrainingSpec = {
     model: {
       layers: w.layers.map((units, l) => ({
@@ -33,7 +32,6 @@ async function ours(kernels: 'wasm' | 'js'): Promise<{ rates: number[]; losses: 
     seed: 1,
     gradientCheck: false,
   };
-  void out;
   let kernelName = '';
   const res = await train(spec, {
     features: data.x.subarray(0, useRows * w.features),
@@ -43,6 +41,7 @@ async function ours(kernels: 'wasm' | 'js'): Promise<{ rates: number[]; losses: 
     targetWidth: 1,
   }, {
     kernels,
+    threads,
     onProgress: () => undefined,
     progressEveryMs: 1e9,
   });
@@ -50,12 +49,13 @@ async function ours(kernels: 'wasm' | 'js'): Promise<{ rates: number[]; losses: 
   return {
     rates: res.history.map((h) => h.samplesPerSecond),
     losses: res.history.map((h) => h.loss),
-    detail: `kernels ${kernelName}`,
+    detail: `kernels ${kernelName}${threads > 1 ? `, ${threads} threads` : ''}`,
   };
 }
 
 let result: { rates: number[]; losses: number[]; detail: string };
 if (impl === 'ours-wasm') result = await ours('wasm');
+else if (impl === 'ours-wasm-2t') result = await ours('wasm', 2);
 else if (impl === 'ours-js') result = await ours('js');
 else if (impl === 'tfjs-wasm' || impl === 'tfjs-cpu') {
   const { tfjsEpochs } = await import('./peers/tfjs.js');
