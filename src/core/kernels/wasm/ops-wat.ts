@@ -143,17 +143,19 @@ const ELEMENTWISE_WAT = `
 )
 
 ;; Adam over n elements: g' = g + l2·w; m = b1·m + (1−b1)·g'; v = b2·v + (1−b2)·g'²;
-;; w = w·shrink − (lr·(m/c1)) / (sqrt(v/c2) + eps)
+;; w = w·shrink − (lr·(m/c1)) / (sqrt(v/c2) + eps), evaluated as ((lr/c1)·m) / (sqrt(v·(1/c2)) + eps)
 (func (export "adam") (param $n i32) (param $w i32) (param $g i32) (param $m i32) (param $v i32)
     (param $b1 f32) (param $b2 f32) (param $eps f32) (param $lr f32) (param $c1 f32) (param $c2 f32) (param $l2 f32) (param $shrink f32)
   (local $i i32) (local $end i32) (local $end4 i32)
-  (local $B1 v128) (local $B2 v128) (local $D1 v128) (local $D2 v128) (local $E v128) (local $LR v128) (local $C1 v128) (local $C2 v128) (local $L2 v128) (local $SH v128)
+  (local $B1 v128) (local $B2 v128) (local $D1 v128) (local $D2 v128) (local $E v128) (local $LR v128) (local $C2 v128) (local $L2 v128) (local $SH v128)
   (local $wv v128) (local $gv v128) (local $mv v128) (local $vv v128)
-  (local $ws f32) (local $gs f32) (local $ms f32) (local $vs f32)
+  (local $ws f32) (local $gs f32) (local $ms f32) (local $vs f32) (local $lrc f32) (local $rc2 f32)
   (local.set $B1 (f32x4.splat (local.get $b1))) (local.set $B2 (f32x4.splat (local.get $b2)))
   (local.set $D1 (f32x4.splat (f32.sub (f32.const 1) (local.get $b1)))) (local.set $D2 (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))
-  (local.set $E (f32x4.splat (local.get $eps))) (local.set $LR (f32x4.splat (local.get $lr)))
-  (local.set $C1 (f32x4.splat (local.get $c1))) (local.set $C2 (f32x4.splat (local.get $c2)))
+  ;; one division and one square root per element: lr/c1 and 1/c2 are folded once per call
+  (local.set $lrc (f32.div (local.get $lr) (local.get $c1))) (local.set $rc2 (f32.div (f32.const 1) (local.get $c2)))
+  (local.set $E (f32x4.splat (local.get $eps))) (local.set $LR (f32x4.splat (local.get $lrc)))
+  (local.set $C2 (f32x4.splat (local.get $rc2)))
   (local.set $L2 (f32x4.splat (local.get $l2))) (local.set $SH (f32x4.splat (local.get $shrink)))
   ${elementLoop(
     `(local.set $wv (v128.load ${at('$w')}))
@@ -163,8 +165,8 @@ const ELEMENTWISE_WAT = `
     (v128.store ${at('$m')} (local.get $mv))
     (v128.store ${at('$v')} (local.get $vv))
     (v128.store ${at('$w')} (f32x4.sub (f32x4.mul (local.get $wv) (local.get $SH))
-      (f32x4.div (f32x4.mul (local.get $LR) (f32x4.div (local.get $mv) (local.get $C1)))
-        (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (local.get $C2))) (local.get $E)))))`,
+      (f32x4.div (f32x4.mul (local.get $LR) (local.get $mv))
+        (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vv) (local.get $C2))) (local.get $E)))))`,
     `(local.set $ws (f32.load ${at('$w')}))
     (local.set $gs (f32.add (f32.load ${at('$g')}) (f32.mul (local.get $l2) (local.get $ws))))
     (local.set $ms (f32.add (f32.mul (local.get $b1) (f32.load ${at('$m')})) (f32.mul (f32.sub (f32.const 1) (local.get $b1)) (local.get $gs))))
@@ -172,8 +174,8 @@ const ELEMENTWISE_WAT = `
     (f32.store ${at('$m')} (local.get $ms))
     (f32.store ${at('$v')} (local.get $vs))
     (f32.store ${at('$w')} (f32.sub (f32.mul (local.get $ws) (local.get $shrink))
-      (f32.div (f32.mul (local.get $lr) (f32.div (local.get $ms) (local.get $c1)))
-        (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps)))))`,
+      (f32.div (f32.mul (local.get $lrc) (local.get $ms))
+        (f32.add (f32.sqrt (f32.mul (local.get $vs) (local.get $rc2))) (local.get $eps)))))`,
   )}
 )
 
