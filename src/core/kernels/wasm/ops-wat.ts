@@ -9,15 +9,29 @@
  * reference computes in float64 and rounds once), so they agree to float32 tolerance.
  */
 
-/** A loop over `$n` elements at byte offset `$i`: `vec` handles 4 elements at $i, `scalar` one. */
-function elementLoop(vec: string, scalar: string): string {
+/**
+ * A loop over `$n` elements at byte offset `$i`: `vec` handles 4 elements at $i (its vector
+ * loads/stores write `%O%` where an immediate offset goes), `scalar` one. Four vectors per
+ * iteration (immediate offsets 0/16/32/48) halve the loop's integer overhead, then single
+ * vectors, then scalars.
+ */
+function elementLoop(vec: string | ((copy: number) => string), scalar: string): string {
+  const v = (off: number): string => (typeof vec === 'string' ? vec : vec(off / 16)).replaceAll('%O%', off ? ` offset=${off}` : '');
   return `
   (local.set $end4 (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
   (local.set $end (i32.shl (local.get $n) (i32.const 2)))
   (local.set $i (i32.const 0))
+  (block $ud (loop $ul
+    (br_if $ud (i32.gt_u (i32.add (local.get $i) (i32.const 64)) (local.get $end4)))
+    ${v(0)}
+    ${v(16)}
+    ${v(32)}
+    ${v(48)}
+    (local.set $i (i32.add (local.get $i) (i32.const 64)))
+    (br $ul)))
   (block $vd (loop $vl
     (br_if $vd (i32.ge_u (local.get $i) (local.get $end4)))
-    ${vec}
+    ${v(0)}
     (local.set $i (i32.add (local.get $i) (i32.const 16)))
     (br $vl)))
   (block $sd (loop $sl
@@ -29,6 +43,29 @@ function elementLoop(vec: string, scalar: string): string {
 
 const at = (base: string): string => `(i32.add (local.get ${base}) (local.get $i))`;
 
+/** A float64 sum (of squares when `sq`) over n float32 elements. */
+function sumF64(name: string, sq: boolean): string {
+  const square = (x: string): string => (sq ? `(local.set ${x} (f64x2.mul (local.get ${x}) (local.get ${x})))` : '');
+  return `(func (export "${name}") (param $n i32) (param $x i32) (result f64)
+  (local $i i32) (local $end i32) (local $end4 i32) (local $lo v128) (local $hi v128)
+  (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $s f64) (local $t f64)
+  ${elementLoop(
+    // odd copies of the unrolled body feed the second pair of accumulators
+    // two 64-bit loads instead of a load and a shuffle: the conversions already keep the shuffle port busy
+    (copy) => `(local.set $lo (f64x2.promote_low_f32x4 (v128.load64_zero%O% ${at('$x')})))
+    (local.set $hi (f64x2.promote_low_f32x4 (v128.load64_zero offset=${copy * 16 + 8} ${at('$x')})))
+    ${square('$lo')} ${square('$hi')}
+    (local.set ${copy % 2 ? '$a2' : '$a0'} (f64x2.add (local.get ${copy % 2 ? '$a2' : '$a0'}) (local.get $lo)))
+    (local.set ${copy % 2 ? '$a3' : '$a1'} (f64x2.add (local.get ${copy % 2 ? '$a3' : '$a1'}) (local.get $hi)))`,
+    `(local.set $t (f64.promote_f32 (f32.load ${at('$x')})))
+    ${sq ? '(local.set $t (f64.mul (local.get $t) (local.get $t)))' : ''}
+    (local.set $s (f64.add (local.get $s) (local.get $t)))`,
+  )}
+  (local.set $a0 (f64x2.add (f64x2.add (local.get $a0) (local.get $a2)) (f64x2.add (local.get $a1) (local.get $a3))))
+  (f64.add (local.get $s) (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))
+)`;
+}
+
 const ELEMENTWISE_WAT = `
 ;; Z(m×n) += b (broadcast over rows); A = Z (act 0) or A = Z > 0 ? Z : 0 (act 1, NaN → 0 like the reference)
 (func (export "bias_act") (param $m i32) (param $n i32) (param $z i32) (param $b i32) (param $a i32) (param $act i32)
@@ -37,10 +74,10 @@ const ELEMENTWISE_WAT = `
   (block $done (loop $rows
     (br_if $done (i32.ge_u (local.get $r) (local.get $m)))
     ${elementLoop(
-      `(local.set $v (f32x4.add (v128.load ${at('$z')}) (v128.load ${at('$b')})))
-    (v128.store ${at('$z')} (local.get $v))
+      `(local.set $v (f32x4.add (v128.load%O% ${at('$z')}) (v128.load%O% ${at('$b')})))
+    (v128.store%O% ${at('$z')} (local.get $v))
     (if (local.get $act) (then (local.set $v (v128.and (local.get $v) (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0))))))
-    (v128.store ${at('$a')} (local.get $v))`,
+    (v128.store%O% ${at('$a')} (local.get $v))`,
       `(local.set $s (f32.add (f32.load ${at('$z')}) (f32.load ${at('$b')})))
     (f32.store ${at('$z')} (local.get $s))
     (if (i32.and (local.get $act) (i32.eqz (f32.gt (local.get $s) (f32.const 0)))) (then (local.set $s (f32.const 0))))
@@ -56,7 +93,7 @@ const ELEMENTWISE_WAT = `
 (func (export "relu_mask") (param $n i32) (param $z i32) (param $d i32)
   (local $i i32) (local $end i32) (local $end4 i32)
   ${elementLoop(
-    `(v128.store ${at('$d')} (v128.and (v128.load ${at('$d')}) (f32x4.gt (v128.load ${at('$z')}) (v128.const f32x4 0 0 0 0))))`,
+    `(v128.store%O% ${at('$d')} (v128.and (v128.load%O% ${at('$d')}) (f32x4.gt (v128.load%O% ${at('$z')}) (v128.const f32x4 0 0 0 0))))`,
     `(if (i32.eqz (f32.gt (f32.load ${at('$z')}) (f32.const 0))) (then (f32.store ${at('$d')} (f32.const 0))))`,
   )}
 )
@@ -121,27 +158,10 @@ const ELEMENTWISE_WAT = `
     (br $l1)))
 )
 
-;; Σ x² (sq = 1) or Σ x (sq = 0) in float64 (f32 products are exact in f64); non-finite in, non-finite out
-(func (export "sum_f64") (param $n i32) (param $x i32) (param $sq i32) (result f64)
-  (local $i i32) (local $end i32) (local $end4 i32) (local $v v128) (local $lo v128) (local $hi v128)
-  (local $a0 v128) (local $a1 v128) (local $s f64) (local $t f64)
-  ${elementLoop(
-    `(local.set $v (v128.load ${at('$x')}))
-    (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
-    (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
-    (if (local.get $sq) (then
-      (local.set $lo (f64x2.mul (local.get $lo) (local.get $lo)))
-      (local.set $hi (f64x2.mul (local.get $hi) (local.get $hi)))))
-    (local.set $a0 (f64x2.add (local.get $a0) (local.get $lo)))
-    (local.set $a1 (f64x2.add (local.get $a1) (local.get $hi)))`,
-    `(local.set $t (f64.promote_f32 (f32.load ${at('$x')})))
-    (if (local.get $sq) (then (local.set $t (f64.mul (local.get $t) (local.get $t)))))
-    (local.set $s (f64.add (local.get $s) (local.get $t)))`,
-  )}
-  (local.set $a0 (f64x2.add (local.get $a0) (local.get $a1)))
-  (f64.add (local.get $s) (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))
-)
-
+;; Σ x² (sum_sq_f64) or Σ x (sum_f64) in float64 (f32 products are exact in f64); non-finite in,
+;; non-finite out. Eight float64 lanes in flight (four f64x2 chains) so add latency does not bound the loop.
+${sumF64('sum_f64', false)}
+${sumF64('sum_sq_f64', true)}
 ;; Adam over n elements: g' = g + l2·w; m = b1·m + (1−b1)·g'; v = b2·v + (1−b2)·g'²;
 ;; w = w·shrink − (lr·(m/c1)) / (sqrt(v/c2) + eps), evaluated as ((lr/c1)·m) / (sqrt(v·(1/c2)) + eps)
 (func (export "adam") (param $n i32) (param $w i32) (param $g i32) (param $m i32) (param $v i32)
@@ -158,13 +178,13 @@ const ELEMENTWISE_WAT = `
   (local.set $C2 (f32x4.splat (local.get $rc2)))
   (local.set $L2 (f32x4.splat (local.get $l2))) (local.set $SH (f32x4.splat (local.get $shrink)))
   ${elementLoop(
-    `(local.set $wv (v128.load ${at('$w')}))
-    (local.set $gv (f32x4.add (v128.load ${at('$g')}) (f32x4.mul (local.get $L2) (local.get $wv))))
-    (local.set $mv (f32x4.add (f32x4.mul (local.get $B1) (v128.load ${at('$m')})) (f32x4.mul (local.get $D1) (local.get $gv))))
-    (local.set $vv (f32x4.add (f32x4.mul (local.get $B2) (v128.load ${at('$v')})) (f32x4.mul (f32x4.mul (local.get $D2) (local.get $gv)) (local.get $gv))))
-    (v128.store ${at('$m')} (local.get $mv))
-    (v128.store ${at('$v')} (local.get $vv))
-    (v128.store ${at('$w')} (f32x4.sub (f32x4.mul (local.get $wv) (local.get $SH))
+    `(local.set $wv (v128.load%O% ${at('$w')}))
+    (local.set $gv (f32x4.add (v128.load%O% ${at('$g')}) (f32x4.mul (local.get $L2) (local.get $wv))))
+    (local.set $mv (f32x4.add (f32x4.mul (local.get $B1) (v128.load%O% ${at('$m')})) (f32x4.mul (local.get $D1) (local.get $gv))))
+    (local.set $vv (f32x4.add (f32x4.mul (local.get $B2) (v128.load%O% ${at('$v')})) (f32x4.mul (f32x4.mul (local.get $D2) (local.get $gv)) (local.get $gv))))
+    (v128.store%O% ${at('$m')} (local.get $mv))
+    (v128.store%O% ${at('$v')} (local.get $vv))
+    (v128.store%O% ${at('$w')} (f32x4.sub (f32x4.mul (local.get $wv) (local.get $SH))
       (f32x4.div (f32x4.mul (local.get $LR) (local.get $mv))
         (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vv) (local.get $C2))) (local.get $E)))))`,
     `(local.set $ws (f32.load ${at('$w')}))
@@ -183,11 +203,11 @@ const ELEMENTWISE_WAT = `
 /** Momentum's loop body; Nesterov's look-ahead decided at generation time, not per element. */
 function momentumLoop(nesterov: boolean): string {
   return elementLoop(
-    `(local.set $wv (v128.load ${at('$w')}))
-    (local.set $gv (f32x4.add (v128.load ${at('$g')}) (f32x4.mul (local.get $WD) (local.get $wv))))
-    (local.set $vv (f32x4.add (f32x4.mul (local.get $MU) (v128.load ${at('$v')})) (f32x4.mul (local.get $GA) (local.get $gv))))
-    (v128.store ${at('$v')} (local.get $vv))
-    (v128.store ${at('$w')} (f32x4.sub (local.get $wv) (f32x4.mul (local.get $LR) ${
+    `(local.set $wv (v128.load%O% ${at('$w')}))
+    (local.set $gv (f32x4.add (v128.load%O% ${at('$g')}) (f32x4.mul (local.get $WD) (local.get $wv))))
+    (local.set $vv (f32x4.add (f32x4.mul (local.get $MU) (v128.load%O% ${at('$v')})) (f32x4.mul (local.get $GA) (local.get $gv))))
+    (v128.store%O% ${at('$v')} (local.get $vv))
+    (v128.store%O% ${at('$w')} (f32x4.sub (local.get $wv) (f32x4.mul (local.get $LR) ${
       nesterov ? '(f32x4.add (f32x4.mul (local.get $MU) (local.get $vv)) (f32x4.mul (local.get $GA) (local.get $gv)))' : '(local.get $vv)'
     })))`,
     `(local.set $ws (f32.load ${at('$w')}))

@@ -36,7 +36,8 @@ interface OpsExports {
   bias_act(m: number, n: number, z: number, b: number, a: number, act: number): void;
   relu_mask(n: number, z: number, d: number): void;
   col_sums(m: number, n: number, d: number, db: number): void;
-  sum_f64(n: number, x: number, sq: number): number;
+  sum_f64(n: number, x: number): number;
+  sum_sq_f64(n: number, x: number): number;
   adam(n: number, w: number, g: number, m: number, v: number, b1: number, b2: number, eps: number, lr: number, c1: number, c2: number, l2: number, shrink: number): void;
   momentum(n: number, w: number, g: number, v: number, mu: number, gain: number, wd: number, lr: number, nesterov: number): void;
   gather_rows(m: number, f: number, src: number, idx: number, dst: number): void;
@@ -259,13 +260,13 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
       for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) db[j] += D[r * n + j];
     },
     sumSquares(x: Float32Array): number {
-      if (inMemory(x)) return ops.sum_f64(x.length, x.byteOffset, 1);
+      if (inMemory(x)) return ops.sum_sq_f64(x.length, x.byteOffset);
       let s = 0;
       for (let i = 0; i < x.length; i++) s += x[i] * x[i];
       return s;
     },
     sum(x: Float32Array): number {
-      if (inMemory(x)) return ops.sum_f64(x.length, x.byteOffset, 0);
+      if (inMemory(x)) return ops.sum_f64(x.length, x.byteOffset);
       let s = 0;
       for (let i = 0; i < x.length; i++) s += x[i];
       return s;
