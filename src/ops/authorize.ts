@@ -6,8 +6,16 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** A guard: resolve to let the request through, or send/throw a 401/403. */
-export type Authorize = (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
+/** A guard: resolve to let the request through, or send (or throw) a 401/403. */
+export type Authorize = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown;
+
+/** As an async onRequest hook: returns the reply when the guard already answered, so Fastify stops there. */
+export function asHook(guard: Authorize) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    await guard(req, reply);
+    if (reply.sent) return reply;
+  };
+}
 
 /** The app's own guard, when an auth plugin decorated one. */
 export function appAuthorize(app: FastifyInstance): Authorize | undefined {
@@ -15,9 +23,7 @@ export function appAuthorize(app: FastifyInstance): Authorize | undefined {
   for (const name of ['authenticate', 'authorize', 'verifyApiKey']) {
     if (app.hasDecorator(name) && typeof a[name] === 'function') {
       const fn = a[name] as (req: FastifyRequest, reply: FastifyReply) => unknown;
-      return async (req, reply) => {
-        await fn.call(app, req, reply);
-      };
+      return (req, reply) => fn.call(app, req, reply);
     }
   }
   return undefined;
@@ -37,11 +43,12 @@ export function basicToBearer(req: FastifyRequest): void {
  * Wraps a guard for browser pages: accepts Basic credentials and, on 401, asks the browser
  * for them (`WWW-Authenticate: Basic`), so Bull Board works behind API keys.
  */
-export function browserGuard(guard: Authorize, realm = 'trainer operations'): Authorize {
-  return async (req, reply) => {
+export function browserGuard(guard: Authorize, realm = 'trainer operations') {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
     basicToBearer(req);
     reply.header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`);
     await guard(req, reply);
-    if (!reply.sent && reply.statusCode !== 401) reply.removeHeader('www-authenticate');
+    if (reply.sent) return reply;
+    reply.removeHeader('www-authenticate');
   };
 }

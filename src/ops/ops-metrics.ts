@@ -35,7 +35,7 @@ export class OpsMetrics {
 
   constructor(sources: ScrapeSources, opts: OpsMetricsOptions = {}) {
     const registers = [this.registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'trainer_process_' });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'trainer_' });
     this.httpDuration = new Histogram({
       name: 'trainer_http_request_duration_seconds',
       help: 'HTTP request latency (SSE streams excluded: they last as long as the job)',
@@ -72,12 +72,15 @@ export class OpsMetrics {
         for (const s of QUEUE_STATES) this.set({ state: s }, counts[s] ?? 0);
       },
     });
+    // prom-client collects all metrics concurrently: both gauges share one in-flight read
+    let inflight: Promise<{ jobs: number; samplesPerSecond: number }> | undefined;
+    const readRunning = () => (inflight ??= sources.runningSamplesPerSecond().finally(() => (inflight = undefined)));
     new Gauge({
       name: 'trainer_training_samples_per_second',
       help: 'Current training throughput: sum of the latest samples/s of every running job',
       registers,
       async collect() {
-        this.set((await sources.runningSamplesPerSecond()).samplesPerSecond);
+        this.set((await readRunning()).samplesPerSecond);
       },
     });
     new Gauge({
@@ -85,7 +88,7 @@ export class OpsMetrics {
       help: 'Jobs a worker holds right now (BullMQ active)',
       registers,
       async collect() {
-        this.set((await sources.runningSamplesPerSecond()).jobs);
+        this.set((await readRunning()).jobs);
       },
     });
     new Gauge({

@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { appAuthorize, type Authorize, browserGuard } from './authorize.js';
+import { appAuthorize, asHook, type Authorize, browserGuard } from './authorize.js';
 import { registerBullBoard } from './bull-board.js';
 import { type JobReader, JobOutcomeTail } from './job-outcomes.js';
 import { OpsMetrics } from './ops-metrics.js';
@@ -101,7 +101,7 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
   }
 
   const guard = opts.authorize ?? appAuthorize(app);
-  app.get(metricsPath, { schema: { hide: true }, onRequest: guard && opts.protectMetrics !== false ? guard : undefined }, async (_req, reply) => {
+  app.get(metricsPath, { schema: { hide: true }, onRequest: guard && opts.protectMetrics !== false ? asHook(guard) : undefined }, async (_req, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });

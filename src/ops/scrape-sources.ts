@@ -29,7 +29,6 @@ export function latestSamplesPerSecond(entries: [string, string[]][]): number | 
 }
 
 export function scrapeSources(deps: ScrapeSourceDeps): ScrapeSources {
-  let cached: { at: number; value: Promise<{ jobs: number; samplesPerSecond: number }> } | undefined;
   const running = async () => {
     const active = await deps.queue.getJobs(['active'], 0, (deps.maxRunning ?? 200) - 1);
     const ids = active.map((j) => j?.id).filter((id): id is string => typeof id === 'string');
@@ -45,10 +44,6 @@ export function scrapeSources(deps: ScrapeSourceDeps): ScrapeSources {
     async queueCounts() {
       return deps.queue.getJobCounts(...QUEUE_STATES);
     },
-    runningSamplesPerSecond() {
-      // two gauges read this in one scrape: share one read
-      if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: running() };
-      return cached.value;
-    },
+    runningSamplesPerSecond: running,
   };
 }
