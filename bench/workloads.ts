@@ -83,9 +83,11 @@ export function writeData(path: string, d: { x: Float32Array; y: Float32Array })
 
 export function readData(path: string, w: Workload): { x: Float32Array; y: Float32Array } {
   const buf = readFileSync(path);
-  const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  // views, not copies, when the bytes are 4-aligned: peak RSS then counts the file once
+  const aligned = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
+  const all = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
   const nx = w.rows * w.features;
-  return { x: all.slice(0, nx), y: all.slice(nx, nx + w.rows) };
+  return { x: all.subarray(0, nx), y: all.subarray(nx, nx + w.rows) };
 }
 
 /** Same architecture with other hidden widths or batch (the scaling table). */

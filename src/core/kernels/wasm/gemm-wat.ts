@@ -208,6 +208,76 @@ const TILE_COPY = `
 )
 `;
 
+/** n = 1 (a layer with one output): matrix-vector products; the 4×8 tile would waste 7/8 of its work. */
+const GEMV = `
+;; C(i) = Σ_p A(i,p)·B(p) with A's rows contiguous (aps = 4) and B contiguous (bps = 4): one dot product per row
+(func $gemvRows (param $m i32) (param $k i32) (param $a i32) (param $ars i32) (param $b i32) (param $c i32) (param $acc i32)
+  (local $i i32) (local $p i32) (local $k4 i32) (local $v v128) (local $s f32)
+  (local.set $k4 (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2)))
+  (block $done (loop $rows
+    (br_if $done (i32.ge_u (local.get $i) (local.get $m)))
+    (local.set $v (v128.const i32x4 0 0 0 0))
+    (local.set $p (i32.const 0))
+    (block $vd (loop $vl
+      (br_if $vd (i32.ge_u (local.get $p) (local.get $k4)))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $p))) (v128.load (i32.add (local.get $b) (local.get $p))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $vl)))
+    (local.set $s (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+    (block $sd (loop $sl
+      (br_if $sd (i32.ge_u (local.get $p) (i32.shl (local.get $k) (i32.const 2))))
+      (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (i32.add (local.get $a) (local.get $p))) (f32.load (i32.add (local.get $b) (local.get $p))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (br $sl)))
+    (if (local.get $acc) (then (local.set $s (f32.add (f32.load (local.get $c)) (local.get $s)))))
+    (f32.store (local.get $c) (local.get $s))
+    (local.set $a (i32.add (local.get $a) (local.get $ars)))
+    (local.set $c (i32.add (local.get $c) (i32.const 4)))
+    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    (br $rows)))
+)
+;; C(i) = Σ_p A(i,p)·B(p) with A's columns contiguous (ars = 4, e.g. Aᵀ·b): four outputs per vector
+(func $gemvCols (param $m i32) (param $k i32) (param $a i32) (param $aps i32) (param $b i32) (param $c i32) (param $acc i32)
+  (local $i i32) (local $p i32) (local $m4 i32) (local $ap i32) (local $bp i32) (local $v v128) (local $s f32)
+  (local.set $m4 (i32.shl (i32.and (local.get $m) (i32.const -4)) (i32.const 2)))
+  (block $vd (loop $vl
+    (br_if $vd (i32.ge_u (local.get $i) (local.get $m4)))
+    (local.set $v (v128.const i32x4 0 0 0 0))
+    (if (local.get $acc) (then (local.set $v (v128.load (i32.add (local.get $c) (local.get $i))))))
+    (local.set $ap (i32.add (local.get $a) (local.get $i)))
+    (local.set $bp (local.get $b))
+    (local.set $p (local.get $k))
+    (block $pd (loop $pl
+      (br_if $pd (i32.eqz (local.get $p)))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul (v128.load (local.get $ap)) (v128.load32_splat (local.get $bp)))))
+      (local.set $ap (i32.add (local.get $ap) (local.get $aps)))
+      (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (br $pl)))
+    (v128.store (i32.add (local.get $c) (local.get $i)) (local.get $v))
+    (local.set $i (i32.add (local.get $i) (i32.const 16)))
+    (br $vl)))
+  (block $sd (loop $sl
+    (br_if $sd (i32.ge_u (local.get $i) (i32.shl (local.get $m) (i32.const 2))))
+    (local.set $s (f32.const 0))
+    (if (local.get $acc) (then (local.set $s (f32.load (i32.add (local.get $c) (local.get $i))))))
+    (local.set $ap (i32.add (local.get $a) (local.get $i)))
+    (local.set $bp (local.get $b))
+    (local.set $p (local.get $k))
+    (block $pd (loop $pl
+      (br_if $pd (i32.eqz (local.get $p)))
+      (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $ap)) (f32.load (local.get $bp)))))
+      (local.set $ap (i32.add (local.get $ap) (local.get $aps)))
+      (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (br $pl)))
+    (f32.store (i32.add (local.get $c) (local.get $i)) (local.get $s))
+    (local.set $i (i32.add (local.get $i) (i32.const 4)))
+    (br $sl)))
+)
+`;
+
 /** Calls the R-row micro-kernel for R = mr (1..MR). */
 function dispatch(args: string): string {
   let s = `(call $k1 ${args})`;
@@ -229,6 +299,13 @@ const GEMM = (): string => `
   (local $j0 i32) (local $nr i32) (local $bp i32) (local $bs i32) (local $i0 i32) (local $mr i32)
   (local $ldc i32) (local $panel i32) (local $ap i32) (local $cp i32)
   (if (i32.or (i32.eqz (local.get $m)) (i32.eqz (local.get $n))) (then (return)))
+  (if (i32.and (i32.eq (local.get $n) (i32.const 1)) (i32.eq (local.get $bps) (i32.const 4))) (then
+    (if (i32.eq (local.get $aps) (i32.const 4)) (then
+      (call $gemvRows (local.get $m) (local.get $k) (local.get $a) (local.get $ars) (local.get $b) (local.get $c) (local.get $acc))
+      (return)))
+    (if (i32.eq (local.get $ars) (i32.const 4)) (then
+      (call $gemvCols (local.get $m) (local.get $k) (local.get $a) (local.get $aps) (local.get $b) (local.get $c) (local.get $acc))
+      (return)))))
   (local.set $ldc (i32.shl (local.get $n) (i32.const 2)))
   (local.set $panel (i32.add (local.get $scratch) (i32.const 128)))
   (loop $cols
@@ -272,6 +349,7 @@ export function gemmWat(o: WatOptions): string {
     PACK,
     packT8(),
     TILE_COPY,
+    GEMV,
     ...range(MR).map((r) => microKernel(o, r + 1)),
     GEMM(),
     OPS_WAT,
