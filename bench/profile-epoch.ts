@@ -12,6 +12,6 @@ const res = await train({
   model: { layers: w.layers.map((units, l) => ({ units, activation: l < w.layers.length - 1 ? 'relu' : w.task === 'classification' ? 'softmax' : 'linear' })), init: 'he_normal' },
   loss: w.task === 'classification' ? 'softmax_cross_entropy' : 'mse',
   optimizer: w.optimizer.type === 'adam' ? { type: 'adam', learningRate: 1e-3 } : { type: 'momentum', variant: 'classic', learningRate: 0.01, momentum: 0.9 },
-  epochs, batchSize: w.batch, normalize: false, seed: 1, gradientCheck: false,
+  epochs, batchSize: Number(process.env.BATCH ?? w.batch), normalize: false, seed: 1, gradientCheck: false,
 }, { features: d.x, targets: d.y, rows: w.rows, featureCount: w.features, targetWidth: 1 }, { kernels });
 console.log(res.history.map((h) => Math.round(h.samplesPerSecond)).join(' '), 'samples/s per epoch');
