@@ -20,11 +20,13 @@ function widthOf(el) {
  */
 export function lineChart(el, { title, xLabel = 'epoch', series, logY = false, height = 220, yRange }) {
   const data = [[], ...series.map(() => [])];
-  const u = new uPlot({
+  let log = logY;
+  const clean = (y) => (log && !(y > 0) ? null : y ?? null);
+  const build = () => new uPlot({
     title,
     width: widthOf(el),
     height,
-    scales: { x: { time: false }, y: logY ? { distr: 3 } : yRange ? { auto: false, range: yRange } : { auto: true } },
+    scales: { x: { time: false }, y: log ? { distr: 3 } : yRange ? { auto: false, range: yRange } : { auto: true } },
     axes: [{ label: xLabel }, { size: 64, values: (_, ticks) => ticks.map(tick) }],
     series: [
       { label: xLabel },
@@ -34,18 +36,20 @@ export function lineChart(el, { title, xLabel = 'epoch', series, logY = false, h
         width: 1.5,
         dash: s.dash,
         spanGaps: true,
-        points: { show: s.points ?? false, size: 5 },
+        // markers only while they stay readable
+        points: { show: s.points ? (u, _si, i0, i1) => i1 - i0 < 80 : false, size: 5 },
       })),
     ],
     legend: { live: true },
-  }, data, el);
+  }, data.map((col, i) => (i === 0 ? col : col.map(clean))), el);
+  let u = build();
   let pending = false;
   const redraw = () => {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      u.setData(data);
+      u.setData(data.map((col, i) => (i === 0 ? col : col.map(clean))));
       el.dataset.points = String(data[0].length);
     });
   };
@@ -56,13 +60,21 @@ export function lineChart(el, { title, xLabel = 'epoch', series, logY = false, h
     /** Append a point; `ys` aligns with `series`; null/undefined leaves a gap. */
     push(x, ys) {
       data[0].push(x);
-      ys.forEach((y, i) => data[i + 1].push(logY && !(y > 0) ? null : y ?? null));
+      ys.forEach((y, i) => data[i + 1].push(y ?? null));
       redraw();
     },
     /** Replace all data: `cols` is [xs, ys1, ys2...]. */
     set(cols) {
-      cols.forEach((c, i) => { data[i] = c.map((y) => (i > 0 && logY && !(y > 0) ? null : y ?? null)); });
+      cols.forEach((c, i) => { data[i] = c.map((y) => y ?? null); });
       redraw();
+    },
+    /** Switch the y axis between linear and log (rebuilds the chart with the same data). */
+    setLog(on) {
+      if (on === log) return;
+      log = on;
+      u.destroy();
+      u = build();
+      el.dataset.log = String(log);
     },
     get count() { return data[0].length; },
     destroy() { ro.disconnect(); u.destroy(); },

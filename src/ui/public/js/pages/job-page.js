@@ -30,7 +30,9 @@ export function jobPage(view, id) {
       h('section', { class: 'card' }, h('h2', {}, 'Spec'), specEl)),
   );
 
-  const loss = lineChart(lossBox, { title: 'Loss', series: [{ label: 'loss (epoch mean so far)' }, { label: 'smoothed loss' }, { label: 'val loss', points: true }] });
+  const loss = lineChart(lossBox, { title: 'Loss', series: [{ label: 'loss (epoch mean so far)' }, { label: 'smoothed loss' }, { label: 'val loss', points: true }], logY: true, height: 260 });
+  const logToggle = h('label', { class: 'chart-toggle' }, h('input', { type: 'checkbox', name: 'lossLog', checked: true, onchange: (e) => loss.setLog(e.target.checked) }), ' log scale');
+  lossBox.after(logToggle);
   const lr = lineChart(lrBox, { title: 'Learning rate', series: [{ label: 'lr' }], height: 160 });
   const grad = lineChart(gradBox, { title: 'Global gradient norm (log scale)', series: [{ label: 'grad norm (pre-clip)' }], logY: true, height: 180 });
   const clip = lineChart(clipBox, { title: 'Clip rate', series: [{ label: 'clipped steps / steps' }], height: 160, yRange: [0, 1] });

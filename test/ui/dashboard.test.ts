@@ -1,0 +1,154 @@
+/**
+ * The dashboard in real headless Chromium against the real service (npm start: API + worker),
+ * under a strict Content-Security-Policy: submit a job through the form (seeing the API's
+ * validation errors next to the fields first), watch the loss curve gain points while it
+ * trains, see the terminal state, download the model, compare two jobs, save screenshots.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { moonsCsv, root, type Stack, startStack } from '../ops/stack.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`dashboard tests skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+
+/** What helmet's strict defaults allow for scripts and styles: our own origin only, nothing inline. */
+const STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+const ARTIFACTS = join(root, 'test-artifacts');
+
+describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM})`, () => {
+  let stack: Stack;
+  let dir: string;
+  // playwright-core types are loaded lazily so the file loads even where chromium is missing
+  let browser: import('playwright-core').Browser;
+  let page: import('playwright-core').Page;
+  const problems: string[] = [];
+  let jobId: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'trainer-ui-'));
+    writeFileSync(join(dir, 'moons.csv'), moonsCsv(400, 9).csv);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await startStack({ env: { PROGRESS_INTERVAL_MS: '50' } });
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    // enforce a strict CSP on the dashboard whatever the server sends, so inline code would fail here
+    await page.route('**/ui/**', async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': STRICT_CSP } });
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      // a 400 from the API is expected in the validation step; anything else is a problem
+      if (m.type() === 'error' && !/status of 400/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the dashboard at / with no inline code: the jobs list renders under the strict CSP', async () => {
+    await page.goto(`${stack.url}/`);
+    expect(page.url()).toBe(`${stack.url}/ui/`);
+    await page.waitForSelector('#jobs-table tbody tr');
+    expect(await page.textContent('#jobs-table tbody')).toContain('No jobs yet');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the API validation errors next to the matching fields', async () => {
+    await page.click('a[data-nav=new]');
+    await page.setInputFiles('input[name=file]', join(dir, 'moons.csv'));
+    // the page reads the header row from the file and preselects the last column
+    await page.waitForFunction(() => (document.querySelector('select[name=target]') as HTMLSelectElement).value === 'label');
+    expect(await page.$$eval('select[name=target] option', (os) => os.map((o) => o.textContent))).toEqual(['x', 'y', 'label']);
+    await page.fill('input[name=learningRate]', '-1');
+    await page.fill('input[name=batchSize]', '0');
+    await page.click('#submit-job');
+    await page.waitForSelector('.field.invalid');
+    const invalid = await page.$$eval('.field.invalid', (els) => els.map((e) => [(e as HTMLElement).dataset.path, e.querySelector('.field-error')!.textContent]));
+    const paths = Object.fromEntries(invalid);
+    expect(Object.keys(paths).sort()).toEqual(['batchSize', 'optimizer.learningRate']);
+    expect(paths['optimizer.learningRate']).toMatch(/>\s*0/);
+    expect(await page.isVisible('#form-errors')).toBe(true);
+    // the dataset was uploaded on the way: the form now points at it
+    expect(await page.textContent('#dataset-info')).toContain('400 rows, 2 features, 2 classes');
+  });
+
+  it('submits through the form, the loss curve gains points while the job runs, and the page reaches completed', async () => {
+    await page.fill('input[name=layers]', '64:relu,64:relu,2:softmax');
+    await page.fill('input[name=learningRate]', '0.003');
+    await page.fill('input[name=batchSize]', '4');
+    await page.fill('input[name=epochs]', '400');
+    await page.selectOption('select[name=schedule]', 'inverse_time');
+    await page.fill('input[name=decayRate]', '0.01');
+    await page.selectOption('select[name=clip]', 'global_norm');
+    await page.fill('input[name=clipThreshold]', '1');
+    await page.click('#submit-job');
+    await page.waitForURL(/#\/jobs\//);
+    jobId = decodeURIComponent(page.url().split('#/jobs/')[1]);
+    // sample (status, points) until the job ends; growth must be seen while it is running
+    const samples: { status: string | null; points: number }[] = [];
+    const end = Date.now() + 120_000;
+    for (;;) {
+      const s = await page.evaluate(() => ({
+        status: document.querySelector('#job-status [data-status]')?.getAttribute('data-status') ?? null,
+        points: Number(document.querySelector('.chart-loss')?.getAttribute('data-points') ?? 0),
+      }));
+      samples.push(s);
+      if (s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled' || Date.now() > end) break;
+      await page.waitForTimeout(100);
+    }
+    const running = samples.filter((s) => s.status === 'running' && s.points > 0);
+    expect(running.length, JSON.stringify(samples)).toBeGreaterThan(1);
+    expect(running.at(-1)!.points).toBeGreaterThan(running[0].points);
+    expect(samples.at(-1)!.status).toBe('completed');
+    // on completion the charts hold the full per-epoch history: one point per epoch
+    await page.waitForFunction(() => document.querySelector('.chart-loss')?.getAttribute('data-points') === '400');
+    expect(await page.getAttribute('.chart-grad', 'data-points')).toBe('400');
+    await page.waitForSelector('#job-result:not([hidden])');
+    expect(await page.textContent('#job-result')).toContain('epochs run400');
+    expect(await page.textContent('#stream-state')).toBe('stream: ended');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('downloads the trained model from the job page', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-model')]);
+    const file = join(dir, 'model.json');
+    await download.saveAs(file);
+    const model = JSON.parse(readFileSync(file, 'utf8'));
+    const job = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    expect(model.format).toBe('tsnn-model');
+    expect(model.weightsHash).toBe(job.result.weightsHash);
+  });
+
+  it('lists the job as completed and overlays two jobs on the compare page', async () => {
+    await page.click('a[data-nav=jobs]');
+    await page.waitForSelector(`#jobs-table tr[data-id="${jobId}"][data-status=completed]`);
+    const job = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'sgd', learningRate: 0.1 }, epochs: 30, batchSize: 16 };
+    const sgd = await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+    // the list updates by itself (polling): the new job shows up and completes without a reload
+    await page.waitForSelector(`#jobs-table tr[data-id="${sgd.id}"][data-status=completed]`, { timeout: 60_000 });
+    await page.check(`#jobs-table tr[data-id="${jobId}"] input[type=checkbox]`);
+    await page.check(`#jobs-table tr[data-id="${sgd.id}"] input[type=checkbox]`);
+    await page.click('text=Compare selected');
+    await page.waitForFunction(() => document.querySelector('#compare-chart')?.getAttribute('data-points') === '400');
+    const legend = await page.$$eval('#compare-chart .u-legend .u-series', (els) => els.map((e) => e.textContent ?? ''));
+    expect(legend).toHaveLength(3); // x + two jobs
+    expect(legend[1]).toContain('adam');
+    expect(legend[2]).toContain('sgd');
+    await page.screenshot({ path: join(ARTIFACTS, 'compare.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});
