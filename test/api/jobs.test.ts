@@ -167,3 +167,23 @@ describe('GET /v1/jobs/{id}/events', () => {
     expect(parseSse(text).map((e) => `${e.id}:${e.event}`)).toEqual(['1:status', '2:status', '3:failed']);
   });
 });
+
+describe('SSE heartbeats', () => {
+  it('an idle stream gets `: ping` comments until the job ends', async () => {
+    const h = await testApp('hb', { SSE_HEARTBEAT_MS: '40' });
+    try {
+      const ds = await h.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'label'], moons(10)) });
+      const id = (await h.app.inject({ method: 'POST', url: '/v1/jobs', payload: moonsSpec(ds.json().id, 3) })).json().id;
+      const res = await h.app.inject({ url: `/v1/jobs/${id}/events`, payloadAsStream: true });
+      let text = '';
+      const ended = new Promise<void>((r) => res.stream().on('data', (c: Buffer) => (text += c.toString())).on('end', () => r()));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(text.match(/^: ping$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2);
+      await h.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+      await ended;
+      expect(parseSse(text).map((e) => e.event)).toEqual(['status', 'cancelled']);
+    } finally {
+      await h.close();
+    }
+  });
+});
