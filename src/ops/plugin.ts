@@ -58,6 +58,10 @@ declare module 'fastify' {
   }
 }
 
+/** CSP of the Bull Board pages: same-origin everything, plus the inline styles its UI needs. */
+export const BOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'";
+
 const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyInstance, opts) => {
   const svc = (app as unknown as { svc?: ServiceLike }).svc ?? {};
   const queue = opts.queue ?? svc.queue?.queue;
@@ -110,6 +114,11 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
     const basePath = opts.boardPath ?? '/admin/queues';
     await app.register(async (board) => {
       if (guard) board.addHook('onRequest', browserGuard(guard));
+      // Bull Board's React UI sets inline styles: allow those (only those) on its pages, whatever CSP the app sends
+      board.addHook('onSend', async (_req, reply, payload) => {
+        reply.header('content-security-policy', BOARD_CSP);
+        return payload;
+      });
       await registerBullBoard(board, { queues: [queue], basePath });
     });
   }

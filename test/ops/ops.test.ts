@@ -152,6 +152,8 @@ describe('Bull Board', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toContain('static/js/');
+    // its own CSP: same origin only, inline styles allowed for its UI, no external fonts
+    expect(page.headers.get('content-security-policy')).toBe("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'");
     const { status, json } = await api('GET', '/admin/queues/api/queues');
     expect(status).toBe(200);
     const q = json.queues.find((x: { name: string }) => x.name === 'training');
