@@ -29,6 +29,10 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
+  // Echo the request id so a client can quote it; it is in every log record of the request.
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
   await app.register(servicesPlugin, { config });
   // Operations (/metrics, Bull Board; its timing hooks must precede the routes) and the dashboard.
   await app.register(opsPlugin);

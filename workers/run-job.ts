@@ -49,21 +49,20 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
   if (!start.applied) return 'skipped'; // cancelled (or finished) before a worker got to it
   await ctx.jobs.appendEvent(jobId, 'status', { status: 'running', attempt: start.attempts, ...(start.previous === 'running' ? { resumed: true } : {}) });
 
-  const loaded = await ctx.datasets.load(before.datasetId);
-  if (!loaded) return failForGood(ctx, jobId, { code: 'dataset_missing', message: `dataset '${before.datasetId}' no longer exists` });
-  const data: DataSet = {
-    features: loaded.features,
-    targets: loaded.targets,
-    rows: loaded.meta.rows,
-    featureCount: loaded.meta.features,
-    targetWidth: loaded.meta.targets,
-  };
-
   const controller = await ctx.cancels.register(jobId);
-  if (await ctx.jobs.isCancelRequested(jobId)) controller.abort(new Error('cancelled'));
   const interval = ctx.progressIntervalMs ?? 100;
   let lastSent = -Infinity;
   try {
+    if (await ctx.jobs.isCancelRequested(jobId)) controller.abort(new Error('cancelled'));
+    const loaded = await ctx.datasets.load(before.datasetId);
+    if (!loaded) return await failForGood(ctx, jobId, { code: 'dataset_missing', message: `dataset '${before.datasetId}' no longer exists` });
+    const data: DataSet = {
+      features: loaded.features,
+      targets: loaded.targets,
+      rows: loaded.meta.rows,
+      featureCount: loaded.meta.features,
+      targetWidth: loaded.meta.targets,
+    };
     const result = await train(before.spec as TrainingSpec, data, {
       signal: controller.signal,
       progressEveryMs: Math.max(interval, 50),
@@ -92,6 +91,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs }, 'job completed');
     return 'completed';
   } catch (err) {
+    if (err instanceof UnrecoverableError) throw err;
     if (err instanceof InvalidSpecError) return failForGood(ctx, jobId, { code: 'invalid_spec', message: err.message, path: err.path });
     if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message });
     if (err instanceof TrainingAbortedError && (await ctx.jobs.isCancelRequested(jobId))) {

@@ -69,6 +69,8 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/jobs/:id/predict',
     {
+      // Feature rows are data, like an upload: MAX_PREDICT_ROWS bounds the work, this the bytes.
+      bodyLimit: svc.config.MAX_DATASET_BYTES,
       schema: {
         tags: ['jobs'],
         summary: 'Predict with the trained model (applies the stored normalization)',
