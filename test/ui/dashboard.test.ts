@@ -26,6 +26,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
   let page: import('playwright-core').Page;
   const problems: string[] = [];
   let jobId: string;
+  let sgdId: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'trainer-ui-'));
@@ -149,6 +150,52 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     expect(legend[1]).toContain('adam');
     expect(legend[2]).toContain('sgd');
     await page.screenshot({ path: join(ARTIFACTS, 'compare.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    sgdId = sgd.id;
+  });
+
+  it('EventSource resumes with ?lastEventId= after the connection ends early: every event once', async () => {
+    const full = await (await fetch(`${stack.url}/v1/jobs/${sgdId}/events`, { headers: { accept: 'text/event-stream' } })).text();
+    const ids = [...full.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(4);
+    const urls: string[] = [];
+    // the first connection gets only the first 3 events, then the stream ends without a terminal event
+    let first = true;
+    await page.route('**/v1/jobs/*/events*', async (route) => {
+      urls.push(route.request().url());
+      if (!first) return route.continue();
+      first = false;
+      const head = full.split('\n\n').filter((b) => /^id: /m.test(b)).slice(0, 3).join('\n\n') + '\n\n';
+      await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: head });
+    });
+    try {
+      await page.goto(`${stack.url}/ui/#/jobs/${sgdId}`);
+      await page.waitForFunction(() => document.querySelector('#stream-state')?.textContent === 'stream: ended');
+    } finally {
+      await page.unroute('**/v1/jobs/*/events*');
+    }
+    expect(urls).toHaveLength(2);
+    expect(new URL(urls[1]).searchParams.get('lastEventId')).toBe(ids[2]);
+    expect(await page.getAttribute('#stream-state', 'data-events')).toBe(String(ids.length));
+    expect(await page.getAttribute('#stream-state', 'data-last-id')).toBe(ids.at(-1));
+    // then the full history replaces the streamed points: one per epoch
+    await page.waitForFunction(() => document.querySelector('.chart-loss')?.getAttribute('data-points') === '30');
+  });
+
+  it('with an API key set, reads the stream with fetch and sends Authorization on every call', async () => {
+    const auth: Record<string, string | undefined> = {};
+    page.on('request', (r) => {
+      if (r.url().includes('/v1/')) auth[new URL(r.url()).pathname] = r.headers().authorization;
+    });
+    await page.fill('#api-key', 'test-key-123');
+    await page.click('#key-form button');
+    await page.goto(`${stack.url}/ui/#/jobs/${sgdId}`);
+    await page.waitForFunction(() => document.querySelector('#stream-state')?.textContent === 'stream: ended');
+    // then the full history replaces the streamed points: one per epoch
+    await page.waitForFunction(() => document.querySelector('.chart-loss')?.getAttribute('data-points') === '30');
+    expect(auth[`/v1/jobs/${sgdId}/events`]).toBe('Bearer test-key-123');
+    expect(auth[`/v1/jobs/${sgdId}`]).toBe('Bearer test-key-123');
+    expect(auth[`/v1/jobs/${sgdId}/metrics`]).toBe('Bearer test-key-123');
     expect(problems).toEqual([]);
   });
 });

@@ -83,8 +83,12 @@ export function jobPage(view, id) {
     progressEl.textContent = parts.join(' · ');
   }
 
+  let delivered = 0;
   const stream = followEvents(`${path}/events`, {
-    onEvent(name, data) {
+    onEvent(name, data, eventId) {
+      // counts for tests and curious users: events drawn once each, and the last id seen
+      streamEl.dataset.events = String(++delivered);
+      if (eventId !== undefined) streamEl.dataset.lastId = String(eventId);
       if (name === 'progress' && data && typeof data === 'object') onProgress(data);
       else if (name === 'status') setStatus(data?.status ?? String(data));
       else if (TERMINAL.includes(name)) {
