@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moons, toCsv } from '../helpers/data.js';
 import { freePort } from '../helpers/net.js';
@@ -112,5 +113,25 @@ describe('API and worker as separate processes over real Redis', () => {
     const pred = await post(`/v1/jobs/${id}/predict`, JSON.stringify({ features: rows.map((r) => r.slice(0, 2)) }), { 'content-type': 'application/json' });
     const acc = (pred.json.predictions as number[]).filter((p, i) => p === rows[i][2]).length / rows.length;
     expect(acc).toBeGreaterThan(0.95);
+  });
+
+  it('works with an EventSource client: named events, lastEventId, the terminal event', async () => {
+    const sub = await post('/v1/jobs', JSON.stringify({ datasetId: ids[1], model: { layers: [{ units: 8, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 20, batchSize: 32 }), { 'content-type': 'application/json' });
+    const es = new EventSource(`${base}/v1/jobs/${sub.json.id}/events`);
+    const seen: string[] = [];
+    const done = await new Promise<{ id: string; status: string }>((resolveDone, reject) => {
+      const t = setTimeout(() => reject(new Error(`no terminal event; saw ${seen.join(',')}`)), 30_000);
+      es.addEventListener('status', (e) => seen.push(`${e.lastEventId}:status`));
+      es.addEventListener('progress', (e) => seen.push(`${e.lastEventId}:progress`));
+      es.addEventListener('completed', (e) => {
+        clearTimeout(t);
+        seen.push(`${e.lastEventId}:completed`);
+        resolveDone(JSON.parse(e.data));
+      });
+    });
+    es.close();
+    expect(done).toMatchObject({ id: sub.json.id, status: 'completed' });
+    expect(seen[0]).toBe('1:status');
+    expect(seen.map((s) => Number(s.split(':')[0]))).toEqual(seen.map((_, i) => i + 1));
   });
 });
