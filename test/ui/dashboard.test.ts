@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moonsCsv, root, type Stack, startStack } from '../ops/stack.js';
 
+// page.evaluate callbacks run in the browser; the project compiles without the DOM lib
+declare const document: any;
+
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`dashboard tests skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
@@ -70,13 +73,13 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     await page.click('a[data-nav=new]');
     await page.setInputFiles('input[name=file]', join(dir, 'moons.csv'));
     // the page reads the header row from the file and preselects the last column
-    await page.waitForFunction(() => (document.querySelector('select[name=target]') as HTMLSelectElement).value === 'label');
+    await page.waitForFunction(() => document.querySelector('select[name=target]').value === 'label');
     expect(await page.$$eval('select[name=target] option', (os) => os.map((o) => o.textContent))).toEqual(['x', 'y', 'label']);
     await page.fill('input[name=learningRate]', '-1');
     await page.fill('input[name=batchSize]', '0');
     await page.click('#submit-job');
     await page.waitForSelector('.field.invalid');
-    const invalid = await page.$$eval('.field.invalid', (els) => els.map((e) => [(e as HTMLElement).dataset.path, e.querySelector('.field-error')!.textContent]));
+    const invalid = await page.$$eval('.field.invalid', (els) => els.map((e) => [(e as any).dataset.path, e.querySelector('.field-error')!.textContent]));
     const paths = Object.fromEntries(invalid);
     expect(Object.keys(paths).sort()).toEqual(['batchSize', 'optimizer.learningRate']);
     expect(paths['optimizer.learningRate']).toMatch(/>\s*0/);
@@ -128,7 +131,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     const file = join(dir, 'model.json');
     await download.saveAs(file);
     const model = JSON.parse(readFileSync(file, 'utf8'));
-    const job = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
     expect(model.format).toBe('tsnn-model');
     expect(model.weightsHash).toBe(job.result.weightsHash);
   });
@@ -136,9 +139,9 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
   it('lists the job as completed and overlays two jobs on the compare page', async () => {
     await page.click('a[data-nav=jobs]');
     await page.waitForSelector(`#jobs-table tr[data-id="${jobId}"][data-status=completed]`);
-    const job = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
     const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'sgd', learningRate: 0.1 }, epochs: 30, batchSize: 16 };
-    const sgd = await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+    const sgd: any = await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
     // the list updates by itself (polling): the new job shows up and completes without a reload
     await page.waitForSelector(`#jobs-table tr[data-id="${sgd.id}"][data-status=completed]`, { timeout: 60_000 });
     await page.check(`#jobs-table tr[data-id="${jobId}"] input[type=checkbox]`);
