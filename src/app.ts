@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import fp from 'fastify-plugin';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { registerOpenApi } from './api/openapi.js';
-import { installProblemHandlers } from './api/problem.js';
+import { installProblemHandlers, sendProblem } from './api/problem.js';
 import { datasetRoutes } from './api/routes/datasets.js';
 import { healthRoutes } from './api/routes/health.js';
 import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
@@ -59,8 +59,12 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
     bodyLimit: config.MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // Let ids and cursors in query strings stay plain strings.
     routerOptions: { maxParamLength: 200 },
+    // Malformed URLs and over-long path parameters are answered by the router itself: keep them problem+json.
+    frameworkErrors: (err, req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      return sendProblem(reply, req, status, { code: err.code.toLowerCase(), detail: err.message });
+    },
   };
 }
 

@@ -13,6 +13,8 @@ export interface ParsedDataset {
   targetColumns?: string[];
 }
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 const csvProblem = (message: string) => new HttpProblem(400, 'invalid_csv', message, [{ path: 'body', message, in: 'body' }]);
 
 /**
@@ -43,7 +45,8 @@ export function parseCsvDataset(input: Buffer | string, target?: string): Parsed
     let f = 0;
     for (let c = 0; c < rec.length; c++) {
       const cell = rec[c];
-      const v = cell === '' ? NaN : Number(cell);
+      // Decimal notation only: Number() would also take '0x10', '0b1' or 'Infinity'.
+      const v = DECIMAL.test(cell) ? Number(cell) : NaN;
       if (!Number.isFinite(v))
         throw csvProblem(`line ${r + 2}, column ${c + 1} ('${header[c]}'): '${cell.slice(0, 40)}' is not a finite number`);
       if (c === t) targets[r] = v;

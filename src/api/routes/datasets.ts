@@ -34,13 +34,20 @@ export const DATASET_UPLOAD_DOC_CONTENT = {
 async function readMultipart(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>) {
   const fields: Record<string, string> = {};
   let file: Buffer | undefined;
-  for await (const part of parts) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'file') throw new HttpProblem(400, 'invalid_multipart', `unexpected file field '${part.fieldname}'; send the CSV as 'file'`);
-      file = await part.toBuffer();
-    } else {
-      fields[part.fieldname] = String(part.value);
+  try {
+    for await (const part of parts) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file') throw new HttpProblem(400, 'invalid_multipart', `unexpected file field '${part.fieldname}'; send the CSV as 'file'`);
+        file = await part.toBuffer();
+      } else {
+        fields[part.fieldname] = String(part.value);
+      }
     }
+  } catch (err) {
+    // Limits keep their status (413); a body busboy cannot read is the client's, not ours.
+    const status = (err as { statusCode?: number }).statusCode;
+    if (err instanceof HttpProblem || (status && status < 500)) throw err;
+    throw new HttpProblem(400, 'invalid_multipart', `the multipart body does not parse: ${(err as Error).message}`);
   }
   if (!file) throw new HttpProblem(400, 'invalid_multipart', "no 'file' part; send the CSV as a file field named 'file'", [{ path: 'file', message: 'required', in: 'body' }]);
   return { file, fields };
