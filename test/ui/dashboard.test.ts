@@ -89,10 +89,10 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
   });
 
   it('submits through the form, the loss curve gains points while the job runs, and the page reaches completed', async () => {
-    await page.fill('input[name=layers]', '64:relu,64:relu,2:softmax');
+    await page.fill('input[name=layers]', '96:relu,96:relu,2:softmax');
     await page.fill('input[name=learningRate]', '0.003');
     await page.fill('input[name=batchSize]', '4');
-    await page.fill('input[name=epochs]', '400');
+    await page.fill('input[name=epochs]', '500');
     await page.selectOption('select[name=schedule]', 'inverse_time');
     await page.fill('input[name=decayRate]', '0.01');
     await page.selectOption('select[name=clip]', 'global_norm');
@@ -110,17 +110,17 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
       }));
       samples.push(s);
       if (s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled' || Date.now() > end) break;
-      await page.waitForTimeout(100);
+      await page.waitForTimeout(50);
     }
     const running = samples.filter((s) => s.status === 'running' && s.points > 0);
     expect(running.length, JSON.stringify(samples)).toBeGreaterThan(1);
     expect(running.at(-1)!.points).toBeGreaterThan(running[0].points);
     expect(samples.at(-1)!.status).toBe('completed');
     // on completion the charts hold the full per-epoch history: one point per epoch
-    await page.waitForFunction(() => document.querySelector('.chart-loss')?.getAttribute('data-points') === '400');
-    expect(await page.getAttribute('.chart-grad', 'data-points')).toBe('400');
+    await page.waitForFunction(() => document.querySelector('.chart-loss')?.getAttribute('data-points') === '500');
+    expect(await page.getAttribute('.chart-grad', 'data-points')).toBe('500');
     await page.waitForSelector('#job-result:not([hidden])');
-    expect(await page.textContent('#job-result')).toContain('epochs run400');
+    expect(await page.textContent('#job-result')).toContain('epochs run500');
     expect(await page.textContent('#stream-state')).toBe('stream: ended');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     expect(problems).toEqual([]);
@@ -147,7 +147,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     await page.check(`#jobs-table tr[data-id="${jobId}"] input[type=checkbox]`);
     await page.check(`#jobs-table tr[data-id="${sgd.id}"] input[type=checkbox]`);
     await page.click('text=Compare selected');
-    await page.waitForFunction(() => document.querySelector('#compare-chart')?.getAttribute('data-points') === '400');
+    await page.waitForFunction(() => document.querySelector('#compare-chart')?.getAttribute('data-points') === '500');
     const legend = await page.$$eval('#compare-chart .u-legend .u-series', (els) => els.map((e) => e.textContent ?? ''));
     expect(legend).toHaveLength(3); // x + two jobs
     expect(legend[1]).toContain('adam');
