@@ -187,3 +187,19 @@ describe('SSE heartbeats', () => {
     }
   });
 });
+
+describe('closing the app', () => {
+  it('ends open SSE streams with a retry hint instead of waiting for them', async () => {
+    const h = await testApp('shut');
+    const ds = await h.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'label'], moons(10)) });
+    const id = (await h.app.inject({ method: 'POST', url: '/v1/jobs', payload: moonsSpec(ds.json().id, 3) })).json().id;
+    const res = await h.app.inject({ url: `/v1/jobs/${id}/events`, payloadAsStream: true });
+    let text = '';
+    const ended = new Promise<void>((r) => res.stream().on('data', (c: Buffer) => (text += c.toString())).on('end', () => r()));
+    await new Promise((r) => setTimeout(r, 100));
+    await h.close();
+    await ended;
+    expect(parseSse(text).map((e) => e.event)).toEqual(['status']);
+    expect(text.endsWith('retry: 1000\n\n')).toBe(true);
+  });
+});

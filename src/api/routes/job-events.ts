@@ -22,6 +22,11 @@ const frame = (e: StoredEvent) => `id: ${e.id}\nevent: ${e.type}\ndata: ${e.data
  */
 export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
+  /** Open streams, each with a function that ends it; closing the app ends them (clients reconnect elsewhere). */
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of streams) end();
+  });
   app.get(
     '/v1/jobs/:id/events',
     {
@@ -41,7 +46,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
       const { id } = req.params;
       if (!(await svc.jobs.get(id, req.tenant))) throw notFound('job', id);
       const header = req.headers['last-event-id'];
-      if (header !== undefined && !/^\d+$/.test(header)) throw invalidField('last-event-id', 'must be an event id (a non-negative integer)', 'headers');
+      if (header !== undefined && !/^\d{1,15}$/.test(header)) throw invalidField('last-event-id', 'must be an event id (a non-negative integer)', 'headers');
       let after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
       const stream = svc.keys.jobEvents(id);
 
@@ -62,6 +67,11 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
         reader.disconnect();
       };
       req.raw.on('close', stop);
+      const shutdown = () => {
+        if (open) res.write('retry: 1000\n\n');
+        stop();
+      };
+      streams.add(shutdown);
       const heartbeat = setInterval(() => res.write(': ping\n\n'), svc.config.SSE_HEARTBEAT_MS);
       try {
         let terminal = false;
@@ -87,6 +97,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
         if (open) req.log.warn({ err, jobId: id }, 'event stream failed');
       } finally {
         clearInterval(heartbeat);
+        streams.delete(shutdown);
         req.raw.off('close', stop);
         reader.disconnect();
         res.end();
