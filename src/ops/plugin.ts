@@ -26,7 +26,7 @@ export interface OpsPluginOptions {
   jobEventsKey?: (id: string) => string;
   /**
    * Guard of `/metrics` and `/admin/queues`. Default: the app's `authenticate` (or `authorize`,
-   * `verifyApiKey`) decorator when one exists at registration time; open otherwise.
+   * `verifyApiKey`) decorator, looked up at request time; open when there is none.
    */
   authorize?: Authorize;
   /** Guard `/metrics` too (Prometheus can send `authorization: Bearer`). Default true. */
@@ -104,8 +104,9 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
     tail.ready().catch((err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail not ready'));
   }
 
-  const guard = opts.authorize ?? appAuthorize(app);
-  app.get(metricsPath, { schema: { hide: true }, onRequest: guard && opts.protectMetrics !== false ? asHook(guard) : undefined }, async (_req, reply) => {
+  // looked up per request: an API-key plugin registered after this one still guards these routes
+  const guard: Authorize = opts.authorize ?? ((req, reply) => appAuthorize(app)?.(req, reply));
+  app.get(metricsPath, { schema: { hide: true }, onRequest: opts.protectMetrics !== false ? asHook(guard) : undefined }, async (_req, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
@@ -113,7 +114,7 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
   if (opts.boardPath !== false) {
     const basePath = opts.boardPath ?? '/admin/queues';
     await app.register(async (board) => {
-      if (guard) board.addHook('onRequest', browserGuard(guard));
+      board.addHook('onRequest', browserGuard(guard));
       // Bull Board's React UI sets inline styles: allow those (only those) on its pages, whatever CSP the app sends
       board.addHook('onSend', async (_req, reply, payload) => {
         reply.header('content-security-policy', BOARD_CSP);

@@ -86,6 +86,20 @@ describe('ops routes behind the API keys', () => {
     }
   });
 
+  it('finds a decorator added after the ops plugin (an API-key plugin registered later)', async () => {
+    const app = Fastify();
+    const keys = keysFor(`${prefix}:`);
+    await app.register(opsPlugin, { queue, redis, jobs: new JobStore(redis, keys), jobEventsKey: keys.jobEvents, defaultMetrics: false, tailJobEvents: false });
+    app.decorate('authenticate', guard);
+    await app.ready();
+    try {
+      expect((await app.inject({ url: '/metrics' })).statusCode).toBe(401);
+      expect((await app.inject({ url: '/admin/queues', headers: { authorization: basic('u', KEY) } })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('is open when no guard exists (API keys not configured)', async () => {
     const app = await appWith({});
     try {
