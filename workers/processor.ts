@@ -1,4 +1,5 @@
 import type { SandboxedJob } from 'bullmq';
+import pino from 'pino';
 import { createRedis } from '../src/queue/connection.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
 import { DatasetStore } from '../src/storage/dataset-store.js';
@@ -14,6 +15,7 @@ import { runTrainingJob, type RunContext } from './run-job.js';
  */
 
 const contexts = new Map<string, RunContext>();
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'trainer', pid: process.pid } });
 
 function contextFor(keyPrefix: string): RunContext {
   let ctx = contexts.get(keyPrefix);
@@ -26,6 +28,7 @@ function contextFor(keyPrefix: string): RunContext {
       datasets: new DatasetStore(redis, keys),
       cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
+      log: (obj, msg) => logger.info(obj, msg),
     };
     contexts.set(keyPrefix, ctx);
   }

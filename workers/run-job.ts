@@ -32,6 +32,7 @@ const progressSnapshot = (p: Progress) =>
 /** Fails the job for good (record, terminal event) and tells BullMQ not to retry. */
 async function failForGood(ctx: RunContext, jobId: string, error: JobError): Promise<never> {
   await ctx.jobs.finish(jobId, ['running', 'queued'], 'failed', { error });
+  ctx.log?.({ jobId, code: error.code, path: error.path }, 'job failed');
   throw new UnrecoverableError(`${error.code}: ${error.message}`);
 }
 
@@ -96,6 +97,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message });
     if (err instanceof TrainingAbortedError && (await ctx.jobs.isCancelRequested(jobId))) {
       await ctx.jobs.finish(jobId, ['running'], 'cancelled', { error: { code: 'cancelled', message: `cancelled by request at epoch ${err.checkpoint.epoch}, step ${err.checkpoint.step}` } });
+      ctx.log?.({ jobId, epoch: err.checkpoint.epoch }, 'job cancelled');
       return 'cancelled';
     }
     const message = err instanceof Error ? err.message : String(err);
