@@ -91,7 +91,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /**
  * Yields the events of `path` until a terminal event, reconnecting with `Last-Event-ID`
- * when the connection ends early. HTTP errors (401, 404...) are not retried.
+ * when the connection ends early or the server answers 429/5xx. Other HTTP errors (401, 404...)
+ * are thrown at once.
  */
 export async function* streamEvents(client: ApiClient, path: string, opts: StreamOptions = {}): AsyncGenerator<SseEvent> {
   const terminal = opts.terminal ?? ['completed', 'failed', 'cancelled'];
@@ -127,7 +128,8 @@ export async function* streamEvents(client: ApiClient, path: string, opts: Strea
       }
       err = new Error('server closed the stream before a terminal event');
     } catch (e) {
-      if (e instanceof HttpError || opts.signal?.aborted) throw e;
+      // client errors (401, 404, not a stream) are final; 429 and 5xx (e.g. 503 while Redis is down) are retried
+      if ((e instanceof HttpError && e.status < 500 && e.status !== 429) || opts.signal?.aborted) throw e;
       err = e;
     }
     if (++failures > maxRetries) throw new StreamLostError(lastEventId, err);

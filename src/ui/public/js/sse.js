@@ -43,6 +43,8 @@ export function followEvents(url, { onEvent, onState = () => {} }) {
 
   const retry = () => {
     if (closed) return;
+    // 20 failures in a row without an event: give up (retries reset on every event)
+    if (retries >= 20) { stop('lost: reload the page to retry'); return; }
     const delay = Math.min(250 * 2 ** retries++, 5000);
     onState(`reconnecting in ${Math.round(delay / 100) / 10} s`);
     timer = setTimeout(open, delay);
