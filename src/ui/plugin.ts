@@ -30,7 +30,7 @@ export function resolvePublicRoot(): string {
 /** uPlot's dist folder, resolved through Node's module resolution. */
 export function resolveUplotDist(): string {
   const require = createRequire(import.meta.url);
-  return dirname(require.resolve('uplot/dist/uPlot.esm.js'));
+  return dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
 }
 
 /** Registers the dashboard routes. Register it without a prefix. */
@@ -51,7 +51,7 @@ export const uiPlugin: FastifyPluginAsync<UiPluginOptions> = async (app: Fastify
     root: uplot,
     prefix: '/ui/vendor/',
     decorateReply: false,
-    allowedPath: (path) => path === '/uPlot.esm.js' || path === '/uPlot.min.css',
+    allowedPath: (path) => path === '/uPlot.iife.min.js' || path === '/uPlot.min.css',
     maxAge: '1d',
     schemaHide: true,
   });

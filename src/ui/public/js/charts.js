@@ -1,5 +1,6 @@
-// Thin wrapper over uPlot (served from /ui/vendor): line charts that grow point by point.
-import uPlot from '/ui/vendor/uPlot.esm.js';
+// Thin wrapper over uPlot (its minified build, served from /ui/vendor by a classic deferred
+// script that defines the global before modules run): line charts that grow point by point.
+const { uPlot } = globalThis;
 
 export const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f', '#7c3aed', '#b45309'];
 
