@@ -35,17 +35,19 @@ function madd(o: WatOptions, acc: string, x: string, y: string): string {
 }
 
 /** Micro-kernel for an R×8 tile of C over the full reduction length k. */
-function microKernel(o: WatOptions, rows: number): string {
+function microKernel(o: WatOptions, rows: number, rowsContiguous = false): string {
   const acc = (r: number, v: number): string => `$c${r}${v}`;
-  const rowPtr = (r: number): string => (r === 0 ? '$a' : `$a${r}`);
+  // rowsContiguous (A's row stride is one float, as in Aᵀ·B): one pointer, rows at immediate offsets
+  const rowPtr = (r: number): string => (r === 0 || rowsContiguous ? '$a' : `$a${r}`);
+  const rowOff = (r: number): string => (rowsContiguous && r > 0 ? ` offset=${4 * r}` : '');
   const lines: string[] = [];
-  lines.push(`(func $k${rows} (param $a i32) (param $ars i32) (param $aps i32) (param $b i32) (param $bs i32) (param $k i32) (param $c i32) (param $ldc i32) (param $acc i32)`);
-  for (let r = 1; r < rows; r++) lines.push(`  (local $a${r} i32)`);
+  lines.push(`(func $k${rowsContiguous ? 't' : ''}${rows} (param $a i32) (param $ars i32) (param $aps i32) (param $b i32) (param $bs i32) (param $k i32) (param $c i32) (param $ldc i32) (param $acc i32)`);
+  if (!rowsContiguous) for (let r = 1; r < rows; r++) lines.push(`  (local $a${r} i32)`);
   for (let r = 1; r < rows; r++) lines.push(`  (local $cr${r} i32)`);
   for (const r of range(rows)) lines.push(`  (local ${acc(r, 0)} v128) (local ${acc(r, 1)} v128)`);
   lines.push('  (local $b0 v128) (local $b1 v128) (local $t v128)');
   for (let r = 1; r < rows; r++) {
-    lines.push(`  (local.set $a${r} (i32.add (local.get ${rowPtr(r - 1)}) (local.get $ars)))`);
+    if (!rowsContiguous) lines.push(`  (local.set $a${r} (i32.add (local.get ${rowPtr(r - 1)}) (local.get $ars)))`);
     lines.push(`  (local.set $cr${r} (i32.add (local.get ${r === 1 ? '$c' : `$cr${r - 1}`}) (local.get $ldc)))`);
   }
   const cRow = (r: number): string => (r === 0 ? '$c' : `$cr${r}`);
@@ -60,11 +62,11 @@ function microKernel(o: WatOptions, rows: number): string {
   lines.push('    (local.set $b0 (v128.load (local.get $b)))');
   lines.push('    (local.set $b1 (v128.load offset=16 (local.get $b)))');
   for (const r of range(rows)) {
-    lines.push(`    (local.set $t (v128.load32_splat (local.get ${rowPtr(r)})))`);
+    lines.push(`    (local.set $t (v128.load32_splat${rowOff(r)} (local.get ${rowPtr(r)})))`);
     lines.push(`    ${madd(o, acc(r, 0), '$t', '$b0')}`);
     lines.push(`    ${madd(o, acc(r, 1), '$t', '$b1')}`);
   }
-  for (const r of range(rows)) {
+  for (const r of range(rowsContiguous ? 1 : rows)) {
     lines.push(`    (local.set ${rowPtr(r)} (i32.add (local.get ${rowPtr(r)}) (local.get $aps)))`);
   }
   lines.push('    (local.set $b (i32.add (local.get $b) (local.get $bs)))');
@@ -280,11 +282,12 @@ const GEMV = `
 
 /** Calls the R-row micro-kernel for R = mr (1..MR). */
 function dispatch(args: string): string {
-  let s = `(call $k1 ${args})`;
-  for (let r = 2; r <= MR; r++) {
-    s = `(if (i32.eq (local.get $mr) (i32.const ${r})) (then (call $k${r} ${args})) (else ${s}))`;
-  }
-  return s;
+  const pick = (t: string): string => {
+    let s = `(call $k${t}1 ${args})`;
+    for (let r = 2; r <= MR; r++) s = `(if (i32.eq (local.get $mr) (i32.const ${r})) (then (call $k${t}${r} ${args})) (else ${s}))`;
+    return s;
+  };
+  return `(if (i32.eq (local.get $ars) (i32.const 4)) (then ${pick('t')}) (else ${pick('')}))`;
 }
 
 const GEMM = (): string => `
@@ -351,6 +354,7 @@ export function gemmWat(o: WatOptions): string {
     TILE_COPY,
     GEMV,
     ...range(MR).map((r) => microKernel(o, r + 1)),
+    ...range(MR).map((r) => microKernel(o, r + 1, true)),
     GEMM(),
     OPS_WAT,
     ')',
