@@ -60,9 +60,9 @@ describe('API and worker as separate processes over real Redis', () => {
       datasetId: ids[0],
       model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }], init: 'xavier_normal' },
       loss: 'softmax_cross_entropy',
-      optimizer: { type: 'adam', learningRate: 0.01 },
-      epochs: 600,
-      batchSize: 8,
+      optimizer: { type: 'adam', learningRate: 0.005 },
+      epochs: 3000,
+      batchSize: 4,
       normalize: true,
       validationSplit: 0.2,
       seed: 1,
@@ -99,7 +99,7 @@ describe('API and worker as separate processes over real Redis', () => {
     const epochs = all.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data)).filter((p) => p.kind === 'epoch');
     expect(epochs.length).toBeGreaterThan(2);
     for (let i = 1; i < epochs.length; i++) expect(epochs[i].epoch).toBeGreaterThan(epochs[i - 1].epoch);
-    expect(epochs.at(-1).epoch).toBe(599);
+    expect(epochs.at(-1).epoch).toBe(2999);
     expect(epochs.at(-1).loss).toBeLessThan(epochs[0].loss / 2);
     expect(typeof epochs.at(-1).valLoss).toBe('number');
 
