@@ -27,7 +27,8 @@ async function ensureRedis(url: string): Promise<ChildProcess | null> {
     );
     process.exit(1);
   }
-  const dir = resolve(root, '.data');
+  // REDIS_DATA_DIR lets tests (and users) keep the private Redis's files elsewhere.
+  const dir = resolve(process.env.REDIS_DATA_DIR ?? resolve(root, '.data'));
   mkdirSync(dir, { recursive: true });
   const port = u.port || '6379';
   // Own process group: Ctrl-C reaches API and worker first; Redis stops after them.
@@ -41,7 +42,7 @@ async function ensureRedis(url: string): Promise<ChildProcess | null> {
     redis.kill('SIGTERM');
     process.exit(1);
   }
-  say(`no Redis answered at ${url}: started a private redis-server (pid ${redis.pid}) on port ${port}, data in .data/ with AOF on`);
+  say(`no Redis answered at ${url}: started a private redis-server (pid ${redis.pid}) on port ${port}, data in ${dir} with AOF on`);
   return redis;
 }
 
