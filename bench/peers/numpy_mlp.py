@@ -54,6 +54,8 @@ def main():
     lr = np.float32(opt["learningRate"])
     slots1 = [np.zeros_like(p) for p in params]
     slots2 = [np.zeros_like(p) for p in params]
+    tmp1 = [np.zeros_like(p) for p in params]
+    tmp2 = [np.zeros_like(p) for p in params]
     B1, B2, EPS = np.float32(0.9), np.float32(0.999), np.float32(1e-8)
     mu = np.float32(opt.get("momentum", 0.9))
     t = 0
@@ -90,20 +92,30 @@ def main():
                 d = (d @ W[l].T) * (Zs[l - 1] > 0)
         grads = gW + gb
         t += 1
+        # in place, into preallocated scratch: no temporaries per parameter tensor
         if opt["type"] == "adam":
-            c1 = np.float32(1 - 0.9**t)
-            c2 = np.float32(1 - 0.999**t)
-            for p, g, m1, v in zip(params, grads, slots1, slots2):
+            c1 = 1 - 0.9**t
+            c2 = 1 - 0.999**t
+            for p, g, m1, v, t1, t2 in zip(params, grads, slots1, slots2, tmp1, tmp2):
+                np.multiply(g, 1 - B1, out=t1)
                 m1 *= B1
-                m1 += (1 - B1) * g
+                m1 += t1
+                np.multiply(g, g, out=t1)
+                t1 *= 1 - B2
                 v *= B2
-                v += (1 - B2) * (g * g)
-                p -= lr * (m1 / c1) / (np.sqrt(v / c2) + EPS)
+                v += t1
+                np.multiply(v, np.float32(1 / c2), out=t1)
+                np.sqrt(t1, out=t1)
+                t1 += EPS
+                np.multiply(m1, np.float32(lr / c1), out=t2)
+                t2 /= t1
+                p -= t2
         else:
-            for p, g, v in zip(params, grads, slots1):
+            for p, g, v, t1 in zip(params, grads, slots1, tmp1):
                 v *= mu
                 v += g
-                p -= lr * v
+                np.multiply(v, lr, out=t1)
+                p -= t1
         return loss
 
     rates, losses = [], []
