@@ -2,7 +2,9 @@
  * `npm run bench:submit`: what one API process sustains for `POST /v1/jobs`, and the latency from
  * submit to the first `progress` event. Starts its own API (and, for phase 2, one worker) as child
  * processes on a free port against REDIS_URL, under throwaway key prefixes it deletes afterwards.
- * Options (env): DURATION (s, default 10), CONNECTIONS (default 20), LATENCY_RUNS (default 20).
+ * Options (env): DURATION (s, default 10), CONNECTIONS (default 20), LATENCY_RUNS (default 20),
+ * BASE (use an API that is already running there, with its workers, instead of starting one; the
+ * jobs this creates stay in that deployment).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -108,12 +110,13 @@ function firstProgress(base: string, body: string): Promise<number> {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 const tag = `bench-${randomBytes(3).toString('hex')}`;
+const BASE = process.env.BASE;
 console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node ${process.version}; redis ${REDIS_URL}`);
 
 // Phase 1: the API alone (no worker), so jobs only queue: the figure is the API + Redis path.
 {
-  const { base, env: e } = await env(`${tag}-a`);
-  const api = start('src/server.ts', e);
+  const { base, env: e } = BASE ? { base: BASE, env: {} } : await env(`${tag}-a`);
+  const api = BASE ? undefined : start('src/server.ts', e);
   try {
     await waitHealthy(base);
     const body = JSON.stringify(spec(await uploadDataset(base)));
@@ -124,16 +127,17 @@ console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node $
         `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}`,
     );
   } finally {
-    await stop(api);
-    await deletePrefix(`${tag}-a`);
+    if (api) {
+      await stop(api);
+      await deletePrefix(`${tag}-a`);
+    }
   }
 }
 
 // Phase 2: API + one idle worker; jobs one at a time, so the figure is queue pickup + child start-up of the job + first event.
 {
-  const { base, env: e } = await env(`${tag}-b`);
-  const api = start('src/server.ts', e);
-  const worker = start('workers/main.ts', e);
+  const { base, env: e } = BASE ? { base: BASE, env: {} } : await env(`${tag}-b`);
+  const procs = BASE ? [] : [start('src/server.ts', e), start('workers/main.ts', e)];
   try {
     await waitHealthy(base);
     const body = JSON.stringify(spec(await uploadDataset(base)));
@@ -142,7 +146,9 @@ console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node $
     for (let i = 0; i < LATENCY_RUNS; i++) ms.push(await firstProgress(base, body));
     console.log(`submit → first progress event (idle worker, ${LATENCY_RUNS} runs): median ${pct(ms, 50).toFixed(1)} ms, p90 ${pct(ms, 90).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms`);
   } finally {
-    await Promise.all([stop(api), stop(worker)]);
-    await deletePrefix(`${tag}-b`);
+    if (procs.length) {
+      await Promise.all(procs.map(stop));
+      await deletePrefix(`${tag}-b`);
+    }
   }
 }
