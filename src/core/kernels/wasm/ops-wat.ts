@@ -235,11 +235,43 @@ const MOMENTUM_WAT = `
 `;
 
 const GATHER_WAT = `
-;; dst row r (width f) = src row idx[from + r], for r < m; idx is u32 at $idx (bytes); also copies targets (width tw)
+;; dst row r (width f) = src row idx[r], for r < m; idx: u32 at byte address $idx
 (func (export "gather_rows") (param $m i32) (param $f i32) (param $src i32) (param $idx i32) (param $dst i32)
   (local $r i32) (local $s i32) (local $i i32) (local $row i32) (local $end4 i32)
+  (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $d1 i32) (local $d2 i32) (local $d3 i32)
   (local.set $row (i32.shl (local.get $f) (i32.const 2)))
   (local.set $end4 (i32.shl (i32.and (local.get $f) (i32.const -4)) (i32.const 2)))
+  ;; four rows at a time: four independent memory streams hide more of the latency of random rows
+  (block $done4 (loop $rows4
+    (br_if $done4 (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $m)))
+    (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (local.get $idx)) (local.get $row))))
+    (local.set $s1 (i32.add (local.get $src) (i32.mul (i32.load offset=4 (local.get $idx)) (local.get $row))))
+    (local.set $s2 (i32.add (local.get $src) (i32.mul (i32.load offset=8 (local.get $idx)) (local.get $row))))
+    (local.set $s3 (i32.add (local.get $src) (i32.mul (i32.load offset=12 (local.get $idx)) (local.get $row))))
+    (local.set $d1 (i32.add (local.get $dst) (local.get $row)))
+    (local.set $d2 (i32.add (local.get $d1) (local.get $row)))
+    (local.set $d3 (i32.add (local.get $d2) (local.get $row)))
+    (local.set $i (i32.const 0))
+    (block $vd (loop $vl
+      (br_if $vd (i32.ge_u (local.get $i) (local.get $end4)))
+      (v128.store ${at('$dst')} (v128.load (i32.add (local.get $s) (local.get $i))))
+      (v128.store ${at('$d1')} (v128.load (i32.add (local.get $s1) (local.get $i))))
+      (v128.store ${at('$d2')} (v128.load (i32.add (local.get $s2) (local.get $i))))
+      (v128.store ${at('$d3')} (v128.load (i32.add (local.get $s3) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $vl)))
+    (block $sd (loop $sl
+      (br_if $sd (i32.ge_u (local.get $i) (local.get $row)))
+      (f32.store ${at('$dst')} (f32.load (i32.add (local.get $s) (local.get $i))))
+      (f32.store ${at('$d1')} (f32.load (i32.add (local.get $s1) (local.get $i))))
+      (f32.store ${at('$d2')} (f32.load (i32.add (local.get $s2) (local.get $i))))
+      (f32.store ${at('$d3')} (f32.load (i32.add (local.get $s3) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $sl)))
+    (local.set $dst (i32.add (local.get $d3) (local.get $row)))
+    (local.set $idx (i32.add (local.get $idx) (i32.const 16)))
+    (local.set $r (i32.add (local.get $r) (i32.const 4)))
+    (br $rows4)))
   (block $done (loop $rows
     (br_if $done (i32.ge_u (local.get $r) (local.get $m)))
     (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (local.get $idx)) (local.get $row))))
