@@ -78,10 +78,13 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
         while (open && !terminal) {
           let events = await readEventsAfter(svc.redis, stream, after);
           if (events.length === 0) {
-            // Nothing new: a job that ended without a terminal event in its stream has nothing more to say.
             const job = await svc.jobs.get(id);
-            if (!job || TERMINAL_STATUSES.includes(job.status)) break;
-            events = await waitEventsAfter(reader, stream, after, BLOCK_MS);
+            if (!job || TERMINAL_STATUSES.includes(job.status)) {
+              // Status and terminal event are written atomically, so read once more: the job may have
+              // ended between the read above and the status check. Nothing new after that: we are done.
+              events = await readEventsAfter(svc.redis, stream, after);
+              if (events.length === 0) break;
+            } else events = await waitEventsAfter(reader, stream, after, BLOCK_MS);
           }
           for (const e of events) {
             if (!open) break;
