@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { authPlugin } from './api/auth.js';
+import { limitsPlugin } from './api/limits.js';
 import { registerOpenApi } from './api/openapi.js';
 import { installProblemHandlers, sendProblem } from './api/problem.js';
 import { datasetRoutes } from './api/routes/datasets.js';
@@ -34,6 +38,14 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
     reply.header('x-request-id', req.id);
   });
   await app.register(servicesPlugin, { config });
+  // API keys (the `authenticate` decorator ops uses too), rate and stream limits, headers, CORS.
+  await app.register(authPlugin, { apiKeys: config.API_KEYS });
+  await app.register(limitsPlugin, { config });
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  if (config.CORS_ORIGINS) {
+    const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+    await app.register(cors, { origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['location', 'retry-after', 'x-request-id'] });
+  }
   // Operations (/metrics, Bull Board; its timing hooks must precede the routes) and the dashboard.
   await app.register(opsPlugin);
   await app.register(uiPlugin);
@@ -52,10 +64,13 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
 /** The app plugin, not encapsulated so the caller sees `svc` and `swagger()`. */
 export const serviceApp = fp(serviceAppPlugin, { name: 'service-app' });
 
+/** Never log credentials, whatever a serializer adds. */
+const REDACT = { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'headers.authorization'], censor: '[redacted]' };
+
 /** Fastify options for the service: pino JSON logs with request ids, body limit, proxies. */
 export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.LOG_LEVEL }): FastifyServerOptions {
   return {
-    logger,
+    logger: logger && typeof logger === 'object' && !('child' in logger) ? { redact: REDACT, ...logger } : logger,
     bodyLimit: config.MAX_BODY_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

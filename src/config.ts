@@ -38,6 +38,26 @@ export const ConfigSchema = z.object({
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 1),
   /** Most rows one predict request may send. Default 10000. */
   MAX_PREDICT_ROWS: int(10_000, 1),
+  /** API keys mapped to tenants: `key:tenant,key2:tenant2` (or `sha256:<hex of the key>:tenant`). Unset: the API runs open. */
+  API_KEYS: z.string().optional(),
+  /** Requests per RATE_LIMIT_WINDOW_MS per API key (per client IP when open) on `/v1` routes; 0 disables. Default 1200. */
+  RATE_LIMIT_MAX: int(1200),
+  /** Rate-limit window in milliseconds. Default 60000. */
+  RATE_LIMIT_WINDOW_MS: int(60_000, 1),
+  /** Queued + running jobs one tenant may have at once; more → 429 `too_many_active_jobs`. Default 20. */
+  MAX_ACTIVE_JOBS_PER_TENANT: int(20, 1),
+  /** Open SSE streams per API key (per client IP when open) on one API process; more → 429. Default 10. */
+  MAX_SSE_STREAMS_PER_KEY: int(10, 1),
+  /** Most data rows in one dataset. Default 1000000. */
+  MAX_DATASET_ROWS: int(1_000_000, 2),
+  /** Most columns (features + targets) in one dataset. Default 10000. */
+  MAX_DATASET_COLUMNS: int(10_000, 2),
+  /** Most trainable parameters (weights + biases) of one model. Default 10000000. */
+  MAX_PARAMS: int(10_000_000, 1),
+  /** Most work per job: epochs × training rows × parameters. Default 1e12 (hours, not days, on one core). */
+  MAX_TRAINING_COST: z.coerce.number().positive().default(1e12),
+  /** Origins allowed by CORS, comma-separated (`*` for any). Unset: no CORS headers (browsers block cross-origin calls). */
+  CORS_ORIGINS: z.string().optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

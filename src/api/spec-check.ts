@@ -2,11 +2,30 @@ import type { Dataset } from '../schemas/dataset.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
 import { invalidField } from './problem.js';
 
+/** Work caps of one job (`MAX_PARAMS`, `MAX_TRAINING_COST`). */
+export interface SpecLimits {
+  /** Most trainable parameters. Default: unlimited. */
+  maxParams?: number;
+  /** Most epochs × training rows × parameters. Default: unlimited. */
+  maxTrainingCost?: number;
+}
+
+/** Weights and biases of the model on `inputs` features: Σ (fan-in × units + units). */
+export function countParams(spec: Pick<JobSubmission, 'model'>, inputs: number): number {
+  let fanIn = inputs;
+  let n = 0;
+  for (const l of spec.model.layers) {
+    n += fanIn * l.units + l.units;
+    fanIn = l.units;
+  }
+  return n;
+}
+
 /**
- * Checks what the schema cannot: that the spec fits the dataset and that the output
- * activation suits the loss. Throws a 400 naming the field.
+ * Checks what the schema cannot: that the spec fits the dataset, that the output
+ * activation suits the loss, and that the job's size is within the caps. Throws a 400 naming the field.
  */
-export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset): void {
+export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset, limits: SpecLimits = {}): void {
   const layers = spec.model.layers;
   const lastIdx = layers.length - 1;
   const last = layers[lastIdx];
@@ -36,6 +55,16 @@ export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset): void 
       throw invalidField(`${lastPath}.units`, `the output layer has ${last.units} units but dataset '${ds.id}' has ${ds.targets} target(s) per row; set units to ${ds.targets}`);
   }
   const split = spec.validationSplit ?? 0;
-  if (Math.floor(ds.rows * (1 - split)) < 1)
-    throw invalidField('validationSplit', `leaves no training rows out of ${ds.rows}; lower it`);
+  const trainRows = Math.floor(ds.rows * (1 - split));
+  if (trainRows < 1) throw invalidField('validationSplit', `leaves no training rows out of ${ds.rows}; lower it`);
+  const params = countParams(spec, ds.features);
+  const maxParams = limits.maxParams ?? Infinity;
+  if (params > maxParams)
+    throw invalidField('model.layers', `the model has ${params} parameters on ${ds.features} inputs, more than ${maxParams} (MAX_PARAMS); use fewer or smaller layers`);
+  const cost = spec.epochs * trainRows * params;
+  const maxCost = limits.maxTrainingCost ?? Infinity;
+  if (cost > maxCost) {
+    const epochs = Math.max(1, Math.floor(maxCost / (trainRows * params)));
+    throw invalidField('epochs', `${spec.epochs} epochs × ${trainRows} training rows × ${params} parameters = ${cost.toExponential(2)}, more than ${maxCost.toExponential(2)} (MAX_TRAINING_COST); use at most ${epochs} epochs, fewer rows or a smaller model`);
+  }
 }

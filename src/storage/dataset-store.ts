@@ -6,6 +6,8 @@ import { lexPage } from './lex-page.js';
 
 /** A parsed upload: row-major values, before choosing the storage dtype. */
 export interface DatasetInput {
+  /** Id to store under (an Idempotency-Key claims it first). Default: a new id. */
+  id?: string;
   tenant: string;
   name: string;
   rows: number;
@@ -54,7 +56,7 @@ export class DatasetStore {
 
   /** Stores `input` once and returns its metadata. */
   async create(input: DatasetInput): Promise<Dataset> {
-    const id = newId('ds');
+    const id = input.id ?? newId('ds');
     const integer = input.targets.every((v) => Number.isInteger(v));
     const dtype = fitsFloat32(input.features) && fitsFloat32(input.targets) ? 'float32' : 'float64';
     const X = dtype === 'float32' ? Float32Array.from(input.features) : input.features;

@@ -56,8 +56,8 @@ describe('POST /v1/datasets', () => {
 
   it.each([
     ['a non-numeric cell, naming line and column', 'x,y\n1,2\n3,abc\n', '', /line 3, column 2 \('y'\)/],
-    ['an empty cell', 'x,y\n1,\n', '', /line 2, column 2/],
-    ['a ragged row', 'x,y\n1,2\n3\n', '', /does not parse/],
+    ['an empty cell', 'x,y\n1,\n2,3\n', '', /line 2, column 2/],
+    ['a ragged row', 'x,y\n1,2\n3\n', '', /line 3 has 1 fields/],
     ['a header only', 'x,y\n', '', /no data rows/],
     ['a duplicate column', 'x,x,y\n1,2,3\n', '', /appears twice/],
   ])('text/csv with %s → 400', async (_name, body, query, detail) => {
@@ -101,7 +101,7 @@ describe('POST /v1/datasets', () => {
 describe('GET/DELETE /v1/datasets', () => {
   it('lists newest first with a cursor, gets one, deletes it', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await csv(`x,y\n${i},1\n`, `?name=p${i}`)).json().id);
+    for (let i = 0; i < 3; i++) ids.push((await csv(`x,y\n${i},1\n${i},0\n`, `?name=p${i}`)).json().id);
     const page1 = (await t.app.inject({ url: '/v1/datasets?limit=2' })).json();
     expect(page1.items.map((d: { id: string }) => d.id)).toEqual([ids[2], ids[1]]);
     expect(page1.next).toBe(ids[1]);

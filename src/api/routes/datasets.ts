@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -10,6 +11,8 @@ import {
   DatasetUploadQuerySchema,
   type DatasetJsonBody,
 } from '../../schemas/dataset.js';
+import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
+import { newId } from '../../storage/ids.js';
 import { parseCsvDataset, parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
 import { HttpProblem, notFound } from '../problem.js';
 
@@ -53,9 +56,24 @@ async function readMultipart(parts: AsyncIterableIterator<MultipartFile | { type
   return { file, fields };
 }
 
+const UploadHeadersSchema = z.looseObject({
+  'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same dataset'),
+});
+
 /** `POST/GET/DELETE /v1/datasets`. */
 export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
+  const limits = { maxRows: svc.config.MAX_DATASET_ROWS, maxColumns: svc.config.MAX_DATASET_COLUMNS };
+
+  /** Waits for a dataset another request is storing under the same Idempotency-Key. */
+  async function awaitDataset(id: string, tenant: string) {
+    for (let i = 0; i < 100; i++) {
+      const ds = await svc.datasets.get(id, tenant);
+      if (ds) return ds;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new HttpProblem(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still being processed; retry shortly');
+  }
 
   app.post(
     '/v1/datasets',
@@ -65,30 +83,55 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['datasets'],
         summary: 'Upload a dataset (JSON, text/csv or multipart/form-data)',
         querystring: DatasetUploadQuerySchema,
+        headers: UploadHeadersSchema,
         body: { content: { 'application/json': { schema: DatasetJsonBodySchema } } } as never,
         'x-extra-body-content': DATASET_UPLOAD_DOC_CONTENT,
-        response: { 201: DatasetSchema, ...problemResponses(400, 413, 415) },
+        response: { 201: DatasetSchema, ...problemResponses(400, 413, 415, 422) },
       } as never,
     },
     async (req, reply) => {
       const query = req.query as z.infer<typeof DatasetUploadQuerySchema>;
       let parsed: ParsedDataset;
       let name = query.name;
+      let hash: string;
       if (req.isMultipart()) {
         const { file, fields } = await readMultipart(req.parts() as never);
         name = fields.name || name;
-        parsed = parseCsvDataset(file, fields.target || query.target);
+        parsed = parseCsvDataset(file, fields.target || query.target, limits);
+        hash = createHash('sha256').update(bodyHash({ query, name: fields.name, target: fields.target })).update(file).digest('hex');
       } else if (Buffer.isBuffer(req.body)) {
-        parsed = parseCsvDataset(req.body, query.target);
+        parsed = parseCsvDataset(req.body, query.target, limits);
+        hash = createHash('sha256').update(bodyHash({ query })).update(req.body).digest('hex');
       } else if (typeof req.body !== 'object' || req.body === null) {
         // Fastify parses text/plain too; a dataset is JSON, CSV or multipart only.
         throw new HttpProblem(415, 'unsupported_media_type', `send application/json, text/csv or multipart/form-data, not ${req.headers['content-type']}`);
       } else {
         const body = req.body as DatasetJsonBody;
         name = body.name ?? name;
-        parsed = parseJsonDataset(body);
+        parsed = parseJsonDataset(body, limits);
+        hash = bodyHash({ query, body });
       }
-      const meta = await svc.datasets.create({ tenant: req.tenant, name: name ?? 'dataset', ...parsed });
+      const id = newId('ds');
+      const key = (req.headers as { 'idempotency-key'?: string })['idempotency-key'];
+      if (key) {
+        const claim = await claimIdempotencyKey(svc.redis, svc.keys, {
+          tenant: req.tenant,
+          scope: 'datasets',
+          key,
+          hash,
+          resourceId: id,
+          ttlSeconds: svc.config.IDEMPOTENCY_TTL_SECONDS,
+        });
+        if (claim.kind === 'conflict')
+          throw new HttpProblem(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different upload; use a new key for a new dataset', [
+            { path: 'idempotency-key', message: 'already used with a different body', in: 'headers' },
+          ]);
+        if (claim.kind === 'replay') {
+          const ds = await awaitDataset(claim.resourceId, req.tenant);
+          return reply.code(201).header('location', `/v1/datasets/${ds.id}`).header('idempotent-replayed', 'true').send(ds);
+        }
+      }
+      const meta = await svc.datasets.create({ id, tenant: req.tenant, name: name ?? 'dataset', ...parsed });
       req.log.info({ datasetId: meta.id, rows: meta.rows, features: meta.features, bytes: meta.bytes }, 'dataset stored');
       return reply.code(201).header('location', `/v1/datasets/${meta.id}`).send(meta);
     },

@@ -76,13 +76,16 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Predict with the trained model (applies the stored normalization)',
         params: IdParamsSchema,
         body: PredictBodySchema,
-        response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409) },
+        response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409, 413) },
       },
     },
     async (req) => {
       const model = await completedJob(req.params.id, req.tenant);
       const rows = req.body.features;
-      if (rows.length > svc.config.MAX_PREDICT_ROWS) throw invalidField('features', `at most ${svc.config.MAX_PREDICT_ROWS} rows per request; split it`);
+      if (rows.length > svc.config.MAX_PREDICT_ROWS)
+        throw new HttpProblem(413, 'too_many_rows', `features has ${rows.length} rows, at most ${svc.config.MAX_PREDICT_ROWS} per request (MAX_PREDICT_ROWS); split it`, [
+          { path: 'features', message: `at most ${svc.config.MAX_PREDICT_ROWS} rows`, in: 'body' },
+        ]);
       rows.forEach((r, i) => {
         if (r.length !== model.inputSize) throw invalidField(`features.${i}`, `has ${r.length} values; the model takes ${model.inputSize}`);
       });

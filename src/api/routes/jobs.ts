@@ -6,6 +6,7 @@ import { JobSubmissionSchema } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { HttpProblem, notFound } from '../problem.js';
+import { reserveActiveJob } from '../limits.js';
 import { checkSpecAgainstDataset } from '../spec-check.js';
 
 const SubmitHeadersSchema = z.looseObject({
@@ -34,7 +35,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Submit a training job',
         headers: SubmitHeadersSchema,
         body: JobSubmissionSchema,
-        response: { 202: JobSchema, ...problemResponses(400, 404, 422) },
+        response: { 202: JobSchema, ...problemResponses(400, 404, 422, 429) },
       },
     },
     async (req, reply) => {
@@ -44,7 +45,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(404, 'dataset_not_found', `dataset '${body.datasetId}' does not exist; upload it with POST /v1/datasets`, [
           { path: 'datasetId', message: 'no such dataset', in: 'body' },
         ]);
-      checkSpecAgainstDataset(body, ds);
+      checkSpecAgainstDataset(body, ds, { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST });
       const id = newId('job');
       const key = req.headers['idempotency-key'];
       if (key) {
@@ -63,6 +64,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           return reply.code(202).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(job);
         }
       }
+      await reserveActiveJob(svc.redis, svc.keys, req.tenant, id, svc.config.MAX_ACTIVE_JOBS_PER_TENANT);
       const job = await svc.jobs.create(req.tenant, body, id);
       try {
         await svc.queue.enqueue(id);
