@@ -155,6 +155,21 @@ describe.runIf(wasmAvailable())('wasm SIMD float32 kernels', () => {
     one.dispose();
   });
 
+  it('threads: a helper that traps (rows past the end of memory) surfaces as an error instead of a hang', () => {
+    const K = wasmKernels({ relaxed: false, threads: 2, parallelMinFlops: 0, initialBytes: 65536 });
+    const m = 4096, n = 8, k = 64;
+    const B = K.alloc(k * n).fill(1), C = K.alloc(m * n);
+    // A holds the main thread's band only; the helper's rows lie beyond the memory's end
+    const A = K.alloc((m / 2) * k).fill(1);
+    expect(() => K.gemmNN(m, n, k, A, B, C, false)).toThrow(/helper thread failed/);
+    expect(C[0]).toBe(64);
+    // the pool still works afterwards
+    const A2 = K.alloc(16 * k).fill(2), C2 = K.alloc(16 * n);
+    K.gemmNN(16, n, k, A2, B, C2, false);
+    expect(C2[16 * n - 1]).toBe(128);
+    K.dispose();
+  });
+
   it('exact results on small integers (no reassociation error)', () => {
     const K = wasmKernels();
     const m = 5, n = 11, k = 9;

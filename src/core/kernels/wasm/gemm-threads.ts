@@ -12,6 +12,8 @@
 const SEQ = 0;
 const DONE = 1;
 const ARGS = 2;
+/** Set by a helper whose band threw (the main thread cannot see a worker's error event while it waits). */
+const FAILED = 15;
 const STOP = -1;
 
 /** The helper's code, run with `eval: true` so it needs no file path (works under tsx and compiled). */
@@ -28,8 +30,12 @@ for (;;) {
   }
   seen = Atomics.load(c, ${SEQ});
   if (seen === ${STOP}) break;
-  gemm(c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], c[${ARGS + 6}],
-       c[${ARGS + 7}], c[${ARGS + 8}], c[${ARGS + 9}], c[${ARGS + 10}], c[${ARGS + 11}], c[${ARGS + 12}]);
+  try {
+    gemm(c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], c[${ARGS + 6}],
+         c[${ARGS + 7}], c[${ARGS + 8}], c[${ARGS + 9}], c[${ARGS + 10}], c[${ARGS + 11}], c[${ARGS + 12}]);
+  } catch {
+    Atomics.store(c, ${FAILED}, 1);
+  }
   Atomics.store(c, ${DONE}, seen);
   Atomics.notify(c, ${DONE});
 }
@@ -110,6 +116,10 @@ export function startGemmPool(module: object, memory: { buffer: ArrayBufferLike 
           }
         }
         pending[h] = 0;
+        if (Atomics.load(c, FAILED) !== 0) {
+          Atomics.store(c, FAILED, 0);
+          throw new Error('a gemm helper thread failed on its band of rows');
+        }
       }
     },
     stop() {
