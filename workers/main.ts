@@ -2,19 +2,23 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.js';
 import { TrainingWorker } from './training-worker.js';
 
-/** Worker process entry: a TrainingWorker until SIGINT/SIGTERM. */
+/** Worker process entry: a TrainingWorker until SIGINT/SIGTERM (a second signal exits at once). */
 const config = loadConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { proc: 'worker' } });
 const worker = new TrainingWorker(config, (obj, msg) => log.info(obj, msg));
 await worker.worker.waitUntilReady();
-log.info({ queue: config.QUEUE_NAME, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+log.info({ queue: config.QUEUE_NAME, concurrency: config.WORKER_CONCURRENCY, ...worker.reliability }, 'worker ready');
 
 let closing = false;
 async function shutdown(signal: string) {
-  if (closing) return;
+  if (closing) process.exit(1);
   closing = true;
-  log.info({ signal }, 'worker shutting down');
+  const t0 = performance.now();
+  log.info({ signal }, 'worker shutting down: running jobs are checkpointed and handed back');
+  // Bound the whole exit even if Redis is unreachable and quit() hangs.
+  setTimeout(() => process.exit(1), worker.reliability.WORKER_SHUTDOWN_TIMEOUT_MS + 3000).unref();
   await worker.close();
+  log.info({ ms: Math.round(performance.now() - t0) }, 'worker stopped');
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,7 +1,9 @@
-import type { SandboxedJob } from 'bullmq';
+import { WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
 import { createRedis } from '../src/queue/connection.js';
+import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
+import { CheckpointStore } from '../src/storage/checkpoint-store.js';
 import { DatasetStore } from '../src/storage/dataset-store.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
@@ -16,18 +18,31 @@ import { runTrainingJob, type RunContext } from './run-job.js';
 
 const contexts = new Map<string, RunContext>();
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'trainer', pid: process.pid } });
+const reliability = loadReliabilityConfig();
+
+// A signal to this process (Ctrl-C reaches the whole process group) checkpoints and hands back
+// the running job; BullMQ's own handler then exits once the job function returns.
+const shutdown = new AbortController();
+process.once('SIGTERM', () => shutdown.abort());
+process.once('SIGINT', () => shutdown.abort());
+// The worker process is gone (killed): stop at once rather than train a job nobody holds.
+process.once('disconnect', () => process.exit(1));
 
 function contextFor(keyPrefix: string): RunContext {
   let ctx = contexts.get(keyPrefix);
   if (!ctx) {
     const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    const redis = createRedis(url, { name: 'tsnn-trainer' });
+    // Commands wait through a Redis outage (training pauses at its next write) instead of failing the attempt.
+    const redis = createRedis(url, { name: 'tsnn-trainer', blocking: true });
+    redis.on('error', () => {});
     const keys = keysFor(keyPrefix);
     ctx = {
-      jobs: new JobStore(redis, keys),
+      jobs: new JobStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
       datasets: new DatasetStore(redis, keys),
+      checkpoints: new CheckpointStore(redis, keys),
       cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
+      checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
       log: (obj, msg) => logger.info(obj, msg),
     };
     contexts.set(keyPrefix, ctx);
@@ -35,7 +50,14 @@ function contextFor(keyPrefix: string): RunContext {
   return ctx;
 }
 
-export default async function trainingProcessor(job: SandboxedJob<TrainingJobData>): Promise<string> {
+export default async function trainingProcessor(job: SandboxedJob<TrainingJobData>, token?: string, signal?: AbortSignal): Promise<string> {
   const ctx = contextFor(job.data.keyPrefix);
-  return runTrainingJob(ctx, job.data.jobId, { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 });
+  const stop = signal ? AbortSignal.any([signal, shutdown.signal]) : shutdown.signal;
+  const outcome = await runTrainingJob(ctx, job.data.jobId, { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, shutdown: stop });
+  if (outcome === 'handed-back') {
+    // Straight back to the wait list (no attempt used) so another worker resumes it now, not after the lock lapses.
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+  return outcome;
 }

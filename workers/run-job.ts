@@ -1,18 +1,22 @@
 import { UnrecoverableError } from 'bullmq';
 import { DivergenceError, InvalidSpecError, TrainingAbortedError, train } from '../src/core/index.js';
-import type { DataSet, Progress, TrainingSpec } from '../src/core/types.js';
+import type { Checkpoint, DataSet, Progress, TrainingSpec } from '../src/core/types.js';
 import type { JobError, JobResult } from '../src/schemas/job.js';
+import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheckpoint } from '../src/storage/checkpoint-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
 import type { CancelRegistry } from './cancel-registry.js';
 
-/** What {@link runTrainingJob} needs: stores, the cancel registry and the event throttle. */
+/** What {@link runTrainingJob} needs: stores, the cancel registry and the event/checkpoint pacing. */
 export interface RunContext {
   jobs: JobStore;
   datasets: DatasetStore;
   cancels: CancelRegistry;
+  checkpoints: CheckpointStore;
   /** Minimum ms between progress events; the last epoch is always sent. Default 100. */
   progressIntervalMs?: number;
+  /** Most ms between mid-epoch checkpoints (every epoch end checkpoints anyway). Default 5000. */
+  checkpointIntervalMs?: number;
   log?: (obj: object, msg: string) => void;
 }
 
@@ -22,25 +26,35 @@ export interface Attempt {
   attemptsMade: number;
   /** Attempts allowed in all. */
   maxAttempts: number;
+  /** Aborted when this worker shuts down: the job is checkpointed and handed back ('handed-back'). */
+  shutdown?: AbortSignal;
 }
 
-export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'handed-back';
+
+/** A submitted job's spec: the core's spec plus service-only fields. */
+type JobSpec = TrainingSpec & { maxDurationSeconds?: number };
 
 const progressSnapshot = (p: Progress) =>
   JSON.stringify({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, valLoss: p.valLoss ?? null });
 
 /** Fails the job for good (record, terminal event) and tells BullMQ not to retry. */
-async function failForGood(ctx: RunContext, jobId: string, error: JobError): Promise<never> {
-  await ctx.jobs.finish(jobId, ['running', 'queued'], 'failed', { error });
+async function failForGood(ctx: RunContext, jobId: string, error: JobError, attempt?: number): Promise<never> {
+  await ctx.jobs.finish(jobId, ['running', 'queued'], 'failed', { error }, { attempt });
   ctx.log?.({ jobId, code: error.code, path: error.path }, 'job failed');
   throw new UnrecoverableError(`${error.code}: ${error.message}`);
 }
 
 /**
- * Runs one training job end to end: marks it running (counting the attempt), loads the dataset,
- * trains with progress events and cancellation, then stores model, metrics and the terminal
- * event. A bad spec, a divergence or a missing dataset fail the job without retry
- * (`UnrecoverableError`); other errors are rethrown for BullMQ to retry.
+ * Runs one attempt of a training job: marks it running (counting the attempt), resumes from the
+ * job's last checkpoint if there is one, trains with progress events and checkpoints (at every
+ * epoch end and every `checkpointIntervalMs` within epochs, each written atomically with its
+ * event), then stores model, metrics and the terminal event.
+ *
+ * A bad spec, a divergence, a missing dataset or `maxDurationSeconds` fail the job without retry
+ * (`UnrecoverableError`); a shutdown checkpoints and hands the job back; other errors are
+ * rethrown for BullMQ to retry with backoff. Every write is fenced by the attempt number, so an
+ * attempt that lost the job (its worker stalled and another took over) stops without effect.
  */
 export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: Attempt): Promise<RunOutcome> {
   const before = await ctx.jobs.get(jobId);
@@ -48,15 +62,42 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
   const now = new Date().toISOString();
   const start = await ctx.jobs.transition(jobId, ['queued', 'running'], { status: 'running', ...(before.startedAt ? {} : { startedAt: now }) }, { incrementAttempts: true });
   if (!start.applied) return 'skipped'; // cancelled (or finished) before a worker got to it
-  await ctx.jobs.appendEvent(jobId, 'status', { status: 'running', attempt: start.attempts, ...(start.previous === 'running' ? { resumed: true } : {}) });
+  const attemptNo = start.attempts;
+  const owned = (w: OwnedWrite) => ctx.checkpoints.write(jobId, attemptNo, w);
 
   const controller = await ctx.cancels.register(jobId);
+  let stopReason: 'shutdown' | 'timeout' | undefined;
+  const onShutdown = () => {
+    stopReason ??= 'shutdown';
+    controller.abort(new Error('worker shutting down'));
+  };
+  if (attempt.shutdown?.aborted) onShutdown();
+  else attempt.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  let deadline: NodeJS.Timeout | undefined;
   const interval = ctx.progressIntervalMs ?? 100;
   let lastSent = -Infinity;
   try {
+    const saved = await ctx.checkpoints.load(jobId);
+    const resumed = saved !== null || start.previous === 'running';
+    await owned({
+      event: {
+        type: 'status',
+        data: { status: 'running', attempt: attemptNo, ...(resumed ? { resumed: true, fromEpoch: saved?.epoch ?? 0, fromStep: saved?.step ?? 0 } : {}) },
+      },
+    });
+    if (saved) ctx.log?.({ jobId, attempt: attemptNo, epoch: saved.epoch, step: saved.step, bytes: saved.bytes }, 'job resumed from checkpoint');
+
+    const { maxDurationSeconds, ...spec } = before.spec as JobSpec;
+    if (maxDurationSeconds) {
+      const left = Date.parse(before.startedAt ?? now) + maxDurationSeconds * 1000 - Date.now();
+      deadline = setTimeout(() => {
+        stopReason ??= 'timeout';
+        controller.abort(new Error('timeout'));
+      }, Math.max(0, left));
+    }
     if (await ctx.jobs.isCancelRequested(jobId)) controller.abort(new Error('cancelled'));
     const loaded = await ctx.datasets.load(before.datasetId);
-    if (!loaded) return await failForGood(ctx, jobId, { code: 'dataset_missing', message: `dataset '${before.datasetId}' no longer exists` });
+    if (!loaded) return await failForGood(ctx, jobId, { code: 'dataset_missing', message: `dataset '${before.datasetId}' no longer exists` }, attemptNo);
     const data: DataSet = {
       features: loaded.features,
       targets: loaded.targets,
@@ -64,17 +105,30 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       featureCount: loaded.meta.features,
       targetWidth: loaded.meta.targets,
     };
-    const result = await train(before.spec as TrainingSpec, data, {
-      signal: controller.signal,
-      progressEveryMs: Math.max(interval, 50),
-      onProgress: async (p) => {
-        const t = performance.now();
-        const lastEpoch = p.kind === 'epoch' && p.epoch === p.epochs - 1;
-        if (t - lastSent < interval && !lastEpoch) return;
-        lastSent = t;
-        await ctx.jobs.appendEvent(jobId, 'progress', p, { progress: progressSnapshot(p) });
-      },
-    });
+    // An epoch's last progress event is written together with the checkpoint that follows it,
+    // so a resumed run never repeats an epoch event and never misses one.
+    let pendingEpoch: Progress | null = null;
+    const run = (resumeFrom: Checkpoint | undefined) =>
+      train(spec, data, {
+        signal: controller.signal,
+        progressEveryMs: Math.max(interval, 50),
+        checkpointEveryMs: ctx.checkpointIntervalMs ?? 5000,
+        ...(resumeFrom ? { resumeFrom } : {}),
+        onProgress: async (p) => {
+          const t = performance.now();
+          const lastEpoch = p.kind === 'epoch' && p.epoch === p.epochs - 1;
+          if (t - lastSent < interval && !lastEpoch) return;
+          lastSent = t;
+          if (p.kind === 'epoch') pendingEpoch = p;
+          else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p) });
+        },
+        onCheckpoint: async (c) => {
+          const p = pendingEpoch;
+          pendingEpoch = null;
+          await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p) } : {}) });
+        },
+      });
+    const result = await runResuming(ctx, jobId, saved, run);
     const summary: JobResult = {
       loss: result.loss,
       ...(result.valLoss !== undefined ? { valLoss: result.valLoss } : {}),
@@ -88,27 +142,84 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       samplesPerSecond: result.samplesPerSecond,
     };
     await ctx.jobs.saveArtifacts(jobId, result.model, result.history);
-    await ctx.jobs.finish(jobId, ['running'], 'completed', { result: summary });
-    ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs }, 'job completed');
+    const done = await ctx.jobs.finish(jobId, ['running'], 'completed', { result: summary }, { attempt: attemptNo });
+    if (!done.applied) return 'skipped';
+    ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs, attempt: attemptNo }, 'job completed');
     return 'completed';
   } catch (err) {
+    if (err instanceof JobFencedError) {
+      ctx.log?.({ jobId, attempt: attemptNo }, 'job taken over by another attempt; this one stops');
+      return 'skipped';
+    }
     if (err instanceof UnrecoverableError) throw err;
-    if (err instanceof InvalidSpecError) return failForGood(ctx, jobId, { code: 'invalid_spec', message: err.message, path: err.path });
-    if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message });
-    if (err instanceof TrainingAbortedError && (await ctx.jobs.isCancelRequested(jobId))) {
-      await ctx.jobs.finish(jobId, ['running'], 'cancelled', { error: { code: 'cancelled', message: `cancelled by request at epoch ${err.checkpoint.epoch}, step ${err.checkpoint.step}` } });
-      ctx.log?.({ jobId, epoch: err.checkpoint.epoch }, 'job cancelled');
-      return 'cancelled';
+    if (err instanceof InvalidSpecError) return failForGood(ctx, jobId, { code: 'invalid_spec', message: err.message, path: err.path }, attemptNo);
+    if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message }, attemptNo);
+    if (err instanceof TrainingAbortedError) {
+      const at = `epoch ${err.checkpoint.epoch}, step ${err.checkpoint.step}`;
+      if (await ctx.jobs.isCancelRequested(jobId)) {
+        await ctx.jobs.finish(jobId, ['running'], 'cancelled', { error: { code: 'cancelled', message: `cancelled by request at ${at}` } }, { attempt: attemptNo });
+        ctx.log?.({ jobId, epoch: err.checkpoint.epoch }, 'job cancelled');
+        return 'cancelled';
+      }
+      if (stopReason === 'timeout') return timedOut(ctx, jobId, attemptNo, before.spec as JobSpec, err.checkpoint);
+      if (stopReason === 'shutdown') {
+        try {
+          await owned({ checkpoint: err.checkpoint });
+          await ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', handback: true, reason: `worker shutting down at ${at}` } } });
+        } catch (e) {
+          if (e instanceof JobFencedError) return 'skipped';
+          throw e;
+        }
+        ctx.log?.({ jobId, epoch: err.checkpoint.epoch, step: err.checkpoint.step }, 'job checkpointed and handed back');
+        return 'handed-back';
+      }
     }
     const message = err instanceof Error ? err.message : String(err);
     if (attempt.attemptsMade + 1 >= attempt.maxAttempts) {
-      await ctx.jobs.finish(jobId, ['running'], 'failed', { error: { code: 'worker_error', message } });
+      await ctx.jobs.finish(jobId, ['running'], 'failed', { error: { code: 'worker_error', message } }, { attempt: attemptNo }).catch(() => {});
     } else {
-      // Back to queued until BullMQ's backoff hands it to a worker again.
-      await ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', retry: true, reason: message } } });
+      // Back to queued until BullMQ's backoff hands it to a worker again (it resumes from the checkpoint).
+      await ctx.jobs
+        .transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', retry: true, reason: message } } })
+        .catch(() => {});
     }
     throw err;
   } finally {
+    clearTimeout(deadline);
+    attempt.shutdown?.removeEventListener('abort', onShutdown);
     ctx.cancels.release(jobId);
   }
+}
+
+/** Trains from `saved`; a checkpoint the core refuses (another core version) is dropped and training starts over. */
+async function runResuming<T>(ctx: RunContext, jobId: string, saved: StoredCheckpoint | null, run: (c: Checkpoint | undefined) => Promise<T>): Promise<T> {
+  if (!saved) return run(undefined);
+  try {
+    return await run(saved.checkpoint);
+  } catch (err) {
+    if (!(err instanceof InvalidSpecError && err.path === 'resumeFrom')) throw err;
+    ctx.log?.({ jobId, reason: err.message }, 'checkpoint refused; starting over');
+    await ctx.checkpoints.delete(jobId);
+    return run(undefined);
+  }
+}
+
+/**
+ * `maxDurationSeconds` ran out: the model at the abort position (its last completed epochs'
+ * history) is kept downloadable, and the job fails with code `timeout` without retry.
+ */
+async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, jobSpec: JobSpec, c: Checkpoint): Promise<never> {
+  const { maxDurationSeconds, ...spec } = jobSpec;
+  let kept = 'no epoch had finished, so there is no model';
+  if (c.epoch >= 1) {
+    // Resuming with `epochs` = the checkpoint's epoch runs no step: it only builds the model.
+    const loaded = await ctx.datasets.load((await ctx.jobs.get(jobId))!.datasetId);
+    if (loaded) {
+      const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets };
+      const r = await train({ ...spec, epochs: c.epoch }, data, { resumeFrom: c });
+      await ctx.jobs.saveArtifacts(jobId, r.model, r.history);
+      kept = `the model at that point (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept`;
+    }
+  }
+  return failForGood(ctx, jobId, { code: 'timeout', message: `maxDurationSeconds (${maxDurationSeconds}) exceeded at epoch ${c.epoch}, step ${c.step}; ${kept}` }, attemptNo);
 }

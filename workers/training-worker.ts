@@ -3,9 +3,11 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
+import { loadReliabilityConfig, type ReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
+import { sweepJobIndexes } from '../src/storage/retention.js';
 
 /** Config the worker reads. */
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'>;
@@ -21,21 +23,31 @@ function processorFile(): { file: string; execArgv?: string[] } {
 /**
  * A BullMQ Worker on the training queue whose jobs run in child processes. When a job fails for
  * the last time for a reason the child could not record (it crashed), the parent records it.
+ * Stalled-job recovery is tuned by WORKER_LOCK_DURATION_MS / WORKER_STALLED_INTERVAL_MS and
+ * allows WORKER_MAX_STALLED_COUNT recoveries, so a job whose worker died resumes elsewhere.
  */
 export class TrainingWorker {
   readonly worker: Worker<TrainingJobData>;
+  readonly reliability: ReliabilityConfig;
   private readonly connection: Redis;
   private readonly storeRedis: Redis;
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}) {
+  constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = loadReliabilityConfig()) {
+    this.reliability = reliability;
     this.connection = createRedis(config.REDIS_URL, { name: 'tsnn-worker', blocking: true });
     this.storeRedis = createRedis(config.REDIS_URL, { name: 'tsnn-worker-store' });
+    this.connection.on('error', () => {});
+    this.storeRedis.on('error', () => {});
     const { file, execArgv } = processorFile();
     this.worker = new Worker<TrainingJobData>(config.QUEUE_NAME, file, {
       connection: this.connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       useWorkerThreads: false,
+      lockDuration: reliability.WORKER_LOCK_DURATION_MS,
+      stalledInterval: reliability.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: reliability.WORKER_MAX_STALLED_COUNT,
       ...(execArgv ? { workerForkOptions: { execArgv } } : {}),
     });
     this.worker.on('failed', (job: Job<TrainingJobData> | undefined, err: Error) => {
@@ -43,17 +55,26 @@ export class TrainingWorker {
       const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
       log({ jobId: job.data.jobId, attemptsMade: job.attemptsMade, final, err: err.message }, 'job attempt failed');
       if (!final) return;
-      const jobs = new JobStore(this.storeRedis, keysFor(job.data.keyPrefix));
+      const jobs = new JobStore(this.storeRedis, keysFor(job.data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
       void jobs
         .finish(job.data.jobId, ['queued', 'running'], 'failed', { error: { code: 'worker_error', message: err.message } })
         .catch(() => {});
     });
+    this.worker.on('stalled', (jobId: string) => log({ jobId }, 'job stalled (its worker died); back to wait, it resumes from its checkpoint'));
     this.worker.on('error', (err) => log({ err: err.message }, 'worker error'));
+    const keys = keysFor(config.KEY_PREFIX);
+    this.sweeper = setInterval(() => void sweepJobIndexes(this.storeRedis, keys).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();
   }
 
-  /** Stops taking jobs; waits up to `graceMs` for running ones, then closes hard (they will be retried). */
-  async close(graceMs = 5000): Promise<void> {
+  /**
+   * Graceful stop: takes no new job, aborts the running ones (each is checkpointed and handed
+   * back to the queue without using an attempt) and waits up to `graceMs` (default
+   * WORKER_SHUTDOWN_TIMEOUT_MS) for that; after it closes hard (the jobs then recover as stalled).
+   */
+  async close(graceMs = this.reliability.WORKER_SHUTDOWN_TIMEOUT_MS): Promise<void> {
+    clearInterval(this.sweeper);
     const graceful = this.worker.close();
+    this.worker.cancelAllJobs('worker shutting down');
     const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) await this.worker.close(true);
     await this.storeRedis.quit().catch(() => {});

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { loadReliabilityConfig } from '../queue/reliability-config.js';
 import type { EpochMetrics, Model } from '../core/types.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
@@ -23,15 +24,24 @@ function flat(fields: Fields): string[] {
   return Object.entries(fields).flat();
 }
 
+/** Options of {@link JobStore}. */
+export interface JobStoreOptions {
+  /** Seconds a finished job's keys live. Default `JOB_RETENTION_SECONDS` (7 days). */
+  retentionSeconds?: number;
+}
+
 /** Job records: a hash per job, an index sorted set per tenant, an event stream per job. */
 export class JobStore {
   private readonly r;
+  readonly retentionSeconds: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    opts: JobStoreOptions = {},
   ) {
     this.r = scripted(redis);
+    this.retentionSeconds = opts.retentionSeconds ?? loadReliabilityConfig().JOB_RETENTION_SECONDS;
   }
 
   /** Creates a `queued` job record and its first `status` event. */
@@ -90,6 +100,8 @@ export class JobStore {
       const { ids, next } = await lexPage(this.redis, this.keys.jobIndex(tenant), opts.status ? Math.max(want, 50) : want, cursor);
       for (const id of ids) {
         const job = await this.get(id, tenant);
+        // Expired by retention: drop it from the index on the way.
+        if (!job && !(await this.redis.exists(this.keys.job(id)))) await this.redis.zrem(this.keys.jobIndex(tenant), id);
         if (!job || (opts.status && job.status !== opts.status)) continue;
         items.push(job);
         if (items.length === opts.limit) {
@@ -132,13 +144,15 @@ export class JobStore {
 
   /**
    * Ends a job: status `to` with result or error, and the terminal event carrying the job, only
-   * if it is still in one of `from`.
+   * if it is still in one of `from` (and, with `attempt`, only while that attempt owns it). In
+   * the same atomic step its checkpoint is deleted and all its keys get the retention TTL.
    */
   async finish(
     id: string,
     from: readonly JobStatus[],
     to: 'completed' | 'failed' | 'cancelled',
     extra: { result?: JobResult; error?: JobError } = {},
+    opts: { attempt?: number } = {},
   ): Promise<TransitionResult> {
     const current = await this.get(id);
     if (!current) return { applied: false, previous: '', eventId: 0, attempts: 0 };
@@ -147,7 +161,21 @@ export class JobStore {
     if (extra.result) fields.result = JSON.stringify(extra.result);
     if (extra.error) fields.error = JSON.stringify(extra.error);
     const job: Job = { ...current, status: to, finishedAt, ...extra };
-    return this.transition(id, from, fields, { event: { type: to, data: job } });
+    const k = this.keys;
+    const [applied, previous, eventId, attempts] = await this.r.tsnnFinish(
+      k.job(id),
+      k.jobEvents(id),
+      k.jobModel(id),
+      k.jobMetrics(id),
+      k.jobCheckpoint(id),
+      from.join(','),
+      opts.attempt === undefined ? '' : String(opts.attempt),
+      String(this.retentionSeconds),
+      to,
+      JSON.stringify(job),
+      ...flat(fields),
+    );
+    return { applied: applied === 1, previous: previous as JobStatus | '', eventId: Number(eventId), attempts: Number(attempts) };
   }
 
   /** Marks a running job for cancellation (workers see the flag or the pub/sub message). */

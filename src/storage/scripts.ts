@@ -37,7 +37,59 @@ end
 return {1, st, seq, attempts}
 `;
 
+/**
+ * Ends a job like TRANSITION (status check, fields, event) and, in the same step, deletes its
+ * checkpoint and gives every key of the job a TTL (retention), so nothing outlives the record.
+ * With ARGV[2] (an attempt number) it applies only while the record's `attempts` equals it: a
+ * worker that lost the job to another cannot end it. Returns TRANSITION's tuple, previous status
+ * 'fenced' when the attempt did not match.
+ * KEYS: job hash, stream, model, metrics, checkpoint. ARGV: from, attempt|'', ttlSeconds,
+ * eventType, eventData, field, value, ...
+ */
+const FINISH = `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {0, '', 0, 0} end
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= attempts then return {0, 'fenced', 0, attempts} end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then allowed = true end end
+if not allowed then return {0, st, 0, attempts} end
+if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+local seq = redis.call('HINCRBY', KEYS[1], 'eventSeq', 1)
+redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[4], 'data', ARGV[5])
+redis.call('DEL', KEYS[5])
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return {1, st, seq, attempts}
+`;
+
+/**
+ * A running job's write: optionally a checkpoint (hash: data, epoch, step, attempt, eventSeq),
+ * optionally an event, optionally the record's `progress`, all in one step and only while the job
+ * is `running` with `attempts` = ARGV[1] (fencing: a worker that lost the job writes nothing).
+ * Returns the event sequence after the write, or -1 when fenced.
+ * KEYS: job hash, stream, checkpoint. ARGV: attempt, blob|'', epoch, step, eventType|'', eventData, progress|''
+ */
+const OWNED_WRITE = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return -1 end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) then return -1 end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'eventSeq') or '0')
+if ARGV[5] ~= '' then
+  seq = redis.call('HINCRBY', KEYS[1], 'eventSeq', 1)
+  redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[5], 'data', ARGV[6])
+end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[7]) end
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], 'data', ARGV[2], 'epoch', ARGV[3], 'step', ARGV[4], 'attempt', ARGV[1], 'eventSeq', seq)
+end
+return seq
+`;
+
 interface ScriptedRedis {
+  tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number]>;
+  tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<number>;
   tsnnAppendEvent(job: string, stream: string, ...argv: string[]): Promise<number>;
   tsnnTransition(job: string, stream: string, ...argv: string[]): Promise<[number, string, number, number]>;
 }
@@ -48,6 +100,8 @@ export function scripted(redis: Redis): ScriptedRedis {
   if (!r.tsnnAppendEvent) {
     redis.defineCommand('tsnnAppendEvent', { numberOfKeys: 2, lua: APPEND_EVENT });
     redis.defineCommand('tsnnTransition', { numberOfKeys: 2, lua: TRANSITION });
+    redis.defineCommand('tsnnFinish', { numberOfKeys: 5, lua: FINISH });
+    redis.defineCommand('tsnnOwnedWrite', { numberOfKeys: 3, lua: OWNED_WRITE });
   }
   return r as unknown as ScriptedRedis;
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { CheckpointStore } from '../../src/storage/checkpoint-store.js';
 import { CancelRegistry } from '../../workers/cancel-registry.js';
 import type { RunContext } from '../../workers/run-job.js';
 
@@ -8,6 +9,7 @@ export function runContextFor(app: FastifyInstance): RunContext {
   return {
     jobs: svc.jobs,
     datasets: svc.datasets,
+    checkpoints: new CheckpointStore(svc.redis, svc.keys),
     cancels: new CancelRegistry(svc.redis.duplicate(), svc.keys.cancelChannel()),
     progressIntervalMs: 0,
   };
