@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { HttpProblem } from './problem.js';
+import { sendProblem } from './problem.js';
 
 /** One configured key: its SHA-256 digest, its tenant and a short non-secret id for logs and limits. */
 export interface ApiKeyEntry {
@@ -80,10 +80,11 @@ declare module 'fastify' {
   }
 }
 
-const unauthorized = (reply: FastifyReply, detail: string) => {
+/** Sends the 401 itself (not thrown: Bull Board's routes have an error handler of their own that would make it a 500). */
+const refuse = (req: FastifyRequest, reply: FastifyReply, detail: string) => {
   // a page guard (Bull Board) may already ask for Basic credentials: keep its challenge
   if (!reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer realm="trainer"');
-  return new HttpProblem(401, 'unauthorized', detail);
+  return sendProblem(reply, req, 401, { code: 'unauthorized', detail });
 };
 
 /** Resolves the request's key once (rate limits may ask before the guard runs); null when absent or wrong. */
@@ -115,16 +116,18 @@ export const authPlugin = fp(
     app.decorateRequest('apiKeyId', undefined);
     app.decorate('authenticate', async function authenticate(req: FastifyRequest, reply: FastifyReply) {
       if (!enabled) return;
-      if (req.headers.authorization === undefined) throw unauthorized(reply, 'send Authorization: Bearer <API key>');
+      if (req.headers.authorization === undefined) return refuse(req, reply, 'send Authorization: Bearer <API key>');
       const entry = resolveKey(entries, req);
-      if (!entry) throw unauthorized(reply, 'the API key is not valid; send Authorization: Bearer <API key>');
+      if (!entry) return refuse(req, reply, 'the API key is not valid; send Authorization: Bearer <API key>');
       req.tenant = entry.tenant;
       req.apiKeyId = entry.keyId;
     });
     if (enabled) {
       app.log.info({ keys: entries.length, tenants: [...new Set(entries.map((e) => e.tenant))].length }, 'API keys required on /v1');
       app.addHook('onRequest', async (req, reply) => {
-        if (isV1(req)) await app.authenticate(req, reply);
+        if (!isV1(req)) return;
+        await app.authenticate(req, reply);
+        if (reply.sent) return reply;
       });
     } else {
       app.log.warn('API_KEYS is not set: the API is open to anyone who can reach it (tenant "default"); set API_KEYS before exposing it');
