@@ -11,9 +11,12 @@ export interface StoredEvent {
   data: string;
 }
 
-type Entry = [id: string, fields: string[]];
+/** One raw entry as XRANGE/XREAD return it. */
+export type StreamEntry = [id: string, fields: string[]];
+type Entry = StreamEntry;
 
-function toEvent([id, fields]: Entry): StoredEvent {
+/** Parses a raw stream entry (id `N-0`) into a {@link StoredEvent}. */
+export function toStoredEvent([id, fields]: Entry): StoredEvent {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
   return { id: Number(id.split('-')[0]), type: f.type ?? 'message', data: f.data ?? '{}' };
@@ -22,7 +25,7 @@ function toEvent([id, fields]: Entry): StoredEvent {
 /** Every event with an id greater than `after`, in order (up to `count`). */
 export async function readEventsAfter(redis: Redis, stream: string, after: number, count = 1000): Promise<StoredEvent[]> {
   const entries = (await redis.xrange(stream, `(${after}-0`, '+', 'COUNT', count)) as Entry[];
-  return entries.map(toEvent);
+  return entries.map(toStoredEvent);
 }
 
 /**
@@ -33,5 +36,5 @@ export async function waitEventsAfter(redis: Redis, stream: string, after: numbe
   const res = (await redis.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', stream, `${after}-0`)) as
     | [string, Entry[]][]
     | null;
-  return res ? res[0][1].map(toEvent) : [];
+  return res ? res[0][1].map(toStoredEvent) : [];
 }

@@ -2,31 +2,46 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { EventsQuerySchema, TERMINAL_STATUSES } from '../../schemas/job.js';
-import { readEventsAfter, TERMINAL_EVENTS, waitEventsAfter, type StoredEvent } from '../../storage/event-stream.js';
+import { TERMINAL_EVENTS, type StoredEvent } from '../../storage/event-stream.js';
+import { EventHub } from '../event-hub.js';
 import { invalidField, notFound } from '../problem.js';
 
 const EventsHeadersSchema = z.looseObject({
   'last-event-id': z.string().max(20).optional().describe('Resume after this event id'),
 });
 
-/** How long one XREAD blocks before the loop re-checks the client and the job. */
-const BLOCK_MS = 5000;
+/** How often an open stream re-checks its job (gone, or ended with nothing left to send). */
+const STATUS_CHECK_MS = 5000;
+/** Bytes a client may leave unread before its stream is closed (it resumes with Last-Event-ID). */
+export const SSE_MAX_BUFFERED_BYTES = 1 << 20;
 
 const frame = (e: StoredEvent) => `id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`;
+/** Every follower of a job gets the same event objects from the hub: format each once. */
+const frames = new WeakMap<StoredEvent, string>();
+function frameOf(e: StoredEvent): string {
+  let f = frames.get(e);
+  if (f === undefined) frames.set(e, (f = frame(e)));
+  return f;
+}
 
 /**
  * `GET /v1/jobs/{id}/events`: Server-Sent Events written by hand on the raw socket, so ids,
  * event names, `retry:` and heartbeats are exact and any client (EventSource, `curl -N` with
  * `Accept: *\/*`) gets the stream. Replays the job's Redis stream after `Last-Event-ID`, then
- * follows it with XREAD BLOCK on a connection of its own, and closes after the terminal event.
+ * follows it through this process's {@link EventHub} (one Redis connection for all streams), and
+ * closes after the terminal event. A client more than {@link SSE_MAX_BUFFERED_BYTES} behind is
+ * disconnected so it never holds events in this process's memory.
  */
 export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
+  // The pid in the name lets an operator (or a test) count this process's hub connections.
+  const hub = new EventHub(svc.redis, { connectionName: `tsnn-sse-hub-${process.pid}` });
   /** Open streams, each with a function that ends it; closing the app ends them (clients reconnect elsewhere). */
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
     for (const end of streams) end();
   });
+  app.addHook('onClose', async () => hub.close());
   app.get(
     '/v1/jobs/:id/events',
     {
@@ -47,7 +62,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!(await svc.jobs.get(id, req.tenant))) throw notFound('job', id);
       const header = req.headers['last-event-id'];
       if (header !== undefined && !/^\d{1,15}$/.test(header)) throw invalidField('last-event-id', 'must be an event id (a non-negative integer)', 'headers');
-      let after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
+      const after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
       const stream = svc.keys.jobEvents(id);
 
       reply.hijack();
@@ -59,52 +74,52 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
         'x-accel-buffering': 'no',
       });
       res.write('retry: 2000\n\n');
-      const reader = svc.redis.duplicate({ connectionName: 'tsnn-sse', maxRetriesPerRequest: null });
-      reader.on('error', () => {});
-      let open = true;
-      const stop = () => {
-        open = false;
-        reader.disconnect();
-      };
-      req.raw.on('close', stop);
-      const shutdown = () => {
-        if (open) res.write('retry: 1000\n\n');
-        stop();
-      };
-      streams.add(shutdown);
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), svc.config.SSE_HEARTBEAT_MS);
-      try {
-        let terminal = false;
-        while (open && !terminal) {
-          let events = await readEventsAfter(svc.redis, stream, after);
-          if (events.length === 0) {
-            const job = await svc.jobs.get(id);
-            if (!job || TERMINAL_STATUSES.includes(job.status)) {
-              // Status and terminal event are written atomically, so read once more: the job may have
-              // ended between the read above and the status check. Nothing new after that: we are done.
-              events = await readEventsAfter(svc.redis, stream, after);
-              if (events.length === 0) break;
-            } else events = await waitEventsAfter(reader, stream, after, BLOCK_MS);
+      await new Promise<void>((done) => {
+        let open = true;
+        const finish = () => {
+          if (!open) return;
+          open = false;
+          follower.close();
+          clearInterval(heartbeat);
+          clearInterval(check);
+          streams.delete(shutdown);
+          req.raw.off('close', finish);
+          res.end();
+          done();
+        };
+        const shutdown = () => {
+          if (open) res.write('retry: 1000\n\n');
+          finish();
+        };
+        const follower = hub.follow(stream, after, (e) => {
+          res.write(frameOf(e));
+          if (TERMINAL_EVENTS.includes(e.type)) finish();
+          else if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+            req.log.info({ jobId: id, buffered: res.writableLength }, 'slow event stream client disconnected');
+            res.destroy();
+            finish();
           }
-          for (const e of events) {
-            if (!open) break;
-            res.write(frame(e));
-            after = e.id;
-            if (TERMINAL_EVENTS.includes(e.type)) {
-              terminal = true;
-              break;
-            }
+        });
+        /** Ends the stream when the job is gone or ended and nothing is left after the cursor. */
+        const checkEnded = async () => {
+          const status = await svc.redis.hget(svc.keys.job(id), 'status');
+          if (!open) return;
+          if (status === null || (TERMINAL_STATUSES as readonly string[]).includes(status)) {
+            // Status and terminal event are written atomically: read what is left, then we are done.
+            await follower.sync();
+            finish();
           }
-        }
-      } catch (err) {
-        if (open) req.log.warn({ err, jobId: id }, 'event stream failed');
-      } finally {
-        clearInterval(heartbeat);
-        streams.delete(shutdown);
-        req.raw.off('close', stop);
-        reader.disconnect();
-        res.end();
-      }
+        };
+        const failed = (err: unknown) => {
+          if (open) req.log.warn({ err, jobId: id }, 'event stream failed');
+          finish();
+        };
+        req.raw.on('close', finish);
+        streams.add(shutdown);
+        const heartbeat = setInterval(() => res.write(': ping\n\n'), svc.config.SSE_HEARTBEAT_MS);
+        const check = setInterval(() => checkEnded().catch(failed), STATUS_CHECK_MS);
+        follower.ready.then(() => (open ? checkEnded() : undefined)).catch(failed);
+      });
     },
   );
 };
