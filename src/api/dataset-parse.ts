@@ -54,7 +54,17 @@ function decodeUtf8(input: Buffer | string): string {
       if (ok(mid)) lo = mid;
       else hi = mid - 1;
     }
+    // lo may end inside a multi-byte character: the bad sequence starts where the last complete one ends
     at = lo;
+    for (let k = lo; k >= Math.max(0, lo - 3); k--) {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(input.subarray(0, k));
+        at = k;
+        break;
+      } catch {
+        /* still inside the sequence */
+      }
+    }
     throw new HttpProblem(400, 'invalid_encoding', `the body is not valid UTF-8 (first bad byte at offset ${at}); save the CSV as UTF-8`, [
       { path: 'body', message: 'not valid UTF-8', in: 'body' },
     ]);
@@ -112,6 +122,7 @@ export function scanCsvShape(text: string, limits: DatasetLimits = {}): { column
       recordLine = line; // this LF was already counted
     } else if (c !== 0x20 && c !== 0x09) empty = false;
   }
+  if (quoted) throw csvProblem(`line ${recordLine}: a quoted field opens and is never closed; close it with "`, recordLine);
   endRecord();
   return { columns: Math.max(columns, 0), records };
 }
