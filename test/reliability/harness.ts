@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { buildApp } from '../../src/app.js';
+import { train } from '../../src/core/index.js';
+import type { DataSet, TrainingSpec } from '../../src/core/types.js';
+import type { Job } from '../../src/schemas/job.js';
+import { moons } from '../helpers/data.js';
+import { testConfig } from '../helpers/redis.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/** Worker settings that recover a killed worker's job within a few seconds. */
+export const fastRecovery = {
+  WORKER_LOCK_DURATION_MS: '2000',
+  WORKER_STALLED_INTERVAL_MS: '500',
+  CHECKPOINT_INTERVAL_MS: '100',
+  PROGRESS_INTERVAL_MS: '50',
+  JOB_BACKOFF_MS: '200',
+};
+
+/** A worker process (`workers/main.ts`) in its own process group, so SIGKILL can take its trainer children too. */
+export interface WorkerProc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a worker process and resolves once it logged 'worker ready'. */
+export async function startWorker(env: Record<string, string>): Promise<WorkerProc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'workers/main.ts')], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '1', ...fastRecovery, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const end = Date.now() + 30_000;
+  while (!out.includes('worker ready')) {
+    if (child.exitCode !== null || Date.now() > end) throw new Error(`worker did not start: ${out.slice(-2000)}`);
+    await sleep(50);
+  }
+  return { child, output: () => out, exited };
+}
+
+/** SIGKILL to the worker's whole process group (worker and trainer children: the machine is gone). */
+export async function killWorker(w: WorkerProc): Promise<void> {
+  try {
+    process.kill(-w.child.pid!, 'SIGKILL');
+  } catch {}
+  await w.exited;
+}
+
+/** Stops a worker however it is: SIGTERM, then SIGKILL of the group after `graceMs`. */
+export async function stopWorker(w: WorkerProc, graceMs = 15_000): Promise<void> {
+  if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+  w.child.kill('SIGTERM');
+  const t = setTimeout(() => killWorker(w), graceMs);
+  await w.exited;
+  clearTimeout(t);
+  try {
+    process.kill(-w.child.pid!, 'SIGKILL'); // leftovers of the group, if any
+  } catch {}
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An API listening on a free port, in this process, on `prefix`. */
+export async function startApi(prefix: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance; base: string }> {
+  const app = await buildApp(testConfig(prefix, env), false);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  return { app, base: `http://127.0.0.1:${port}` };
+}
+
+/** Moons rows as the core's DataSet (and for DatasetStore.create). */
+export function moonsData(n: number): DataSet {
+  const rows = moons(n);
+  return { features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])), rows: n, featureCount: 2, targetWidth: 1 };
+}
+
+/** A spec whose epochs last long enough (tens of ms) to be killed in the middle of one. */
+export const longSpec = (epochs: number): TrainingSpec => ({
+  model: { layers: [{ units: 64, activation: 'tanh' }, { units: 64, activation: 'tanh' }, { units: 2, activation: 'softmax' }], init: 'xavier_normal' },
+  loss: 'softmax_cross_entropy',
+  optimizer: { type: 'adam', learningRate: 0.005 },
+  epochs,
+  batchSize: 8,
+  normalize: true,
+  validationSplit: 0.1,
+  seed: 11,
+});
+
+/** weightsHash of an uninterrupted run of `spec` on `data`, by the core in this process. */
+export async function referenceHash(spec: TrainingSpec, data: DataSet): Promise<string> {
+  return (await train(spec, data)).weightsHash;
+}
+
+/** Polls `GET /v1/jobs/{id}` until `pred` holds. */
+export async function waitJob(base: string, id: string, pred: (j: Job) => boolean, timeoutMs = 90_000): Promise<Job> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${base}/v1/jobs/${id}`);
+      if (res.ok) {
+        const j = (await res.json()) as Job;
+        if (pred(j)) return j;
+      }
+    } catch {}
+    if (Date.now() > end) throw new Error(`job ${id} did not reach the state in time`);
+    await sleep(25);
+  }
+}
+
+export const isFinished = (j: Job) => ['completed', 'failed', 'cancelled'].includes(j.status);
+
+/** A plain Redis client for assertions. */
+export const redisClient = (url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') => new Redis(url, { maxRetriesPerRequest: null });

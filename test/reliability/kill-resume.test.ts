@@ -1,0 +1,113 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { train } from '../../src/core/index.js';
+import type { DataSet, EpochMetrics } from '../../src/core/types.js';
+import type { Job } from '../../src/schemas/job.js';
+import { readSse } from '../helpers/sse-client.js';
+import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { isFinished, killWorker, longSpec, moonsData, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+
+/*
+ * SIGKILL of a worker's whole process group (worker and trainer child) in the middle of an
+ * epoch, ten times, with a restart after each. Every job must complete with the weights of an
+ * uninterrupted run, its SSE stream must stay consistent, and /metrics must hold each epoch once.
+ */
+const prefix = uniquePrefix('kill');
+const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+const redis = redisClient();
+let api: { app: FastifyInstance; base: string };
+let worker: WorkerProc | undefined;
+let datasetId: string;
+let data: DataSet;
+const EPOCHS = 12;
+
+beforeAll(async () => {
+  api = await startApi(prefix);
+  const d = moonsData(30_000);
+  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
+  const loaded = (await api.app.svc.datasets.load(datasetId))!;
+  data = { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 };
+});
+
+afterAll(async () => {
+  if (worker) await stopWorker(worker);
+  await api?.app.close();
+  await deletePrefix(prefix);
+  redis.disconnect();
+});
+
+async function submit(): Promise<string> {
+  const res = await fetch(`${api.base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId, ...longSpec(EPOCHS) }) });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as Job).id;
+}
+
+describe('kill -9 of a worker mid-epoch, ten times', () => {
+  it('every job completes with the uninterrupted weights; SSE ids increase; /metrics has each epoch once', async () => {
+    const reference = (await train(longSpec(EPOCHS), data)).weightsHash;
+    const KILLS = 10;
+    let kills = 0;
+    const recoveryMs: number[] = [];
+    const resumedFrom: { epoch: number; step: number }[] = [];
+    worker = await startWorker(env);
+    const jobs: { id: string; sse: ReturnType<typeof readSse> }[] = [];
+    while (kills < KILLS) {
+      const id = await submit();
+      const sse = readSse(`${api.base}/v1/jobs/${id}/events`, { timeoutMs: 170_000 });
+      jobs.push({ id, sse });
+      for (;;) {
+        // Wait until the current attempt has written a checkpoint, then kill at a random moment after it.
+        const attempt = (await waitJob(api.base, id, (j) => j.status === 'running' || isFinished(j))).attempts;
+        let finished = false;
+        for (;;) {
+          const [ckAttempt, status] = await Promise.all([redis.hget(`${prefix}job:${id}:checkpoint`, 'attempt'), redis.hget(`${prefix}job:${id}`, 'status')]);
+          if (status !== 'running') {
+            finished = status !== 'queued';
+            if (finished) break;
+          } else if (Number(ckAttempt) === attempt) break;
+          await sleep(10);
+        }
+        if (finished) break;
+        await sleep(Math.random() * 120);
+        if ((await redis.hget(`${prefix}job:${id}`, 'status')) !== 'running') continue;
+        await killWorker(worker);
+        kills++;
+        const t0 = performance.now();
+        worker = await startWorker(env);
+        const resumed = await waitJob(api.base, id, (j) => (j.status === 'running' && j.attempts > attempt) || isFinished(j), 60_000);
+        if (resumed.status === 'running') recoveryMs.push(performance.now() - t0);
+        const ck = await redis.hmget(`${prefix}job:${id}:checkpoint`, 'epoch', 'step');
+        resumedFrom.push({ epoch: Number(ck[0]), step: Number(ck[1]) });
+        if (kills >= KILLS) break;
+      }
+    }
+    for (const { id, sse } of jobs) {
+      const job = await waitJob(api.base, id, isFinished, 120_000);
+      expect(job.status, JSON.stringify(job.error)).toBe('completed');
+      expect(job.result!.weightsHash).toBe(reference);
+      const read = await sse;
+      const ids = read.events.map((e) => Number(e.id));
+      for (let i = 1; i < ids.length; i++) expect(ids[i]).toBe(ids[i - 1] + 1);
+      const terminal = read.events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event ?? ''));
+      expect(terminal.map((e) => e.event)).toEqual(['completed']);
+      expect(read.events.at(-1)!.event).toBe('completed');
+      expect(read.closedByServer).toBe(true);
+      const statuses = read.events.filter((e) => e.event === 'status').map((e) => JSON.parse(e.data) as { status: string; attempt?: number; resumed?: boolean });
+      const running = statuses.filter((s) => s.status === 'running');
+      expect(running.map((s) => s.attempt)).toEqual(running.map((_, i) => i + 1));
+      expect(running.slice(1).every((s) => s.resumed === true)).toBe(true);
+      expect(job.attempts).toBe(running.length);
+      // Each epoch's end event once, in order (written atomically with the epoch's checkpoint).
+      const epochEnds = read.events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data) as { kind: string; epoch: number }).filter((p) => p.kind === 'epoch');
+      expect(new Set(epochEnds.map((p) => p.epoch)).size).toBe(epochEnds.length);
+      const metrics = ((await (await fetch(`${api.base}/v1/jobs/${id}/metrics`)).json()) as { history: EpochMetrics[] }).history;
+      expect(metrics.map((m) => m.epoch)).toEqual([...Array(EPOCHS).keys()]);
+      // A completed job keeps no checkpoint.
+      expect(await redis.exists(`${prefix}job:${id}:checkpoint`)).toBe(0);
+    }
+    expect(kills).toBe(KILLS);
+    expect(resumedFrom.some((r) => r.step > 0)).toBe(true); // at least one resume from the middle of an epoch
+    const sorted = [...recoveryMs].sort((a, b) => a - b);
+    console.log(`kill -9 x${kills} over ${jobs.length} job(s); resume after kill (incl. worker start) median ${Math.round(sorted[sorted.length >> 1])} ms, max ${Math.round(sorted.at(-1)!)} ms; resumed from ${JSON.stringify(resumedFrom)}`);
+  }, 180_000);
+});
