@@ -63,6 +63,8 @@ function run(K: WasmKernels, v: Variant, m: number, n: number, k: number, acc: b
 const shapes: [number, number, number][] = [
   [1, 1, 1], [1, 8, 1], [3, 5, 7], [4, 8, 16], [17, 33, 9], [33, 17, 65], [127, 5, 3], [5, 127, 31],
   [32, 64, 20], [32, 1, 64], [64, 1, 32], [32, 64, 1], [128, 10, 128], [9, 24, 0], [12, 40, 300], [2, 3, 1030],
+  // B over 32 KiB with a partial last panel: all full panels packed up front, the last one on its own
+  [9, 45, 200], [33, 130, 70],
 ];
 
 describe.runIf(wasmAvailable())('wasm SIMD float32 kernels', () => {
