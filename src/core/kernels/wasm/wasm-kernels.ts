@@ -200,7 +200,19 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
 
   let wasmCalls = 0;
   let fallbackCalls = 0;
-  const inMemory = (x: Float32Array | Uint32Array): boolean => memory !== null && own.has(x.buffer);
+  // Identity scan of a short list: cheaper per call than hashing into the Set (a few grows → a few buffers).
+  const ownList: ArrayBufferLike[] = [];
+  const inMemory = (x: Float32Array | Uint32Array): boolean => {
+    const b = x.buffer;
+    for (let i = 0; i < ownList.length; i++) if (ownList[i] === b) return memory !== null;
+    return false;
+  };
+  const remember = (b: ArrayBufferLike): void => {
+    if (!own.has(b)) {
+      own.add(b);
+      ownList.push(b);
+    }
+  };
 
   return {
     name: useRelaxed ? 'wasm-simd-fma-f32' : 'wasm-simd-f32',
@@ -211,7 +223,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
       if (at < 0 || !memory) return new Float32Array(n);
       const view = new Float32Array(memory.buffer, at, n);
       // V8 may hand out a fresh SharedArrayBuffer object for the same memory: remember this one.
-      own.add(view.buffer);
+      remember(view.buffer);
       return view;
     },
     gemmNN(m, n, k, A, B, C, acc) {
@@ -285,7 +297,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
       const at = reserve(n * 4);
       if (at < 0 || !memory) return new Uint32Array(n);
       const view = new Uint32Array(memory.buffer, at, n);
-      own.add(view.buffer);
+      remember(view.buffer);
       return view;
     },
     gatherRows(m: number, f: number, src: Float32Array, idx: Uint32Array, from: number, dst: Float32Array): boolean {
@@ -301,6 +313,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
       pool = null;
       memory = null;
       own.clear();
+      ownList.length = 0;
     },
   };
 }
