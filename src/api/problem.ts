@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isRedisUnavailable } from '../queue/connection.js';
 import type { Problem } from '../schemas/common.js';
 
 export type FieldError = NonNullable<Problem['errors']>[number];
@@ -78,6 +79,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
       });
       const detail = errors.map((e) => `${e.in}.${e.path}: ${e.message}`).join('; ');
       return sendProblem(reply, req, 400, { code: 'validation_failed', detail, errors });
+    }
+    if (isRedisUnavailable(err)) {
+      reply.header('retry-after', '2');
+      return sendProblem(reply, req, 503, { code: 'redis_unavailable', detail: 'Redis is unreachable; retry later' });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) {

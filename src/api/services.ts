@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createRedis } from '../queue/connection.js';
+import { sendProblem } from './problem.js';
 import { TrainingQueue } from '../queue/training-queue.js';
 import { DatasetStore } from '../storage/dataset-store.js';
 import { JobStore } from '../storage/job-store.js';
@@ -51,6 +52,13 @@ export const servicesPlugin = fp(
     svc.queue.queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue connection error'));
     app.decorate('svc', svc);
     app.decorateRequest('tenant', 'default');
+    // While the connection to Redis is down, API routes answer 503 at once instead of waiting for retries.
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url.startsWith('/v1/') && ['reconnecting', 'end', 'close'].includes(redis.status)) {
+        reply.header('retry-after', '2');
+        return sendProblem(reply, req, 503, { code: 'redis_unavailable', detail: 'Redis is unreachable; retry later' });
+      }
+    });
     app.addHook('onClose', async () => {
       await svc.queue.close();
       await redis.quit().catch(() => redis.disconnect());
