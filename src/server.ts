@@ -1,7 +1,11 @@
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
+import { evictionPolicyWarning } from './queue/connection.js';
 
-/** Starts the API: listens on HOST:PORT and closes gracefully on SIGINT/SIGTERM. */
+/**
+ * Starts the API: listens on HOST:PORT; on SIGINT/SIGTERM stops accepting connections, ends open
+ * SSE streams with a `retry:` hint (clients reconnect to another instance) and exits.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp(config);
@@ -18,6 +22,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void close('SIGINT'));
   process.on('SIGTERM', () => void close('SIGTERM'));
   await app.listen({ port: config.PORT, host: config.HOST });
+  // An evicting Redis silently loses queued jobs and checkpoints under memory pressure.
+  const warning = await evictionPolicyWarning(app.svc.redis).catch(() => null);
+  if (warning) app.log.warn(warning);
 }
 
 main().catch((err) => {

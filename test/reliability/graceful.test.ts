@@ -24,7 +24,7 @@ const EPOCHS = 25;
 beforeAll(async () => {
   api = await startApi(prefix);
   const d = moonsData(20_000);
-  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
+  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows!, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
   const loaded = (await api.app.svc.datasets.load(datasetId))!;
   data = { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 };
 });

@@ -120,3 +120,23 @@ export const isFinished = (j: Job) => ['completed', 'failed', 'cancelled'].inclu
 
 /** A plain Redis client for assertions. */
 export const redisClient = (url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') => new Redis(url, { maxRetriesPerRequest: null });
+
+/** A redis-server of the test's own (port, temp dir, AOF fsync always), which the test may stop and start again. */
+export async function privateRedis(port: number, dir: string, extra: string[] = []) {
+  const url = `redis://127.0.0.1:${port}`;
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction', ...extra], { stdio: 'ignore' });
+    const { redisAnswers } = await import('../../src/queue/connection.js');
+    for (let i = 0; i < 200 && !(await redisAnswers(url, 200)); i++) await sleep(25);
+  };
+  /** SHUTDOWN (the AOF is already on disk with fsync always), and wait for the process to end. */
+  const stop = async () => {
+    if (!proc || proc.exitCode !== null) return;
+    const gone = new Promise((r) => proc!.once('exit', r));
+    proc.kill('SIGTERM'); // redis-server handles SIGTERM as SHUTDOWN
+    await gone;
+  };
+  await start();
+  return { url, start, stop };
+}
