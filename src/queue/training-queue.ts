@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { loadReliabilityConfig } from './reliability-config.js';
 
 /** What a BullMQ job of the `training` queue carries: a pointer to our own job record. */
 export interface TrainingJobData {
@@ -18,6 +19,8 @@ export interface TrainingQueueOptions {
   attempts?: number;
   /** Our key prefix, copied into each job's data. */
   keyPrefix: string;
+  /** First retry delay in ms, doubled per attempt. Default `JOB_BACKOFF_MS` (1000). */
+  backoffMs?: number;
 }
 
 /** The producer side of the training queue. */
@@ -25,11 +28,13 @@ export class TrainingQueue {
   readonly queue: Queue<TrainingJobData>;
   private readonly attempts: number;
   private readonly keyPrefix: string;
+  private readonly backoffMs: number;
 
   constructor(connection: Redis, opts: TrainingQueueOptions) {
     this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? 'bull' });
     this.attempts = opts.attempts ?? 3;
     this.keyPrefix = opts.keyPrefix;
+    this.backoffMs = opts.backoffMs ?? loadReliabilityConfig().JOB_BACKOFF_MS;
   }
 
   /** Enqueues our job `jobId`; the BullMQ job id is the same id, so a second add is a no-op. */
@@ -40,7 +45,7 @@ export class TrainingQueue {
       {
         jobId,
         attempts: this.attempts,
-        backoff: { type: 'exponential', delay: 1000 },
+        backoff: { type: 'exponential', delay: this.backoffMs },
         // Our job records are the source of truth; BullMQ keeps only what it needs.
         removeOnComplete: true,
         removeOnFail: { count: 1000 },

@@ -2,15 +2,22 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 
 /**
- * Removes from every tenant's job index the ids whose job record has expired (retention TTL).
- * The record, its events, model, metrics and checkpoint expire together by TTL; only the index
- * entry is left behind, and this (or a listing that meets it) removes it. Returns ids removed.
+ * Removes from every tenant's job index (and active-job set) the ids whose job record has
+ * expired (retention TTL). The record, its events, model, metrics and checkpoint expire together
+ * by TTL; only index entries are left behind, and this (or a listing that meets them) removes
+ * them. Returns the number of entries removed.
  */
 export async function sweepJobIndexes(redis: Redis, keys: Keys): Promise<number> {
   let removed = 0;
+  for (const pattern of [keys.jobIndex('*'), `${keys.prefix}active-jobs:*`]) removed += await sweep(redis, keys, pattern);
+  return removed;
+}
+
+async function sweep(redis: Redis, keys: Keys, pattern: string): Promise<number> {
+  let removed = 0;
   let cursor = '0';
   do {
-    const [next, indexes] = await redis.scan(cursor, 'MATCH', `${keys.jobIndex('*')}`, 'COUNT', 200);
+    const [next, indexes] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
     cursor = next;
     for (const index of indexes) {
       if ((await redis.type(index)) !== 'zset') continue;
