@@ -1,13 +1,13 @@
 /*
  * The matmuls of one W1 training step in training order, on distinct buffers like the network's,
  * timed per product: shows what the kernels cost inside a step (caches cold-ish), not in a loop
- * over one shape. Run: node --import tsx bench/w1-gemm-step.ts [batch]
+ * over one shape. Run: [THREADS=2] [PAR_MIN=flops] node --import tsx bench/w1-gemm-step.ts [batch]
  */
 import { wasmKernels } from '../src/core/kernels/wasm/wasm-kernels.js';
 
 const B = Number(process.argv[2] ?? 128);
 const sizes = [784, 256, 128, 10];
-const K = wasmKernels({ threads: Number(process.env.THREADS ?? 1) });
+const K = wasmKernels({ threads: Number(process.env.THREADS ?? 1), parallelMinFlops: process.env.PAR_MIN ? Number(process.env.PAR_MIN) : undefined });
 const rnd = (x: Float32Array): Float32Array => { for (let i = 0; i < x.length; i++) x[i] = Math.random() - 0.5; return x; };
 const X = rnd(K.alloc(B * 784));
 const W = sizes.slice(1).map((u, l) => rnd(K.alloc(sizes[l] * u)));

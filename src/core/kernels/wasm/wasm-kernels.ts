@@ -137,7 +137,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
   /** Bump-allocates `bytes` (64-byte aligned), growing the memory; -1 when it cannot grow. */
   const reserve = (bytes: number): number => {
     if (!memory) return -1;
-    const start = (top + 63) & ~63;
+    const start = Math.ceil(top / 64) * 64; // not `& ~63`: offsets pass 2^31 in a memory over 2 GiB
     const end = start + bytes;
     const have = memory.buffer.byteLength;
     if (end > have) {
