@@ -115,6 +115,17 @@ describe.runIf(wasmAvailable())('wasm SIMD float32 kernels', () => {
     expect(A.length).toBe(4096); // not detached
   });
 
+  it('buffers past 2 GiB of memory (offsets above 2^31) are still computed in wasm', () => {
+    const K = wasmKernels();
+    K.alloc(600_000_000); // 2.4 GB reserved, untouched: not resident
+    const A = K.alloc(16).fill(1), B = K.alloc(16).fill(2), C = K.alloc(16);
+    expect(C.byteOffset).toBeGreaterThan(2 ** 31);
+    K.gemmNN(4, 4, 4, A, B, C, false);
+    expect(Array.from(C)).toEqual(new Array(16).fill(8));
+    expect(K.stats()).toEqual({ wasm: 1, fallback: 0 });
+    K.dispose();
+  });
+
   it('plain typed arrays (not in wasm memory) fall back to the reference loops', () => {
     const K = wasmKernels();
     for (const v of ['NN', 'TN', 'NT'] as const) run(K, v, 13, 21, 17, true, 7, false);
