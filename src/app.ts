@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
@@ -14,6 +13,7 @@ import { healthRoutes } from './api/routes/health.js';
 import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
 import { jobEventRoutes } from './api/routes/job-events.js';
 import { jobRoutes } from './api/routes/jobs.js';
+import { securityHeadersPlugin } from './api/security-headers.js';
 import { servicesPlugin } from './api/services.js';
 import type { Config } from './config.js';
 import { opsPlugin } from './ops/plugin.js';
@@ -41,7 +41,8 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   // API keys (the `authenticate` decorator ops uses too), rate and stream limits, headers, CORS.
   await app.register(authPlugin, { apiKeys: config.API_KEYS });
   await app.register(limitsPlugin, { config });
-  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  // Helmet's headers, computed once (the same for every response; no CSP nonces).
+  await app.register(securityHeadersPlugin, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   if (config.CORS_ORIGINS) {
     const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
     await app.register(cors, { origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['location', 'retry-after', 'x-request-id'] });

@@ -35,6 +35,8 @@ export const servicesPlugin = fp(
     const { config } = opts;
     const redis = createRedis(config.REDIS_URL, { name: 'tsnn-api' });
     redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
+    const queueRedis = createRedis(config.REDIS_URL, { name: 'tsnn-api-queue' });
+    queueRedis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error (queue)'));
     const keys = keysFor(config.KEY_PREFIX);
     const svc: Services = {
       config,
@@ -42,7 +44,9 @@ export const servicesPlugin = fp(
       keys,
       datasets: new DatasetStore(redis, keys),
       jobs: new JobStore(redis, keys),
-      queue: new TrainingQueue(redis, {
+      // BullMQ defines ~40 Lua commands on its connection, and ioredis copies them into every
+      // MULTI/pipeline built on it: keep them off the API's command connection.
+      queue: new TrainingQueue(queueRedis, {
         name: config.QUEUE_NAME,
         prefix: config.QUEUE_PREFIX,
         attempts: config.JOB_ATTEMPTS,
@@ -61,6 +65,7 @@ export const servicesPlugin = fp(
     });
     app.addHook('onClose', async () => {
       await svc.queue.close();
+      await queueRedis.quit().catch(() => queueRedis.disconnect());
       await redis.quit().catch(() => redis.disconnect());
     });
   },
