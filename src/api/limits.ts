@@ -105,7 +105,10 @@ export const activeJobsKey = (keys: Keys, tenant: string) => `${keys.prefix}acti
 /** Throws a 429 `too_many_active_jobs` when `tenant` already has `max` queued or running jobs. */
 export async function reserveActiveJob(redis: Redis, keys: Keys, tenant: string, jobId: string, max: number): Promise<void> {
   if (keys.job('x') !== `${keys.prefix}job:x`) throw new Error('active-job script assumes job keys are <prefix>job:<id>');
-  const n = Number(await redis.eval(RESERVE, 1, activeJobsKey(keys, tenant), keys.prefix, jobId, max, Date.now()));
+  const r = redis as Redis & { tsnnReserveActiveJob?: (key: string, ...argv: (string | number)[]) => Promise<number> };
+  // A defined command goes as EVALSHA (the script text is not sent and hashed on every submit).
+  if (!r.tsnnReserveActiveJob) redis.defineCommand('tsnnReserveActiveJob', { numberOfKeys: 1, lua: RESERVE });
+  const n = Number(await r.tsnnReserveActiveJob!(activeJobsKey(keys, tenant), keys.prefix, jobId, max, Date.now()));
   if (n <= 0)
     throw new HttpProblem(
       429,
