@@ -291,25 +291,25 @@ function dispatch(args: string): string {
 }
 
 const GEMM = (): string => `
-;; C(m×n, row-major, at $c) = Σ_p A(i,p)·B(p,j) (+ C when $acc).
+;; C(m×n at $c, row stride $ldcIn bytes) = Σ_p A(i,p)·B(p,j) (+ C when $acc).
 ;; A(i,p) at $a + i·$ars + p·$aps; B(p,j) at $b + p·$bps + j·$bjs (all in bytes).
 ;; $scratch: 128-byte tile buffer followed by a k×8 panel (32·k bytes).
 ;; $direct ≠ 0 lets full panels of a row-contiguous B ($bjs = 4) be read in place.
 (func (export "gemm") (param $m i32) (param $n i32) (param $k i32)
     (param $a i32) (param $ars i32) (param $aps i32)
     (param $b i32) (param $bps i32) (param $bjs i32)
-    (param $c i32) (param $acc i32) (param $scratch i32) (param $direct i32)
+    (param $c i32) (param $acc i32) (param $scratch i32) (param $direct i32) (param $ldcIn i32)
   (local $j0 i32) (local $nr i32) (local $bp i32) (local $bs i32) (local $i0 i32) (local $mr i32)
   (local $ldc i32) (local $panel i32) (local $ap i32) (local $cp i32)
   (if (i32.or (i32.eqz (local.get $m)) (i32.eqz (local.get $n))) (then (return)))
-  (if (i32.and (i32.eq (local.get $n) (i32.const 1)) (i32.eq (local.get $bps) (i32.const 4))) (then
+  (if (i32.and (i32.and (i32.eq (local.get $n) (i32.const 1)) (i32.eq (local.get $ldcIn) (i32.const 4))) (i32.eq (local.get $bps) (i32.const 4))) (then
     (if (i32.eq (local.get $aps) (i32.const 4)) (then
       (call $gemvRows (local.get $m) (local.get $k) (local.get $a) (local.get $ars) (local.get $b) (local.get $c) (local.get $acc))
       (return)))
     (if (i32.eq (local.get $ars) (i32.const 4)) (then
       (call $gemvCols (local.get $m) (local.get $k) (local.get $a) (local.get $aps) (local.get $b) (local.get $c) (local.get $acc))
       (return)))))
-  (local.set $ldc (i32.shl (local.get $n) (i32.const 2)))
+  (local.set $ldc (local.get $ldcIn))
   (local.set $panel (i32.add (local.get $scratch) (i32.const 128)))
   (loop $cols
     (local.set $nr (i32.sub (local.get $n) (local.get $j0)))

@@ -2,7 +2,7 @@ import type { Activation } from '../../types.js';
 import type { AdamCoefficients, Kernels } from '../types.js';
 import { gemmNN as jsNN, gemmNT as jsNT, gemmTN as jsTN } from '../js.js';
 import { GEMM_RELAXED_WASM, GEMM_SIMD_WASM } from './gemm-module.generated.js';
-import { startGemmPool, type GemmPool } from './gemm-threads.js';
+import { CHUNK_COLS, startGemmPool, type GemmExport, type GemmPool } from './gemm-threads.js';
 
 /*
  * Float32 kernels on WebAssembly SIMD. Every buffer from `alloc` is a view into this instance's
@@ -24,13 +24,6 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
-
-type GemmFn = (
-  m: number, n: number, k: number,
-  a: number, ars: number, aps: number,
-  b: number, bps: number, bjs: number,
-  c: number, acc: number, scratch: number, direct: number,
-) => void;
 
 interface OpsExports {
   bias_act(m: number, n: number, z: number, b: number, a: number, act: number): void;
@@ -124,7 +117,7 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
   const initialPages = Math.max(1, Math.ceil((options.initialBytes ?? 1 << 20) / PAGE));
   let memory: WasmMemory | null = new WA.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
   const exports = new WA.Instance(mod, { env: { memory } }).exports;
-  const gemm = exports.gemm as GemmFn;
+  const gemm = exports.gemm as GemmExport;
   const ops = exports as unknown as OpsExports;
   // The SharedArrayBuffer objects behind the views handed out (one per grow, or more).
   const own = new Set<ArrayBufferLike>();
@@ -168,34 +161,24 @@ export function wasmKernels(options: WasmKernelOptions = {}): WasmKernels {
 
   let pool: GemmPool | null = null;
   if (threads > 1) {
-    const ctrl = reserve(64 * (threads - 1));
+    const ctrl = reserve(64 * threads); // one block per helper and a shared one
     pool = ctrl < 0 ? null : startGemmPool(mod, memory, ctrl, threads - 1);
   }
-  const bandArgs = new Float64Array(13);
+  const poolArgs = new Float64Array(13);
+  let poolScratch = 0;
+  const scratchOf = (t: number): number => poolScratch + t * scratchStride;
 
-  /** One matmul, split into row bands over the pool when it is big enough. */
+  /** One matmul; big ones are shared with the pool's threads, chunk by chunk of columns. */
   const run = (m: number, n: number, k: number, a: number, ars: number, aps: number, b: number, bps: number, bjs: number,
     c: number, acc: number, s: number, direct: number): void => {
-    if (!pool || 2 * m * n * k < parallelMin || m < 8) {
-      gemm(m, n, k, a, ars, aps, b, bps, bjs, c, acc, s, direct);
+    if (!pool || 2 * m * n * k < parallelMin || n < 2 * CHUNK_COLS) {
+      gemm(m, n, k, a, ars, aps, b, bps, bjs, c, acc, s, direct, n * 4);
       return;
     }
-    const parts = Math.min(threads, m >> 2);
-    const band = (((m + parts - 1) / parts) + 3) & ~3;
-    let started = 0;
-    for (let h = 1; h < parts; h++) {
-      const i0 = h * band;
-      if (i0 >= m) break;
-      const rows = Math.min(band, m - i0);
-      bandArgs[0] = rows; bandArgs[1] = n; bandArgs[2] = k;
-      bandArgs[3] = a + i0 * ars; bandArgs[4] = ars; bandArgs[5] = aps;
-      bandArgs[6] = b; bandArgs[7] = bps; bandArgs[8] = bjs;
-      bandArgs[9] = c + i0 * n * 4; bandArgs[10] = acc; bandArgs[11] = s + h * scratchStride; bandArgs[12] = direct;
-      pool.start(h - 1, bandArgs);
-      started++;
-    }
-    gemm(Math.min(band, m), n, k, a, ars, aps, b, bps, bjs, c, acc, s, direct);
-    if (started) pool.wait();
+    poolArgs[0] = m; poolArgs[1] = n; poolArgs[2] = k; poolArgs[3] = a; poolArgs[4] = ars; poolArgs[5] = aps;
+    poolArgs[6] = b; poolArgs[7] = bps; poolArgs[8] = bjs; poolArgs[9] = c; poolArgs[10] = acc; poolArgs[11] = s; poolArgs[12] = direct;
+    poolScratch = s;
+    pool.run(gemm, poolArgs, scratchOf);
   };
 
   let wasmCalls = 0;
