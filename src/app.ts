@@ -7,7 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { authPlugin } from './api/auth.js';
 import { limitsPlugin } from './api/limits.js';
 import { registerOpenApi } from './api/openapi.js';
-import { installProblemHandlers, sendProblem } from './api/problem.js';
+import { clientErrorHandler, installProblemHandlers, sendProblem } from './api/problem.js';
 import { datasetRoutes } from './api/routes/datasets.js';
 import { healthRoutes } from './api/routes/health.js';
 import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
@@ -76,6 +76,7 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler,
     // Malformed URLs and over-long path parameters are answered by the router itself: keep them problem+json.
     frameworkErrors: (err, req, reply) => {
       const status = (err as { statusCode?: number }).statusCode ?? 400;

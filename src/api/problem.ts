@@ -33,9 +33,11 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   414: 'URI Too Long',
+  408: 'Request Timeout',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -95,4 +97,19 @@ export function installProblemHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, req, 404, { code: 'not_found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
+}
+
+/**
+ * Node's HTTP parser rejects bytes that are not HTTP (a body without a length, bad header
+ * characters, oversized headers) before Fastify sees a request: answer those as problem+json too.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: import('node:net').Socket): void {
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = (err.code ?? 'bad_request').toLowerCase();
+  const body = JSON.stringify({ type: `urn:tsnn:problem:${code}`, title: TITLES[status], status, detail: 'the request is not valid HTTP/1.1 (send a Content-Length or chunked body, ASCII headers)', code });
+  // as Node and Fastify do: answer if possible, then drop the connection (its byte stream is out of sync)
+  if (socket.writable)
+    socket.write(`HTTP/1.1 ${status} ${TITLES[status]}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.destroy(err);
 }

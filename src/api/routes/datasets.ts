@@ -95,7 +95,12 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
       let name = query.name;
       let hash: string;
       if (req.isMultipart()) {
-        const { file, fields } = await readMultipart(req.parts() as never);
+        const { file, fields } = await readMultipart(req.parts() as never).catch((err) => {
+          // the rest of the body stays unread in a paused stream: the next request on this keep-alive
+          // connection would never be parsed (found by test/fuzz), so close it after the answer
+          reply.header('connection', 'close');
+          throw err;
+        });
         name = fields.name || name;
         parsed = parseCsvDataset(file, fields.target || query.target, limits);
         hash = createHash('sha256').update(bodyHash({ query, name: fields.name, target: fields.target })).update(file).digest('hex');
