@@ -32,9 +32,6 @@ export interface Attempt {
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'handed-back';
 
-/** A submitted job's spec: the core's spec plus service-only fields. */
-type JobSpec = TrainingSpec & { maxDurationSeconds?: number };
-
 const progressSnapshot = (p: Progress) =>
   JSON.stringify({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, valLoss: p.valLoss ?? null });
 
@@ -87,7 +84,8 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     });
     if (saved) ctx.log?.({ jobId, attempt: attemptNo, epoch: saved.epoch, step: saved.step, bytes: saved.bytes }, 'job resumed from checkpoint');
 
-    const { maxDurationSeconds, ...spec } = before.spec as JobSpec;
+    const spec = before.spec as TrainingSpec;
+    const { maxDurationSeconds } = before;
     if (maxDurationSeconds) {
       const left = Date.parse(before.startedAt ?? now) + maxDurationSeconds * 1000 - Date.now();
       deadline = setTimeout(() => {
@@ -161,7 +159,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
         ctx.log?.({ jobId, epoch: err.checkpoint.epoch }, 'job cancelled');
         return 'cancelled';
       }
-      if (stopReason === 'timeout') return timedOut(ctx, jobId, attemptNo, before.spec as JobSpec, err.checkpoint);
+      if (stopReason === 'timeout') return timedOut(ctx, jobId, attemptNo, before.spec as TrainingSpec, before.maxDurationSeconds!, err.checkpoint);
       if (stopReason === 'shutdown') {
         try {
           await owned({ checkpoint: err.checkpoint });
@@ -208,8 +206,7 @@ async function runResuming<T>(ctx: RunContext, jobId: string, saved: StoredCheck
  * `maxDurationSeconds` ran out: the model at the abort position (its last completed epochs'
  * history) is kept downloadable, and the job fails with code `timeout` without retry.
  */
-async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, jobSpec: JobSpec, c: Checkpoint): Promise<never> {
-  const { maxDurationSeconds, ...spec } = jobSpec;
+async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, maxDurationSeconds: number, c: Checkpoint): Promise<never> {
   let kept = 'no epoch had finished, so there is no model';
   if (c.epoch >= 1) {
     // Resuming with `epochs` = the checkpoint's epoch runs no step: it only builds the model.

@@ -45,7 +45,7 @@ export type JobResult = z.infer<typeof JobResultSchema>;
 
 export const JobErrorSchema = z
   .object({
-    code: z.string().describe('invalid_spec | diverged | dataset_missing | worker_error | ...'),
+    code: z.string().describe('invalid_spec | diverged | dataset_missing | worker_error | timeout | ...'),
     message: z.string(),
     path: z.string().optional(),
   })
@@ -66,6 +66,7 @@ export const JobSchema = z
     finishedAt: z.string().optional(),
     attempts: z.number().int().describe('Times a worker started this job'),
     cancelRequested: z.boolean().optional(),
+    maxDurationSeconds: z.number().int().optional(),
   })
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof JobSchema>;

@@ -102,7 +102,17 @@ export const TrainingSpecSchema = z.strictObject(trainingSpecShape).meta({ id: '
 
 /** The body of `POST /v1/jobs`. */
 export const JobSubmissionSchema = z
-  .strictObject({ datasetId: z.string().min(1).max(64), ...trainingSpecShape })
+  .strictObject({
+    datasetId: z.string().min(1).max(64),
+    ...trainingSpecShape,
+    maxDurationSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional()
+      .describe('Wall-clock limit from the first start; then the job fails with code `timeout`, keeping the model of its last checkpoint'),
+  })
   .meta({ id: 'JobSubmission' });
 export type JobSubmission = z.infer<typeof JobSubmissionSchema>;
 

@@ -45,6 +45,22 @@ function fromBuffer(b: Buffer, dtype: 'float32' | 'float64'): Float32Array | Flo
 }
 
 /**
+ * Deleting a dataset that a queued or running job still needs. Carries HTTP status 409 and code
+ * `dataset_in_use`, which the API's error handler turns into a problem document.
+ */
+export class DatasetInUseError extends Error {
+  override name = 'DatasetInUseError';
+  readonly statusCode = 409;
+  readonly code = 'dataset_in_use';
+  constructor(
+    readonly datasetId: string,
+    readonly jobIds: string[],
+  ) {
+    super(`dataset '${datasetId}' is used by ${jobIds.length} queued or running job(s) (${jobIds.slice(0, 5).join(', ')}); cancel them or wait until they finish`);
+  }
+}
+
+/**
  * Datasets in Redis: metadata JSON in a hash, features and targets as little-endian binary
  * strings (float32 when lossless, else float64), an index sorted set per tenant.
  */
@@ -105,9 +121,14 @@ export class DatasetStore {
     return { items: metas.filter((m): m is Dataset => m !== null), next };
   }
 
-  /** Deletes the dataset and its buffers; false when it does not exist for `tenant`. */
+  /**
+   * Deletes the dataset and its buffers; false when it does not exist for `tenant`.
+   * @throws DatasetInUseError while a queued or running job uses it.
+   */
   async delete(id: string, tenant: string): Promise<boolean> {
     if (!(await this.get(id, tenant))) return false;
+    const users = await this.redis.smembers(this.keys.datasetActiveJobs(id));
+    if (users.length) throw new DatasetInUseError(id, users);
     await this.redis
       .multi()
       .del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id))

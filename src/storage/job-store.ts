@@ -46,7 +46,7 @@ export class JobStore {
 
   /** Creates a `queued` job record and its first `status` event. */
   async create(tenant: string, submission: JobSubmission, id = newId('job')): Promise<Job> {
-    const { datasetId, ...spec } = submission;
+    const { datasetId, maxDurationSeconds, ...spec } = submission;
     const createdAt = new Date().toISOString();
     await this.redis
       .multi()
@@ -59,8 +59,10 @@ export class JobStore {
         createdAt,
         attempts: '0',
         eventSeq: '0',
+        ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
       })
       .zadd(this.keys.jobIndex(tenant), 0, id)
+      .sadd(this.keys.datasetActiveJobs(datasetId), id)
       .exec();
     await this.appendEvent(id, 'status', { status: 'queued' });
     return (await this.get(id))!;
@@ -83,6 +85,7 @@ export class JobStore {
       ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
       attempts: Number(h.attempts ?? 0),
       ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
+      ...(h.maxDurationSeconds ? { maxDurationSeconds: Number(h.maxDurationSeconds) } : {}),
     };
   }
 
@@ -168,6 +171,8 @@ export class JobStore {
       k.jobModel(id),
       k.jobMetrics(id),
       k.jobCheckpoint(id),
+      k.datasetActiveJobs(current.datasetId),
+      id,
       from.join(','),
       opts.attempt === undefined ? '' : String(opts.attempt),
       String(this.retentionSeconds),

@@ -6,6 +6,8 @@ export function keysFor(prefix: string) {
     datasetFeatures: (id: string) => `${prefix}ds:${id}:x`,
     datasetTargets: (id: string) => `${prefix}ds:${id}:y`,
     datasetIndex: (tenant: string) => `${prefix}ds-index:${tenant}`,
+    /** Set of the queued or running jobs that use the dataset (deleting it is refused while not empty). */
+    datasetActiveJobs: (id: string) => `${prefix}ds:${id}:jobs`,
     job: (id: string) => `${prefix}job:${id}`,
     jobEvents: (id: string) => `${prefix}job:${id}:events`,
     jobModel: (id: string) => `${prefix}job:${id}:model`,

@@ -126,7 +126,8 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
   it('a job whose dataset is gone fails with dataset_missing', async () => {
     const other = await datasets.create({ tenant: 'default', name: 'x', rows: 2, featureCount: 1, targetWidth: 1, features: Float64Array.of(0, 1), targets: Float64Array.of(0, 1) });
     const job = await jobs.create('default', { ...moonsSpec(other.id, 3), model: { layers: [{ units: 2, activation: 'softmax' }] } });
-    await datasets.delete(other.id, 'default');
+    // Vanished underneath (DatasetStore.delete refuses while a job uses it): remove its keys directly.
+    await redis.del(keys.dataset(other.id), keys.datasetFeatures(other.id), keys.datasetTargets(other.id));
     await queue.enqueue(job.id);
     const done = await waitFor(job.id, finished);
     expect(done.error?.code).toBe('dataset_missing');

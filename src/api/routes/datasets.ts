@@ -160,7 +160,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'Delete a dataset', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404) } } },
+    { schema: { tags: ['datasets'], summary: 'Delete a dataset (409 while a queued or running job uses it)', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404, 409) } } },
     async (req, reply) => {
       if (!(await svc.datasets.delete(req.params.id, req.tenant))) throw notFound('dataset', req.params.id);
       return reply.code(204).send(null);

@@ -23,7 +23,9 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
   async function completedJob(id: string, tenant: string) {
     const job = await svc.jobs.get(id, tenant);
     if (!job) throw notFound('job', id);
-    if (job.status !== 'completed') throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
+    // A job stopped by maxDurationSeconds keeps the model of its last checkpoint.
+    const timedOut = job.status === 'failed' && job.error?.code === 'timeout';
+    if (job.status !== 'completed' && !timedOut) throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
     const model = await svc.jobs.getModel(id);
     if (!model) throw new HttpProblem(409, 'model_missing', `job '${id}' has no stored model`);
     return model;
