@@ -21,6 +21,12 @@ export interface Follower {
   readonly cursor: number;
   /** Delivers whatever the stream holds after the cursor now (XRANGE), deduplicated like live events. */
   sync(): Promise<void>;
+  /** Holds delivery (the cursor stays at the last event delivered), e.g. while a client's socket is full. */
+  pause(): void;
+  /** Delivers what was held back (XRANGE from the cursor), then live events again; no gap, no duplicate. */
+  resume(): Promise<void>;
+  /** True between {@link Follower.pause} and {@link Follower.resume}. */
+  readonly paused: boolean;
   /** Stops delivery; idempotent. */
   close(): void;
 }
@@ -35,6 +41,7 @@ interface Sub {
   /** Hub deliveries held back while the follower catches up to the hub's position; null when live. */
   buffer: StoredEvent[] | null;
   closed: boolean;
+  paused: boolean;
   emit: (e: StoredEvent) => void;
 }
 
@@ -50,7 +57,8 @@ interface Tracked {
  * it read; when a new stream is followed the blocked read is interrupted (`CLIENT UNBLOCK`) and
  * re-issued with it. Each follower replays history with XRANGE on the shared command connection
  * and joins the live feed without gap or duplicate (every delivery passes one id > cursor filter).
- * Delivery is synchronous: a follower that cannot keep up must drop itself, never stall the loop.
+ * Delivery is synchronous: a follower that cannot keep up pauses itself (and resumes from its
+ * cursor later), never stalls the loop.
  */
 export class EventHub {
   private readonly streams = new Map<string, Tracked>();
@@ -109,15 +117,16 @@ export class EventHub {
       cursor: after,
       buffer: [],
       closed: false,
+      paused: false,
       emit: (e) => {
-        if (sub.closed || e.id <= sub.cursor) return;
+        if (sub.closed || sub.paused || e.id <= sub.cursor) return;
         sub.cursor = e.id;
         onEvent(e);
       },
     };
     const replay = async (upTo?: number) => {
       for (;;) {
-        if (sub.closed) return;
+        if (sub.closed || sub.paused) return;
         const events = await readEventsAfter(this.redis, stream, sub.cursor, this.count);
         for (const e of events) {
           if (upTo !== undefined && e.id > upTo) return;
@@ -136,6 +145,12 @@ export class EventHub {
         if (t.subs.size === 0) this.streams.delete(stream);
       }
     };
+    /** Ends buffering: emits what the hub delivered meanwhile (what a pause skips is read again on resume). */
+    const flush = () => {
+      const held = sub.buffer ?? [];
+      sub.buffer = null;
+      for (const e of held) sub.emit(e);
+    };
     const ready = (async () => {
       await replay();
       if (sub.closed) return;
@@ -150,9 +165,7 @@ export class EventHub {
       t.subs.add(sub);
       const position = t.lastId;
       if (position > sub.cursor) await replay(position);
-      const held = sub.buffer ?? [];
-      sub.buffer = null;
-      for (const e of held) sub.emit(e);
+      flush();
     })();
     ready.catch(() => {});
     return {
@@ -160,7 +173,21 @@ export class EventHub {
       get cursor() {
         return sub.cursor;
       },
+      get paused() {
+        return sub.paused;
+      },
       sync: () => replay(),
+      pause: () => {
+        sub.paused = true;
+      },
+      resume: async () => {
+        if (!sub.paused || sub.closed) return;
+        // Buffer hub deliveries while reading what was held back, exactly as when joining.
+        sub.paused = false;
+        sub.buffer = [];
+        await replay();
+        flush();
+      },
       close,
     };
   }
@@ -237,6 +264,7 @@ export class EventHub {
     if (events.length === 0) return;
     t.lastId = events[events.length - 1].id;
     for (const sub of [...t.subs]) {
+      if (sub.paused) continue;
       if (sub.buffer) sub.buffer.push(...events);
       else for (const e of events) sub.emit(e);
     }

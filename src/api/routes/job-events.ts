@@ -12,15 +12,19 @@ const EventsHeadersSchema = z.looseObject({
 
 /** How often an open stream re-checks its job (gone, or ended with nothing left to send). */
 const STATUS_CHECK_MS = 5000;
-/** Bytes a client may leave unread before its stream is closed (it resumes with Last-Event-ID). */
+/**
+ * Bytes a client may leave unread before its stream is paused: nothing more is written to it
+ * until its socket drains, then it catches up from the stream (so a slow client costs at most
+ * this much memory here, and never slows the others).
+ */
 export const SSE_MAX_BUFFERED_BYTES = 1 << 20;
 
 const frame = (e: StoredEvent) => `id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`;
-/** Every follower of a job gets the same event objects from the hub: format each once. */
-const frames = new WeakMap<StoredEvent, string>();
-function frameOf(e: StoredEvent): string {
+/** Every follower of a job gets the same event objects from the hub: format and UTF-8 encode each once. */
+const frames = new WeakMap<StoredEvent, Buffer>();
+function frameOf(e: StoredEvent): Buffer {
   let f = frames.get(e);
-  if (f === undefined) frames.set(e, (f = frame(e)));
+  if (f === undefined) frames.set(e, (f = Buffer.from(frame(e))));
   return f;
 }
 
@@ -30,7 +34,7 @@ function frameOf(e: StoredEvent): string {
  * `Accept: *\/*`) gets the stream. Replays the job's Redis stream after `Last-Event-ID`, then
  * follows it through this process's {@link EventHub} (one Redis connection for all streams), and
  * closes after the terminal event. A client more than {@link SSE_MAX_BUFFERED_BYTES} behind is
- * disconnected so it never holds events in this process's memory.
+ * paused until its socket drains.
  */
 export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
@@ -95,15 +99,17 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
           res.write(frameOf(e));
           if (TERMINAL_EVENTS.includes(e.type)) finish();
           else if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
-            req.log.info({ jobId: id, buffered: res.writableLength }, 'slow event stream client disconnected');
-            res.destroy();
-            finish();
+            req.log.debug({ jobId: id, buffered: res.writableLength }, 'slow event stream client paused');
+            follower.pause();
+            res.once('drain', () => {
+              if (open) follower.resume().catch(failed);
+            });
           }
         });
         /** Ends the stream when the job is gone or ended and nothing is left after the cursor. */
         const checkEnded = async () => {
           const status = await svc.redis.hget(svc.keys.job(id), 'status');
-          if (!open) return;
+          if (!open || follower.paused) return; // a paused stream ends when it resumes and reaches the terminal event
           if (status === null || (TERMINAL_STATUSES as readonly string[]).includes(status)) {
             // Status and terminal event are written atomically: read what is left, then we are done.
             await follower.sync();
