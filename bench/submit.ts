@@ -4,11 +4,14 @@
  * processes on a free port against REDIS_URL, under throwaway key prefixes it deletes afterwards.
  * Options (env): DURATION (s, default 10), CONNECTIONS (default 20), LATENCY_RUNS (default 20),
  * BASE (use an API that is already running there, with its workers, instead of starting one; the
- * jobs this creates stay in that deployment).
+ * jobs this creates stay in that deployment), API_ROOT (start the API and worker of another
+ * checkout), API_NODE_ARGS (extra node flags for the API, e.g. `--cpu-prof`), PHASES (`1`, `2` or
+ * `1,2`, default both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
@@ -37,8 +40,14 @@ const freePort = () =>
     });
   });
 
+/** Where the API and worker run from: this checkout, or API_ROOT (another checkout, to measure an older version the same way). */
+const apiRoot = resolve(process.env.API_ROOT ?? root);
+/** Extra node flags for the API process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+const apiNodeArgs = process.env.API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+
 function start(file: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', resolve(root, file)], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const args = file === 'src/server.ts' ? apiNodeArgs : [];
+  return spawn(process.execPath, [...args, '--import', 'tsx', resolve(apiRoot, file)], { cwd: apiRoot, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 const stop = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'))));
 
@@ -65,7 +74,9 @@ async function deletePrefix(prefix: string) {
 
 async function env(prefix: string) {
   const port = await freePort();
-  return { base: `http://127.0.0.1:${port}`, env: { REDIS_URL, PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: `${prefix}:`, QUEUE_PREFIX: `${prefix}-bull`, WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '0' } };
+  // Phase 1 keeps every job queued (no worker): lift the per-tenant active-job cap; the rate limiter stays on but never refuses.
+  const limits = { MAX_ACTIVE_JOBS_PER_TENANT: '1000000000', RATE_LIMIT_MAX: '1000000000' };
+  return { base: `http://127.0.0.1:${port}`, env: { REDIS_URL, PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: `${prefix}:`, QUEUE_PREFIX: `${prefix}-bull`, WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '0', ...limits } };
 }
 
 async function uploadDataset(base: string): Promise<string> {
@@ -107,24 +118,39 @@ function firstProgress(base: string, body: string): Promise<number> {
   });
 }
 
+/** CPU seconds (user + system) a child has used so far, from /proc (Linux; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 const tag = `bench-${randomBytes(3).toString('hex')}`;
 const BASE = process.env.BASE;
 console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node ${process.version}; redis ${REDIS_URL}`);
 
+const PHASES = (process.env.PHASES ?? '1,2').split(',');
+
 // Phase 1: the API alone (no worker), so jobs only queue: the figure is the API + Redis path.
-{
+if (PHASES.includes('1')) {
   const { base, env: e } = BASE ? { base: BASE, env: {} } : await env(`${tag}-a`);
   const api = BASE ? undefined : start('src/server.ts', e);
   try {
     await waitHealthy(base);
     const body = JSON.stringify(spec(await uploadDataset(base)));
     await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: 2 }); // warm-up
+    const cpu0 = cpuSeconds(api?.pid);
     const r = await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION });
+    const cpuPerRequest = ((cpuSeconds(api?.pid) - cpu0) / r.requests.total) * 1e6;
     console.log(
       `POST /v1/jobs, one API process, ${CONNECTIONS} connections, ${DURATION}s: ${r.requests.average.toFixed(0)} req/s average, ` +
-        `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}`,
+        `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}` +
+        (Number.isNaN(cpuPerRequest) ? '' : `; API CPU ${cpuPerRequest.toFixed(0)} µs per request (less sensitive to a loaded machine than req/s)`),
     );
   } finally {
     if (api) {
@@ -135,7 +161,7 @@ console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node $
 }
 
 // Phase 2: API + one idle worker; jobs one at a time, so the figure is queue pickup + child start-up of the job + first event.
-{
+if (PHASES.includes('2')) {
   const { base, env: e } = BASE ? { base: BASE, env: {} } : await env(`${tag}-b`);
   const procs = BASE ? [] : [start('src/server.ts', e), start('workers/main.ts', e)];
   try {
