@@ -24,6 +24,25 @@ function flat(fields: Fields): string[] {
   return Object.entries(fields).flat();
 }
 
+/** A job as the API shows it, from the fields of its record hash. */
+function toJob(h: Fields): Job {
+  return {
+    id: h.id,
+    status: h.status as JobStatus,
+    datasetId: h.datasetId,
+    spec: JSON.parse(h.spec),
+    progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
+    ...(h.result ? { result: JSON.parse(h.result) as JobResult } : {}),
+    ...(h.error ? { error: JSON.parse(h.error) as JobError } : {}),
+    createdAt: h.createdAt,
+    ...(h.startedAt ? { startedAt: h.startedAt } : {}),
+    ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
+    attempts: Number(h.attempts ?? 0),
+    ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
+    ...(h.maxDurationSeconds ? { maxDurationSeconds: Number(h.maxDurationSeconds) } : {}),
+  };
+}
+
 /** Options of {@link JobStore}. */
 export interface JobStoreOptions {
   /** Seconds a finished job's keys live. Default `JOB_RETENTION_SECONDS` (7 days). */
@@ -44,49 +63,41 @@ export class JobStore {
     this.retentionSeconds = opts.retentionSeconds ?? loadReliabilityConfig().JOB_RETENTION_SECONDS;
   }
 
-  /** Creates a `queued` job record and its first `status` event. */
+  /**
+   * Creates a `queued` job record, its index entries and its first `status` event (id 1) in one
+   * MULTI, and returns the job as {@link JobStore.get} would read it back.
+   */
   async create(tenant: string, submission: JobSubmission, id = newId('job')): Promise<Job> {
     const { datasetId, maxDurationSeconds, ...spec } = submission;
-    const createdAt = new Date().toISOString();
-    await this.redis
+    const fields: Fields = {
+      id,
+      tenant,
+      status: 'queued',
+      datasetId,
+      spec: JSON.stringify(spec),
+      createdAt: new Date().toISOString(),
+      attempts: '0',
+      // The first event is written here with id 1 (what tsnnAppendEvent would give a new record).
+      eventSeq: '1',
+      ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
+    };
+    const results = await this.redis
       .multi()
-      .hset(this.keys.job(id), {
-        id,
-        tenant,
-        status: 'queued',
-        datasetId,
-        spec: JSON.stringify(spec),
-        createdAt,
-        attempts: '0',
-        eventSeq: '0',
-        ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
-      })
+      .hset(this.keys.job(id), fields)
       .zadd(this.keys.jobIndex(tenant), 0, id)
       .sadd(this.keys.datasetActiveJobs(datasetId), id)
+      .xadd(this.keys.jobEvents(id), '1-0', 'type', 'status', 'data', JSON.stringify({ status: 'queued' }))
       .exec();
-    await this.appendEvent(id, 'status', { status: 'queued' });
-    return (await this.get(id))!;
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('job creation was not executed');
+    return toJob(fields);
   }
 
   /** The job `id` when it exists and belongs to `tenant` (`undefined`: any tenant). */
   async get(id: string, tenant?: string): Promise<Job | null> {
     const h = await this.redis.hgetall(this.keys.job(id));
     if (!h.id || (tenant !== undefined && h.tenant !== tenant)) return null;
-    return {
-      id: h.id,
-      status: h.status as JobStatus,
-      datasetId: h.datasetId,
-      spec: JSON.parse(h.spec),
-      progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
-      ...(h.result ? { result: JSON.parse(h.result) as JobResult } : {}),
-      ...(h.error ? { error: JSON.parse(h.error) as JobError } : {}),
-      createdAt: h.createdAt,
-      ...(h.startedAt ? { startedAt: h.startedAt } : {}),
-      ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
-      attempts: Number(h.attempts ?? 0),
-      ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
-      ...(h.maxDurationSeconds ? { maxDurationSeconds: Number(h.maxDurationSeconds) } : {}),
-    };
+    return toJob(h);
   }
 
   /** The owning tenant, or null when the job does not exist. */
