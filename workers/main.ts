@@ -2,7 +2,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.js';
 import { TrainingWorker } from './training-worker.js';
 
-/** Worker process entry: a TrainingWorker until SIGINT/SIGTERM (a second signal exits at once). */
+/** Worker process entry: a TrainingWorker until SIGINT/SIGTERM (graceful, bounded by WORKER_SHUTDOWN_TIMEOUT_MS). */
 const config = loadConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { proc: 'worker' } });
 const worker = new TrainingWorker(config, (obj, msg) => log.info(obj, msg));
@@ -11,7 +11,8 @@ log.info({ queue: config.QUEUE_NAME, concurrency: config.WORKER_CONCURRENCY, ...
 
 let closing = false;
 async function shutdown(signal: string) {
-  if (closing) process.exit(1);
+  // Ctrl-C under `npm start` delivers SIGINT (terminal) and SIGTERM (start script) together: one shutdown.
+  if (closing) return;
   closing = true;
   const t0 = performance.now();
   log.info({ signal }, 'worker shutting down: running jobs are checkpointed and handed back');
