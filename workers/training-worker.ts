@@ -52,7 +52,8 @@ export class TrainingWorker {
     });
     this.worker.on('failed', (job: Job<TrainingJobData> | undefined, err: Error) => {
       if (!job) return;
-      const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+      // BullMQ fails a job outright once it stalled more than WORKER_MAX_STALLED_COUNT times.
+      const final = err.name === 'UnrecoverableError' || /stalled more than allowable limit/.test(err.message) || job.attemptsMade >= (job.opts.attempts ?? 1);
       log({ jobId: job.data.jobId, attemptsMade: job.attemptsMade, final, err: err.message }, 'job attempt failed');
       if (!final) return;
       const jobs = new JobStore(this.storeRedis, keysFor(job.data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
