@@ -1,0 +1,78 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { train } from '../../src/core/index.js';
+import type { Checkpoint } from '../../src/core/types.js';
+import { createRedis } from '../../src/queue/connection.js';
+import { CheckpointStore, JobFencedError } from '../../src/storage/checkpoint-store.js';
+import { DatasetInUseError, DatasetStore } from '../../src/storage/dataset-store.js';
+import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { JobStore } from '../../src/storage/job-store.js';
+import { keysFor, type Keys } from '../../src/storage/keys.js';
+import { moons, moonsSpec } from '../helpers/data.js';
+import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+
+let redis: Redis;
+let keys: Keys;
+let jobs: JobStore;
+let checkpoints: CheckpointStore;
+let datasets: DatasetStore;
+let dsId: string;
+let ck: Checkpoint;
+
+beforeAll(async () => {
+  redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  keys = keysFor(uniquePrefix('ck'));
+  jobs = new JobStore(redis, keys, { retentionSeconds: 100 });
+  checkpoints = new CheckpointStore(redis, keys);
+  datasets = new DatasetStore(redis, keys);
+  const rows = moons(40);
+  const features = Float64Array.from(rows.flatMap((r) => r.slice(0, 2)));
+  const targets = Float64Array.from(rows.map((r) => r[2]));
+  dsId = (await datasets.create({ tenant: 'default', name: 'm', rows: 40, featureCount: 2, targetWidth: 1, features, targets })).id;
+  const { datasetId: _, ...spec } = moonsSpec(dsId, 2);
+  await train(spec, { features, targets, rows: 40, featureCount: 2, targetWidth: 1 }, { onCheckpoint: (c) => void (ck ??= c) });
+});
+
+afterAll(async () => {
+  await deletePrefix(keys.prefix);
+  redis.disconnect();
+});
+
+describe('CheckpointStore and fenced job writes', () => {
+  it('stores a checkpoint with its event atomically, loads it back intact, and refuses writes of a stale attempt', async () => {
+    const job = await jobs.create('default', moonsSpec(dsId, 2));
+    expect(await redis.smembers(keys.datasetActiveJobs(dsId))).toEqual([job.id]);
+    await expect(datasets.delete(dsId, 'default')).rejects.toBeInstanceOf(DatasetInUseError);
+    await jobs.transition(job.id, ['queued'], { status: 'running' }, { incrementAttempts: true }); // attempt 1
+    const seq = await checkpoints.write(job.id, 1, { checkpoint: ck, event: { type: 'progress', data: { epoch: 0 } }, progress: '{"epoch":0}' });
+    expect(seq).toBe(2); // 1 = queued status
+    const back = (await checkpoints.load(job.id))!;
+    expect(back).toMatchObject({ epoch: ck.epoch, step: ck.step, attempt: 1, eventSeq: 2 });
+    expect(back.checkpoint.history).toEqual(ck.history);
+    expect((back.checkpoint.state as { weights: Float32Array[] }).weights).toEqual((ck.state as { weights: Float32Array[] }).weights);
+    // Another worker takes over (attempt 2): attempt 1 can write nothing any more.
+    await jobs.transition(job.id, ['running'], { status: 'running' }, { incrementAttempts: true });
+    await expect(checkpoints.write(job.id, 1, { event: { type: 'progress', data: {} } })).rejects.toBeInstanceOf(JobFencedError);
+    expect((await jobs.finish(job.id, ['running'], 'completed', {}, { attempt: 1 })).previous).toBe('fenced');
+    expect((await jobs.get(job.id))!.status).toBe('running');
+    // Attempt 2 finishes: checkpoint gone, TTL on every key, the dataset is free again.
+    await jobs.saveArtifacts(job.id, { weightsHash: 'x' } as never, []);
+    expect((await jobs.finish(job.id, ['running'], 'completed', {}, { attempt: 2 })).applied).toBe(true);
+    expect(await redis.exists(keys.jobCheckpoint(job.id))).toBe(0);
+    for (const k of [keys.job(job.id), keys.jobEvents(job.id), keys.jobModel(job.id), keys.jobMetrics(job.id)]) {
+      const ttl = await redis.ttl(k);
+      expect(ttl).toBeGreaterThan(90);
+      expect(ttl).toBeLessThanOrEqual(100);
+    }
+    const events = await readEventsAfter(redis, keys.jobEvents(job.id), 0);
+    expect(events.map((e) => e.type)).toEqual(['status', 'progress', 'completed']);
+    expect(await redis.exists(keys.datasetActiveJobs(dsId))).toBe(0);
+    expect(await datasets.delete(dsId, 'default')).toBe(true);
+  });
+
+  it('drops an unreadable checkpoint instead of failing the job', async () => {
+    await redis.hset(keys.jobCheckpoint('job_x'), 'data', Buffer.from('not v8'));
+    expect(await checkpoints.load('job_x')).toBeNull();
+    expect(await redis.exists(keys.jobCheckpoint('job_x'))).toBe(0);
+  });
+});
