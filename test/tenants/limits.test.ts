@@ -133,3 +133,27 @@ describe('caps on active jobs and open event streams, dataset Idempotency-Key', 
     expect(ids.filter((n: string) => n === 'idem')).toHaveLength(2);
   });
 });
+
+describe('HEAD on the event stream', () => {
+  it('answers the head at once and holds no stream (it used to hang until the job ended)', async () => {
+    const t = await testApp('head', { RATE_LIMIT_MAX: '0', MAX_SSE_STREAMS_PER_KEY: '1' });
+    try {
+      await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+      const up = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'label'], moons(20)) });
+      const job = (await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: moonsSpec(up.json().id, 5) })).json().id;
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${base}/v1/jobs/${job}/events`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      }
+      // with a cap of one stream, a GET still gets its stream: the HEADs hold none
+      const ctl = new AbortController();
+      const get = await fetch(`${base}/v1/jobs/${job}/events`, { signal: ctl.signal });
+      expect(get.status).toBe(200);
+      ctl.abort();
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -68,6 +68,9 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
       if (header !== undefined && !/^\d{1,15}$/.test(header)) throw invalidField('last-event-id', 'must be an event id (a non-negative integer)', 'headers');
       const after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
       const stream = svc.keys.jobEvents(id);
+      // HEAD (Fastify adds it to GET routes): Node never flushes a HEAD head written for a stream, so the
+      // request hung holding a follower until the job ended (found by test/fuzz); answer the head alone
+      if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
 
       reply.hijack();
       const res = reply.raw;
