@@ -124,10 +124,12 @@ export const authPlugin = fp(
     });
     if (enabled) {
       app.log.info({ keys: entries.length, tenants: [...new Set(entries.map((e) => e.tenant))].length }, 'API keys required on /v1');
-      app.addHook('onRequest', async (req, reply) => {
-        if (!isV1(req)) return;
+      // preParsing: after the rate limit (route onRequest, keyed by IP for a wrong key, so guessing keys is
+      // rate-limited) and before any body is parsed for a request without a valid key
+      app.addHook('preParsing', async (req, reply, payload) => {
+        if (!isV1(req)) return payload;
         await app.authenticate(req, reply);
-        if (reply.sent) return reply;
+        return reply.sent ? reply : payload;
       });
     } else {
       app.log.warn('API_KEYS is not set: the API is open to anyone who can reach it (tenant "default"); set API_KEYS before exposing it');

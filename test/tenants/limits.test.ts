@@ -26,6 +26,19 @@ describe('rate limit per API key', () => {
     expect((await t.app.inject({ url: '/v1/jobs', headers: auth(KEY_B) })).statusCode).toBe(200);
     for (let i = 0; i < 5; i++) expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
   });
+
+  it('wrong keys share the client IP bucket: guessing keys is limited too', async () => {
+    const t2 = await testApp('ratelimit-ip', { API_KEYS: `${KEY_A}:a`, RATE_LIMIT_MAX: '3' });
+    try {
+      const codes = [];
+      for (let i = 0; i < 5; i++) codes.push((await t2.app.inject({ url: '/v1/jobs', headers: auth(`guess-${i}-0000000000000000`) })).statusCode);
+      expect(codes).toEqual([401, 401, 401, 429, 429]);
+      // a valid key has its own bucket
+      expect((await t2.app.inject({ url: '/v1/jobs', headers: auth(KEY_A) })).statusCode).toBe(200);
+    } finally {
+      await t2.close();
+    }
+  });
 });
 
 describe('caps on active jobs and open event streams, dataset Idempotency-Key', () => {
