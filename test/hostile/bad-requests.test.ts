@@ -106,6 +106,7 @@ const DATASET_CASES: Case[] = [
   ['JSON rows over MAX_DATASET_ROWS', JSONT, '', JSON.stringify({ features: Array.from({ length: 51 }, () => [1]), targets: Array(51).fill(0) }), 413, 'too_many_rows', 'features'],
   ['JSON columns over MAX_DATASET_COLUMNS', JSONT, '', JSON.stringify({ features: [Array(12).fill(1), Array(12).fill(1)], targets: [0, 1] }), 413, 'too_many_columns', 'features.0'],
   ['multipart without a file', 'multipart/form-data; boundary=B', '', '--B\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--B--\r\n', 400, 'invalid_multipart', 'file'],
+  ['multipart name over 200 characters', 'multipart/form-data; boundary=B', '', `--B\r\nContent-Disposition: form-data; name="name"\r\n\r\n${'n'.repeat(201)}\r\n--B\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\na,b\n1,2\n3,4\n\r\n--B--\r\n`, 400, 'validation_failed', 'name'],
   ['multipart with a bad CSV', 'multipart/form-data; boundary=B', '', '--B\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\na,b\n1,2\n3,x\n\r\n--B--\r\n', 400, 'invalid_csv', 'csv:3:2'],
 ];
 

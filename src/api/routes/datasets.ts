@@ -14,7 +14,7 @@ import {
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { parseCsvDataset, parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
-import { HttpProblem, notFound } from '../problem.js';
+import { HttpProblem, invalidField, notFound } from '../problem.js';
 
 /** The non-JSON request bodies, for the OpenAPI document only (they are parsed by hand). */
 export const DATASET_UPLOAD_DOC_CONTENT = {
@@ -101,6 +101,9 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
           reply.header('connection', 'close');
           throw err;
         });
+        // the same bounds as the JSON body and the query give these fields
+        for (const f of ['name', 'target'] as const)
+          if (fields[f] !== undefined && fields[f].length > 200) throw invalidField(f, 'at most 200 characters');
         name = fields.name || name;
         parsed = parseCsvDataset(file, fields.target || query.target, limits);
         hash = createHash('sha256').update(bodyHash({ query, name: fields.name, target: fields.target })).update(file).digest('hex');
