@@ -11,7 +11,7 @@ import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { freePort } from '../helpers/net.js';
 import { uniquePrefix } from '../helpers/redis.js';
-import { isFinished, longSpec, moonsData, privateRedis, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, killWorker, longSpec, moonsData, privateRedis, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
 
 /*
  * A Redis of this test's own (AOF, fsync always) is stopped for a few seconds and started again
@@ -23,6 +23,7 @@ let dir: string;
 let server: Awaited<ReturnType<typeof privateRedis>>;
 let api: { app: FastifyInstance; base: string };
 let worker: WorkerProc;
+let env: Record<string, string>;
 let redis: Redis;
 let datasetId: string;
 let data: DataSet;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   server = await privateRedis(await freePort(), dir);
   redis = redisClient(server.url);
   redis.on('error', () => {});
-  const env = { REDIS_URL: server.url, KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+  env = { REDIS_URL: server.url, KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
   api = await startApi(prefix, env);
   worker = await startWorker(env);
   const d = moonsData(20_000);
@@ -102,5 +103,24 @@ describe('Redis stopped and restarted', () => {
     const resumed = statuses.filter((s) => s.resumed);
     expect(jobs[0].attempts === 1 || resumed.length === jobs[0].attempts - 1).toBe(true);
     console.log(`Redis down ~2.5 s: /readyz 200 again ${Math.round(recoveredMs)} ms after the stop (${ready} polls after restart); running job attempts=${jobs[0].attempts}, resumed from ${JSON.stringify(resumed.map((s) => [s.fromEpoch, s.fromStep]))}`);
+  }, 150_000);
+
+  it('a worker that dies while Redis is down: after the restart a new worker resumes the job from its checkpoint', async () => {
+    const reference = (await train(longSpec(20), data)).weightsHash;
+    const id = ((await (await post({ datasetId, ...longSpec(20) })).json()) as Job).id;
+    await waitJob(api.base, id, (j) => j.status === 'running');
+    while (!(await redis.exists(`${prefix}job:${id}:checkpoint`))) await sleep(20);
+    await server.stop();
+    await killWorker(worker);
+    await sleep(1000);
+    await server.start();
+    const ck = await redis.hmget(`${prefix}job:${id}:checkpoint`, 'epoch', 'step');
+    worker = await startWorker(env);
+    const job = await waitJob(api.base, id, isFinished, 120_000);
+    expect(job.status, JSON.stringify(job.error)).toBe('completed');
+    expect(job.attempts).toBe(2);
+    expect(job.result!.weightsHash).toBe(reference);
+    const running = (await readEventsAfter(redis, `${prefix}job:${id}:events`, 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data)).filter((s) => s.status === 'running');
+    expect(running[1]).toMatchObject({ attempt: 2, resumed: true, fromEpoch: Number(ck[0]), fromStep: Number(ck[1]) });
   }, 150_000);
 });
