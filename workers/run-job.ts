@@ -139,7 +139,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       durationMs: result.durationMs,
       samplesPerSecond: result.samplesPerSecond,
     };
-    await ctx.jobs.saveArtifacts(jobId, result.model, result.history);
+    if (!(await ctx.jobs.saveArtifacts(jobId, result.model, result.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
     const done = await ctx.jobs.finish(jobId, ['running'], 'completed', { result: summary }, { attempt: attemptNo });
     if (!done.applied) return 'skipped';
     ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs, attempt: attemptNo }, 'job completed');
@@ -159,7 +159,11 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
         ctx.log?.({ jobId, epoch: err.checkpoint.epoch }, 'job cancelled');
         return 'cancelled';
       }
-      if (stopReason === 'timeout') return timedOut(ctx, jobId, attemptNo, before.spec as TrainingSpec, before.maxDurationSeconds!, err.checkpoint);
+      if (stopReason === 'timeout')
+        return timedOut(ctx, jobId, attemptNo, before.spec as TrainingSpec, before.maxDurationSeconds!, err.checkpoint).catch((e: unknown) => {
+          if (e instanceof JobFencedError) return 'skipped' as const;
+          throw e;
+        });
       if (stopReason === 'shutdown') {
         try {
           await owned({ checkpoint: err.checkpoint });
@@ -214,7 +218,7 @@ async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, spec:
     if (loaded) {
       const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets };
       const r = await train({ ...spec, epochs: c.epoch }, data, { resumeFrom: c });
-      await ctx.jobs.saveArtifacts(jobId, r.model, r.history);
+      if (!(await ctx.jobs.saveArtifacts(jobId, r.model, r.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
       kept = `the model at that point (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept`;
     }
   }

@@ -203,9 +203,17 @@ export class JobStore {
     return (await this.redis.hget(this.keys.job(id), 'cancelRequested')) === '1';
   }
 
-  /** Stores the trained model and its per-epoch history. */
-  async saveArtifacts(id: string, model: Model, history: EpochMetrics[]): Promise<void> {
+  /**
+   * Stores the trained model and its per-epoch history; with `attempt`, only while that attempt
+   * owns the running job (returns false when fenced).
+   */
+  async saveArtifacts(id: string, model: Model, history: EpochMetrics[], opts: { attempt?: number } = {}): Promise<boolean> {
+    if (opts.attempt !== undefined) {
+      const k = this.keys;
+      return (await this.r.tsnnOwnedArtifacts(k.job(id), k.jobModel(id), k.jobMetrics(id), String(opts.attempt), JSON.stringify(model), JSON.stringify(history))) === 1;
+    }
     await this.redis.multi().set(this.keys.jobModel(id), JSON.stringify(model)).set(this.keys.jobMetrics(id), JSON.stringify(history)).exec();
+    return true;
   }
 
   async getModel(id: string): Promise<Model | null> {

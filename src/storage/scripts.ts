@@ -89,7 +89,21 @@ end
 return seq
 `;
 
+/**
+ * Stores model and metrics of a job only while attempt ARGV[1] owns it and it is running, so an
+ * attempt that lost the job cannot rewrite them (nor clear the TTL retention set on them).
+ * Returns 1, or -1 when fenced. KEYS: job hash, model, metrics. ARGV: attempt, model, metrics.
+ */
+const OWNED_ARTIFACTS = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return -1 end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) then return -1 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
+return 1
+`;
+
 interface ScriptedRedis {
+  tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<number>;
   tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, datasetJobs: string, ...argv: string[]): Promise<[number, string, number, number]>;
   tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<number>;
   tsnnAppendEvent(job: string, stream: string, ...argv: string[]): Promise<number>;
@@ -104,6 +118,7 @@ export function scripted(redis: Redis): ScriptedRedis {
     redis.defineCommand('tsnnTransition', { numberOfKeys: 2, lua: TRANSITION });
     redis.defineCommand('tsnnFinish', { numberOfKeys: 6, lua: FINISH });
     redis.defineCommand('tsnnOwnedWrite', { numberOfKeys: 3, lua: OWNED_WRITE });
+    redis.defineCommand('tsnnOwnedArtifacts', { numberOfKeys: 3, lua: OWNED_ARTIFACTS });
   }
   return r as unknown as ScriptedRedis;
 }

@@ -56,7 +56,9 @@ describe('CheckpointStore and fenced job writes', () => {
     expect((await jobs.finish(job.id, ['running'], 'completed', {}, { attempt: 1 })).previous).toBe('fenced');
     expect((await jobs.get(job.id))!.status).toBe('running');
     // Attempt 2 finishes: checkpoint gone, TTL on every key, the dataset is free again.
-    await jobs.saveArtifacts(job.id, { weightsHash: 'x' } as never, []);
+    expect(await jobs.saveArtifacts(job.id, { weightsHash: 'stale' } as never, [], { attempt: 1 })).toBe(false);
+    expect(await redis.exists(keys.jobModel(job.id))).toBe(0);
+    expect(await jobs.saveArtifacts(job.id, { weightsHash: 'x' } as never, [], { attempt: 2 })).toBe(true);
     expect((await jobs.finish(job.id, ['running'], 'completed', {}, { attempt: 2 })).applied).toBe(true);
     expect(await redis.exists(keys.jobCheckpoint(job.id))).toBe(0);
     for (const k of [keys.job(job.id), keys.jobEvents(job.id), keys.jobModel(job.id), keys.jobMetrics(job.id)]) {
