@@ -166,8 +166,8 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
         });
       if (stopReason === 'shutdown') {
         try {
-          await owned({ checkpoint: err.checkpoint });
-          await ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', handback: true, reason: `worker shutting down at ${at}` } } });
+          // Checkpoint, event and status in one fenced step.
+          await owned({ checkpoint: err.checkpoint, status: 'queued', event: { type: 'status', data: { status: 'queued', handback: true, reason: `worker shutting down at ${at}` } } });
         } catch (e) {
           if (e instanceof JobFencedError) return 'skipped';
           throw e;

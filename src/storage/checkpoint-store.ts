@@ -23,6 +23,8 @@ export interface OwnedWrite {
   event?: { type: JobEventType; data: unknown };
   /** New value of the record's `progress` field (JSON text). */
   progress?: string;
+  /** New status of the record: `queued` when the attempt hands the job back. */
+  status?: 'queued';
 }
 
 /** Raised when a write is refused because another attempt owns the job now (or it ended). */
@@ -70,6 +72,7 @@ export class CheckpointStore {
         w.event?.type ?? '',
         w.event ? JSON.stringify(w.event.data) : '',
         w.progress ?? '',
+        w.status ?? '',
       ),
     );
     if (seq < 0) throw new JobFencedError(id, attempt);

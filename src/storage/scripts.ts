@@ -71,8 +71,9 @@ return {1, st, seq, attempts}
  * A running job's write: optionally a checkpoint (hash: data, epoch, step, attempt, eventSeq),
  * optionally an event, optionally the record's `progress`, all in one step and only while the job
  * is `running` with `attempts` = ARGV[1] (fencing: a worker that lost the job writes nothing).
+ * With ARGV[8] the record's status changes too (a handback: 'queued').
  * Returns the event sequence after the write, or -1 when fenced.
- * KEYS: job hash, stream, checkpoint. ARGV: attempt, blob|'', epoch, step, eventType|'', eventData, progress|''
+ * KEYS: job hash, stream, checkpoint. ARGV: attempt, blob|'', epoch, step, eventType|'', eventData, progress|'', status|''
  */
 const OWNED_WRITE = `
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return -1 end
@@ -86,6 +87,7 @@ if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[7]) end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[3], 'data', ARGV[2], 'epoch', ARGV[3], 'step', ARGV[4], 'attempt', ARGV[1], 'eventSeq', seq)
 end
+if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[8]) end
 return seq
 `;
 
