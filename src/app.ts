@@ -45,7 +45,11 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   await app.register(securityHeadersPlugin, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   if (config.CORS_ORIGINS) {
     const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
-    await app.register(cors, { origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['location', 'retry-after', 'x-request-id'] });
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins,
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      exposedHeaders: ['location', 'retry-after', 'x-request-id', 'idempotent-replayed', 'www-authenticate'],
+    });
   }
   // Operations (/metrics, Bull Board; its timing hooks must precede the routes) and the dashboard.
   await app.register(opsPlugin);

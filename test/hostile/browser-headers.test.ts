@@ -41,6 +41,7 @@ describe('headers without a browser', () => {
     try {
       const ok = await open.app.inject({ ...pre, headers: { ...pre.headers, origin: 'https://app.example' } });
       expect(ok.headers['access-control-allow-origin']).toBe('https://app.example');
+      expect(String(ok.headers['access-control-allow-methods'])).toContain('DELETE');
       const evil = await open.app.inject(pre);
       expect(evil.headers['access-control-allow-origin']).toBeUndefined();
     } finally {
