@@ -12,12 +12,25 @@ import { sweepJobIndexes } from '../src/storage/retention.js';
 /** Config the worker reads. */
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'>;
 
+/**
+ * Node flags of the trainer children. Node 20 runs WebAssembly relaxed SIMD (the fused
+ * multiply-add kernels, ~1.2x faster training: bench/RESULTS.md) only behind a V8 flag that
+ * NODE_OPTIONS refuses, so it goes on the children's command line unless TRAINING_WASM_FMA=false.
+ * Node 22+ has relaxed SIMD on by default and needs no flag.
+ */
+export function trainerNodeFlags(env: Record<string, string | undefined> = process.env): string[] {
+  if (/^(0|false|no|off)$/i.test(env.TRAINING_WASM_FMA ?? '')) return [];
+  // Decided by the Node version, not by this process: its own flags say nothing of the child's.
+  if (Number(process.versions.node.split('.')[0]) >= 22) return [];
+  return ['--experimental-wasm-relaxed-simd'];
+}
+
 /** The sandboxed processor next to this file: `.ts` under tsx, `.js` when compiled. */
-function processorFile(): { file: string; execArgv?: string[] } {
+function processorFile(): { file: string; execArgv: string[] } {
   const ts = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(ts ? './processor.ts' : './processor.js', import.meta.url));
   // A .ts child needs the tsx loader whatever flags this process was started with (e.g. under vitest).
-  return ts ? { file, execArgv: ['--import', import.meta.resolve('tsx')] } : { file };
+  return { file, execArgv: [...trainerNodeFlags(), ...(ts ? ['--import', import.meta.resolve('tsx')] : [])] };
 }
 
 /**
@@ -48,7 +61,7 @@ export class TrainingWorker {
       lockDuration: reliability.WORKER_LOCK_DURATION_MS,
       stalledInterval: reliability.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: reliability.WORKER_MAX_STALLED_COUNT,
-      ...(execArgv ? { workerForkOptions: { execArgv } } : {}),
+      workerForkOptions: { execArgv },
     });
     this.worker.on('failed', (job: Job<TrainingJobData> | undefined, err: Error) => {
       if (!job) return;

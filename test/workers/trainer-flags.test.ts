@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { train } from '../../src/core/index.js';
+import { createRedis } from '../../src/queue/connection.js';
+import { TrainingQueue } from '../../src/queue/training-queue.js';
+import { DatasetStore } from '../../src/storage/dataset-store.js';
+import { JobStore } from '../../src/storage/job-store.js';
+import { keysFor, type Keys } from '../../src/storage/keys.js';
+import { TrainingWorker, trainerNodeFlags } from '../../workers/training-worker.js';
+import { moons } from '../helpers/data.js';
+import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
+
+const rows = moons(200);
+const spec = {
+  model: { layers: [{ units: 32, activation: 'relu' as const }, { units: 32, activation: 'tanh' as const }, { units: 2, activation: 'softmax' as const }] },
+  loss: 'softmax_cross_entropy' as const,
+  optimizer: { type: 'adam' as const, learningRate: 0.01 },
+  epochs: 15,
+  batchSize: 16,
+  seed: 11,
+};
+const data = { features: rows.map((r) => r.slice(0, 2)), targets: rows.map((r) => r[2]) };
+
+/** The weights hash of `spec` trained in a fresh node process started with `flags`. */
+function hashInChild(flags: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fma-'));
+  try {
+    const file = join(dir, 'run.mts');
+    const core = new URL('../../src/core/index.ts', import.meta.url).href;
+    writeFileSync(file, `import { train } from ${JSON.stringify(core)};\nconst r = await train(${JSON.stringify(spec)}, ${JSON.stringify(data)});\nconsole.log(r.weightsHash);\n`);
+    return execFileSync(process.execPath, [...flags, '--import', 'tsx', file], { encoding: 'utf8', cwd: process.cwd() }).trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
+  it('adds the V8 flag on Node 20 unless TRAINING_WASM_FMA=false', () => {
+    const major = Number(process.versions.node.split('.')[0]);
+    expect(trainerNodeFlags({})).toEqual(major < 22 ? ['--experimental-wasm-relaxed-simd'] : []);
+    expect(trainerNodeFlags({ TRAINING_WASM_FMA: 'false' })).toEqual([]);
+    expect(trainerNodeFlags({ TRAINING_WASM_FMA: '0' })).toEqual([]);
+  });
+
+  let redis: Redis;
+  let keys: Keys;
+  let worker: TrainingWorker;
+  let queue: TrainingQueue;
+  beforeAll(() => {
+    const prefix = uniquePrefix('fma');
+    const config = testConfig(prefix, { WORKER_CONCURRENCY: '1' });
+    redis = createRedis(config.REDIS_URL);
+    keys = keysFor(prefix);
+    worker = new TrainingWorker(config);
+    queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 1 });
+  });
+  afterAll(async () => {
+    await worker.close(1000);
+    await queue.close();
+    await deletePrefix(keys.prefix);
+    redis.disconnect();
+  });
+
+  it('a job trained by the worker has the FMA weights, which differ from the plain-SIMD ones', async () => {
+    if (Number(process.versions.node.split('.')[0]) >= 22) return; // FMA is the only wasm path there
+    const withFma = hashInChild(['--experimental-wasm-relaxed-simd']);
+    const plain = hashInChild([]);
+    expect(withFma).not.toBe(plain); // the flag is observable in the weights
+    expect((await train(spec, data)).weightsHash).toBe(withFma); // vitest runs with the flag too
+
+    const ds = await new DatasetStore(redis, keys).create({
+      tenant: 'default', name: 'm', rows: rows.length, featureCount: 2, targetWidth: 1,
+      features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])),
+    });
+    const jobs = new JobStore(redis, keys);
+    const job = await jobs.create('default', { datasetId: ds.id, ...spec });
+    await queue.enqueue(job.id);
+    const end = Date.now() + 45_000;
+    let done = await jobs.get(job.id);
+    while (done!.status !== 'completed' && done!.status !== 'failed' && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      done = await jobs.get(job.id);
+    }
+    expect(done!.status).toBe('completed');
+    expect(done!.result!.weightsHash).toBe(withFma);
+  });
+});
