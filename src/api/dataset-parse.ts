@@ -1,17 +1,10 @@
 import { parse } from 'csv-parse/sync';
 import type { DatasetJsonBody } from '../schemas/dataset.js';
+import type { DatasetValues } from '../storage/dataset-store.js';
 import { HttpProblem, invalidField } from './problem.js';
 
 /** A dataset parsed from any upload format, before storage. */
-export interface ParsedDataset {
-  rows: number;
-  featureCount: number;
-  targetWidth: number;
-  features: Float64Array;
-  targets: Float64Array;
-  columns?: string[];
-  targetColumns?: string[];
-}
+export type ParsedDataset = DatasetValues;
 
 /** Size limits of one dataset (`MAX_DATASET_ROWS`, `MAX_DATASET_COLUMNS`). */
 export interface DatasetLimits {

@@ -4,12 +4,8 @@ import { newId } from './ids.js';
 import type { Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
 
-/** A parsed upload: row-major values, before choosing the storage dtype. */
-export interface DatasetInput {
-  /** Id to store under (an Idempotency-Key claims it first). Default: a new id. */
-  id?: string;
-  tenant: string;
-  name: string;
+/** A dataset's row-major values, as any upload format parses to, before choosing the storage dtype. */
+export interface DatasetValues {
   rows: number;
   featureCount: number;
   targetWidth: number;
@@ -19,6 +15,14 @@ export interface DatasetInput {
   targets: Float64Array;
   columns?: string[];
   targetColumns?: string[];
+}
+
+/** A parsed upload with its owner and name, to store. */
+export interface DatasetInput extends DatasetValues {
+  /** Id to store under (an Idempotency-Key claims it first). Default: a new id. */
+  id?: string;
+  tenant: string;
+  name: string;
 }
 
 /** What a worker trains on: the metadata and flat typed arrays of the stored dtype. */
