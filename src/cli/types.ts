@@ -2,7 +2,7 @@
  * The few response fields the CLI reads. The API's zod schemas are the source of truth; the
  * CLI talks to any server over HTTP, so it only names what it prints.
  */
-import type { Progress, TrainingSpec } from '../core/types.js';
+import type { Progress, TrainResult, TrainingSpec } from '../core/types.js';
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
@@ -25,17 +25,7 @@ export interface JobView {
   datasetId: string;
   spec: TrainingSpec & { datasetId?: string };
   progress?: { epoch?: number; epochs?: number; step?: number; stepsPerEpoch?: number; loss?: number | null; valLoss?: number | null };
-  result?: {
-    loss: number;
-    valLoss?: number;
-    accuracy?: number;
-    valAccuracy?: number;
-    epochsRun: number;
-    stoppedEarly: boolean;
-    weightsHash: string;
-    durationMs: number;
-    samplesPerSecond: number;
-  };
+  result?: Pick<TrainResult, 'loss' | 'valLoss' | 'accuracy' | 'valAccuracy' | 'epochsRun' | 'stoppedEarly' | 'weightsHash' | 'durationMs' | 'samplesPerSecond'>;
   error?: { code: string; message: string };
   createdAt?: string;
   startedAt?: string;
