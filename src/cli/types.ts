@@ -5,7 +5,6 @@
 import type { Progress, TrainResult, TrainingSpec } from '../core/types.js';
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 export interface DatasetView {
   id: string;
@@ -31,16 +30,6 @@ export interface JobView {
   startedAt?: string;
   finishedAt?: string;
   attempts?: number;
-}
-
-/** A page of `GET /v1/jobs` or `GET /v1/datasets`; servers may send a bare array too. */
-export interface Page<T> {
-  items?: T[];
-  data?: T[];
-  jobs?: T[];
-  datasets?: T[];
-  next?: string | null;
-  nextCursor?: string | null;
 }
 
 /** The `progress` SSE event: the core's progress fields. */

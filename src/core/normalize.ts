@@ -43,11 +43,6 @@ export function columnStats(src: TableSource, w: number, rows: ArrayLike<number>
   return { mean: Array.from(mean), std };
 }
 
-/** Identity statistics (mean 0, std 1) for a column set that is not normalized. */
-export function identityStats(w: number): ColumnStats {
-  return { mean: new Array<number>(w).fill(0), std: new Array<number>(w).fill(1) };
-}
-
 /** Normalizes `row[offset … offset+w)` in place: (x − μ) / σ. */
 export function normalizeRow(row: { [i: number]: number }, offset: number, stats: ColumnStats): void {
   const { mean, std } = stats;
