@@ -1,13 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { train } from '../../src/core/index.js';
 import type { DataSet } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { problem } from '../helpers/app.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, longSpec, moonsData, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 
 /* Timeouts, retries after a crashed trainer, and datasets that running jobs still need. */
 const prefix = uniquePrefix('fail');
@@ -21,10 +20,7 @@ let data: DataSet;
 beforeAll(async () => {
   api = await startApi(prefix, env);
   worker = await startWorker(env);
-  const d = moonsData(20_000);
-  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows!, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
-  const loaded = (await api.app.svc.datasets.load(datasetId))!;
-  data = { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 };
+  ({ datasetId, data } = await storeMoons(api.app, 20_000));
 });
 
 afterAll(async () => {
@@ -56,7 +52,7 @@ describe('failures', () => {
   }, 60_000);
 
   it('a crashed trainer process is retried with backoff and resumes from its checkpoint (invalid_spec/diverged never retry: test/workers)', async () => {
-    const reference = (await train(longSpec(25), data)).weightsHash;
+    const reference = await referenceHash(longSpec(25), data);
     const id = await submit(longSpec(25));
     await waitJob(api.base, id, (j) => j.status === 'running');
     while (!(await redis.exists(`${prefix}job:${id}:checkpoint`))) await sleep(20);

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { train } from '../../src/core/index.js';
 import type { DataSet } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, longSpec, moonsData, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 
 /*
  * SIGTERM to a worker while two jobs run on two workers: the terminated worker checkpoints its
@@ -23,10 +22,7 @@ const EPOCHS = 25;
 
 beforeAll(async () => {
   api = await startApi(prefix);
-  const d = moonsData(20_000);
-  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows!, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
-  const loaded = (await api.app.svc.datasets.load(datasetId))!;
-  data = { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 };
+  ({ datasetId, data } = await storeMoons(api.app, 20_000));
 });
 
 afterAll(async () => {
@@ -38,7 +34,7 @@ afterAll(async () => {
 
 describe('graceful worker shutdown', () => {
   it('SIGTERM hands the running job back with a checkpoint; both jobs complete, attempts not exhausted', async () => {
-    const reference = (await train(longSpec(EPOCHS), data)).weightsHash;
+    const reference = await referenceHash(longSpec(EPOCHS), data);
     // Lock 30 s: a job recovered as stalled would take that long, a handed-back one does not wait for it.
     const slowStall = { ...env, WORKER_LOCK_DURATION_MS: '30000', WORKER_STALLED_INTERVAL_MS: '30000', JOB_ATTEMPTS: '1' };
     const [a, b] = await Promise.all([startWorker(slowStall), startWorker(slowStall)]);

@@ -83,6 +83,17 @@ export function moonsData(n: number): DataSet {
   return { features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])), rows: n, featureCount: 2, targetWidth: 1 };
 }
 
+/**
+ * Stores `n` moons rows through the API's DatasetStore. Returns the dataset id and the values as
+ * stored (the reference run must train on exactly what the worker loads) as the core's DataSet.
+ */
+export async function storeMoons(app: FastifyInstance, n: number): Promise<{ datasetId: string; data: DataSet }> {
+  const d = moonsData(n);
+  const { id } = await app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows!, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array });
+  const loaded = (await app.svc.datasets.load(id))!;
+  return { datasetId: id, data: { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 } };
+}
+
 /** A spec whose epochs last long enough (tens of ms) to be killed in the middle of one. */
 export const longSpec = (epochs: number): TrainingSpec => ({
   model: { layers: [{ units: 64, activation: 'tanh' }, { units: 64, activation: 'tanh' }, { units: 2, activation: 'softmax' }], init: 'xavier_normal' },

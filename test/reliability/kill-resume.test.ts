@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { train } from '../../src/core/index.js';
 import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, killWorker, longSpec, moonsData, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, killWorker, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 
 /*
  * SIGKILL of a worker's whole process group (worker and trainer child) in the middle of an
@@ -23,10 +22,7 @@ const EPOCHS = 12;
 
 beforeAll(async () => {
   api = await startApi(prefix);
-  const d = moonsData(30_000);
-  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows!, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
-  const loaded = (await api.app.svc.datasets.load(datasetId))!;
-  data = { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 };
+  ({ datasetId, data } = await storeMoons(api.app, 30_000));
 });
 
 afterAll(async () => {
@@ -44,7 +40,7 @@ async function submit(): Promise<string> {
 
 describe('kill -9 of a worker mid-epoch, ten times', () => {
   it('every job completes with the uninterrupted weights; SSE ids increase; /metrics has each epoch once', async () => {
-    const reference = (await train(longSpec(EPOCHS), data)).weightsHash;
+    const reference = await referenceHash(longSpec(EPOCHS), data);
     const KILLS = 10;
     let kills = 0;
     const recoveryMs: number[] = [];

@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { train } from '../../src/core/index.js';
 import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import { evictionPolicyWarning } from '../../src/queue/connection.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { freePort } from '../helpers/net.js';
 import { uniquePrefix } from '../helpers/redis.js';
-import { isFinished, killWorker, longSpec, moonsData, privateRedis, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 
 /*
  * A Redis of this test's own (AOF, fsync always) is stopped for a few seconds and started again
@@ -36,10 +35,7 @@ beforeAll(async () => {
   env = { REDIS_URL: server.url, KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
   api = await startApi(prefix, env);
   worker = await startWorker(env);
-  const d = moonsData(20_000);
-  datasetId = (await api.app.svc.datasets.create({ tenant: 'default', name: 'moons', rows: d.rows!, featureCount: 2, targetWidth: 1, features: d.features as Float64Array, targets: d.targets as Float64Array })).id;
-  const loaded = (await api.app.svc.datasets.load(datasetId))!;
-  data = { features: loaded.features, targets: loaded.targets, rows: d.rows, featureCount: 2, targetWidth: 1 };
+  ({ datasetId, data } = await storeMoons(api.app, 20_000));
 });
 
 afterAll(async () => {
@@ -61,7 +57,7 @@ describe('Redis stopped and restarted', () => {
   });
 
   it('503 + Retry-After while down, recovers by itself; finished, running and queued jobs all survive', async () => {
-    const [refLong, refShort] = [(await train(longSpec(20), data)).weightsHash, (await train(longSpec(2), data)).weightsHash];
+    const [refLong, refShort] = [await referenceHash(longSpec(20), data), await referenceHash(longSpec(2), data)];
     const finished = ((await (await post({ datasetId, ...longSpec(2) })).json()) as Job).id;
     const done = await waitJob(api.base, finished, isFinished);
     expect(done.status).toBe('completed');
@@ -106,7 +102,7 @@ describe('Redis stopped and restarted', () => {
   }, 150_000);
 
   it('a worker that dies while Redis is down: after the restart a new worker resumes the job from its checkpoint', async () => {
-    const reference = (await train(longSpec(20), data)).weightsHash;
+    const reference = await referenceHash(longSpec(20), data);
     const id = ((await (await post({ datasetId, ...longSpec(20) })).json()) as Job).id;
     await waitJob(api.base, id, (j) => j.status === 'running');
     while (!(await redis.exists(`${prefix}job:${id}:checkpoint`))) await sleep(20);
