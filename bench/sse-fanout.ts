@@ -14,38 +14,19 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { keysFor } from '../src/storage/keys.js';
 import { JobStore } from '../src/storage/job-store.js';
+import { apiNodeArgs, apiRoot, deletePrefix, freePort, sleep, stopChild, waitHealthy } from './api-child.js';
 
-const root = resolve(import.meta.dirname, '..');
-const apiRoot = resolve(process.env.API_ROOT ?? root);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);
 const EVENTS = Number(process.env.EVENTS ?? 200);
 const RATE = Number(process.env.RATE ?? 20);
 
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-async function deletePrefix(r: Redis, prefix: string) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.unlink(...keys);
-  } while (cursor !== '0');
-}
 
 /** Redis connections this API holds for SSE: its hub's (`tsnn-sse-hub-<pid>`), or per-stream readers (`tsnn-sse`, before the hub). */
 async function sseConnections(r: Redis, pid: number): Promise<number> {
@@ -67,7 +48,7 @@ const jobs = new JobStore(redis, keys);
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node ${process.version}; API from ${apiRoot}`);
-const api = spawn(process.execPath, [...(process.env.API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', resolve(apiRoot, 'src/server.ts')], {
+const api = spawn(process.execPath, [...apiNodeArgs, '--import', 'tsx', resolve(apiRoot, 'src/server.ts')], {
   cwd: apiRoot,
   env: { ...process.env, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn', MAX_SSE_STREAMS_PER_KEY: String(CLIENTS + 10), RATE_LIMIT_MAX: '0' },
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -76,12 +57,7 @@ const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 const lags: number[] = [];
 const clients: Client[] = [];
 try {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {}
-    await sleep(100);
-  }
+  await waitHealthy(base);
   const job = await jobs.create('default', { datasetId: 'ds_bench', model: { layers: [{ units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam' }, epochs: 1, batchSize: 1 } as never);
   await jobs.transition(job.id, ['queued'], { status: 'running' }, { event: { type: 'status', data: { status: 'running' } } });
 
@@ -159,7 +135,7 @@ try {
   );
 } finally {
   agent.destroy();
-  await new Promise<void>((r) => (api.exitCode !== null ? r() : (api.once('exit', () => r()), api.kill('SIGTERM'))));
+  await stopChild(api);
   await deletePrefix(redis, prefix);
   redis.disconnect();
 }

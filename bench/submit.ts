@@ -13,10 +13,10 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { apiNodeArgs, apiRoot, deletePrefix, freePort, stopChild, waitHealthy } from './api-child.js';
 
 interface CannonResult {
   requests: { average: number; total: number };
@@ -26,49 +26,19 @@ interface CannonResult {
 }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<CannonResult>;
 
-const root = resolve(import.meta.dirname, '..');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 20);
 const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 20);
 
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-
-/** Where the API and worker run from: this checkout, or API_ROOT (another checkout, to measure an older version the same way). */
-const apiRoot = resolve(process.env.API_ROOT ?? root);
-/** Extra node flags for the API process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
-const apiNodeArgs = process.env.API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-
 function start(file: string, env: Record<string, string>): ChildProcess {
   const args = file === 'src/server.ts' ? apiNodeArgs : [];
   return spawn(process.execPath, [...args, '--import', 'tsx', resolve(apiRoot, file)], { cwd: apiRoot, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
-const stop = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'))));
-
-async function waitHealthy(base: string) {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('API did not start');
-}
-
-async function deletePrefix(prefix: string) {
+/** Deletes the keys a phase left under `prefix`. */
+async function dropKeys(prefix: string) {
   const r = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.unlink(...keys);
-  } while (cursor !== '0');
+  await deletePrefix(r, prefix);
   r.disconnect();
 }
 
@@ -154,8 +124,8 @@ if (PHASES.includes('1')) {
     );
   } finally {
     if (api) {
-      await stop(api);
-      await deletePrefix(`${tag}-a`);
+      await stopChild(api);
+      await dropKeys(`${tag}-a`);
     }
   }
 }
@@ -173,8 +143,8 @@ if (PHASES.includes('2')) {
     console.log(`submit → first progress event (idle worker, ${LATENCY_RUNS} runs): median ${pct(ms, 50).toFixed(1)} ms, p90 ${pct(ms, 90).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms`);
   } finally {
     if (procs.length) {
-      await Promise.all(procs.map(stop));
-      await deletePrefix(`${tag}-b`);
+      await Promise.all(procs.map(stopChild));
+      await dropKeys(`${tag}-b`);
     }
   }
 }
