@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { opsPlugin } from '../../src/ops/plugin.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor } from '../../src/storage/keys.js';
-import { deleteKeys } from './stack.js';
+import { deletePrefix } from '../helpers/redis.js';
 
 const prefix = `t7auth${process.pid.toString(36)}${Date.now().toString(36)}`;
 const KEY = 's3cret-key';
@@ -48,7 +48,7 @@ beforeAll(() => {
 afterAll(async () => {
   await queue.close();
   redis.disconnect();
-  await deleteKeys(`${prefix}:*`);
+  await deletePrefix(`${prefix}:`);
 });
 
 describe('ops routes behind the API keys', () => {

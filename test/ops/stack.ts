@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from '../helpers/net.js';
+import { deletePrefix } from '../helpers/redis.js';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 
@@ -62,7 +62,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await gone;
       clearTimeout(t);
     }
-    await deleteKeys(`${prefix}:*`);
+    await deletePrefix(`${prefix}:`);
   };
   const end = Date.now() + 40_000;
   for (;;) {
@@ -77,24 +77,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await new Promise((r) => setTimeout(r, 150));
   }
   return { url, prefix, output: () => out, stop };
-}
-
-/** Deletes every key matching `pattern` (SCAN, never FLUSH: the Redis is shared). */
-export async function deleteKeys(pattern: string): Promise<number> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, lazyConnect: true });
-  let n = 0;
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) n += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return n;
 }
 
 /** Two interleaved half-moons (seeded), as CSV with header `x,y,label`. */
