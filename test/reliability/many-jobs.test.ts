@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
