@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { DivergenceError, InvalidSpecError, TrainingAbortedError, train } from '../src/core/index.js';
-import type { Checkpoint, DataSet, Progress, TrainingSpec } from '../src/core/types.js';
+import type { Checkpoint, DataSet, Progress, TrainResult, TrainingSpec } from '../src/core/types.js';
 import type { JobError, JobResult } from '../src/schemas/job.js';
 import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheckpoint } from '../src/storage/checkpoint-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
@@ -73,6 +73,8 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
   let deadline: NodeJS.Timeout | undefined;
   const interval = ctx.progressIntervalMs ?? 100;
   let lastSent = -Infinity;
+  // The last epoch-end checkpoint written (or resumed from): what a cancelled job keeps as its model.
+  let lastEpochEnd = null as Checkpoint | null;
   try {
     const saved = await ctx.checkpoints.load(jobId);
     const resumed = saved !== null || start.previous === 'running';
@@ -106,8 +108,9 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     // An epoch's last progress event is written together with the checkpoint that follows it,
     // so a resumed run never repeats an epoch event and never misses one.
     let pendingEpoch: Progress | null = null;
-    const run = (resumeFrom: Checkpoint | undefined) =>
-      train(spec, data, {
+    const run = (resumeFrom: Checkpoint | undefined) => {
+      lastEpochEnd = resumeFrom?.step === 0 ? resumeFrom : null;
+      return train(spec, data, {
         signal: controller.signal,
         progressEveryMs: Math.max(interval, 50),
         checkpointEveryMs: ctx.checkpointIntervalMs ?? 5000,
@@ -124,8 +127,10 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
           const p = pendingEpoch;
           pendingEpoch = null;
           await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p) } : {}) });
+          if (c.step === 0) lastEpochEnd = c;
         },
       });
+    };
     const result = await runResuming(ctx, jobId, saved, run);
     const summary: JobResult = {
       loss: result.loss,
@@ -155,9 +160,10 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     if (err instanceof TrainingAbortedError) {
       const at = `epoch ${err.checkpoint.epoch}, step ${err.checkpoint.step}`;
       if (await ctx.jobs.isCancelRequested(jobId)) {
-        await ctx.jobs.finish(jobId, ['running'], 'cancelled', { error: { code: 'cancelled', message: `cancelled by request at ${at}` } }, { attempt: attemptNo });
-        ctx.log?.({ jobId, epoch: err.checkpoint.epoch }, 'job cancelled');
-        return 'cancelled';
+        return cancelled(ctx, jobId, attemptNo, before.spec as TrainingSpec, lastEpochEnd ?? err.checkpoint, at).catch((e: unknown) => {
+          if (e instanceof JobFencedError) return 'skipped' as const;
+          throw e;
+        });
       }
       if (stopReason === 'timeout')
         return timedOut(ctx, jobId, attemptNo, before.spec as TrainingSpec, before.maxDurationSeconds!, err.checkpoint).catch((e: unknown) => {
@@ -207,20 +213,56 @@ async function runResuming<T>(ctx: RunContext, jobId: string, saved: StoredCheck
 }
 
 /**
+ * Stores the model of checkpoint `c` and its finished epochs' history (fenced by the attempt) so
+ * a stopped job stays downloadable. Returns the core's result for them, or null when no epoch
+ * had finished (or the dataset is gone): then nothing is stored.
+ * @throws JobFencedError when another attempt owns the job now.
+ */
+async function keepCheckpointModel(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint): Promise<TrainResult | null> {
+  if (c.epoch < 1) return null;
+  const loaded = await ctx.datasets.load((await ctx.jobs.get(jobId))!.datasetId);
+  if (!loaded) return null;
+  const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets };
+  // Resuming with `epochs` = the checkpoint's epoch runs no step: it only builds the model.
+  const r = await train({ ...spec, epochs: c.epoch }, data, { resumeFrom: c });
+  if (!(await ctx.jobs.saveArtifacts(jobId, r.model, r.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
+  return r;
+}
+
+/**
  * `maxDurationSeconds` ran out: the model at the abort position (its last completed epochs'
  * history) is kept downloadable, and the job fails with code `timeout` without retry.
  */
 async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, maxDurationSeconds: number, c: Checkpoint): Promise<never> {
-  let kept = 'no epoch had finished, so there is no model';
-  if (c.epoch >= 1) {
-    // Resuming with `epochs` = the checkpoint's epoch runs no step: it only builds the model.
-    const loaded = await ctx.datasets.load((await ctx.jobs.get(jobId))!.datasetId);
-    if (loaded) {
-      const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets };
-      const r = await train({ ...spec, epochs: c.epoch }, data, { resumeFrom: c });
-      if (!(await ctx.jobs.saveArtifacts(jobId, r.model, r.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
-      kept = `the model at that point (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept`;
-    }
-  }
+  const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
+  const kept = r ? `the model at that point (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept` : 'no epoch had finished, so there is no model';
   return failForGood(ctx, jobId, { code: 'timeout', message: `maxDurationSeconds (${maxDurationSeconds}) exceeded at epoch ${c.epoch}, step ${c.step}; ${kept}` }, attemptNo);
+}
+
+/**
+ * A cancel stopped the running job (at `at`): the model after its last finished epoch (`c`, the
+ * last epoch-end checkpoint; the abort position only when this attempt resumed mid-epoch and
+ * finished no epoch) and that history are kept, `result` carries their figures, status `cancelled`.
+ */
+async function cancelled(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint, at: string): Promise<'cancelled' | 'skipped'> {
+  const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
+  const result: JobResult | undefined = r
+    ? {
+        loss: r.loss,
+        ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
+        ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
+        ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
+        epochsRun: r.epochsRun,
+        stoppedEarly: false,
+        weightsHash: r.weightsHash,
+        // The rebuild ran no step: time and throughput are the finished epochs' own.
+        durationMs: r.history.reduce((t, m) => t + m.durationMs, 0),
+        samplesPerSecond: r.history.at(-1)!.samplesPerSecond,
+      }
+    : undefined;
+  const kept = r ? `the model after epoch ${r.epochsRun} (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept` : 'no epoch had finished, so there is no model';
+  const done = await ctx.jobs.finish(jobId, ['running'], 'cancelled', { ...(result ? { result } : {}), error: { code: 'cancelled', message: `cancelled by request at ${at}; ${kept}` } }, { attempt: attemptNo });
+  if (!done.applied) return 'skipped';
+  ctx.log?.({ jobId, at, epochsKept: r?.epochsRun ?? 0 }, 'job cancelled');
+  return 'cancelled';
 }

@@ -104,4 +104,10 @@ export const EpochMetricsSchema = z
     samplesPerSecond: z.number(),
   })
   .meta({ id: 'EpochMetrics' });
-export const MetricsSchema = z.object({ jobId: z.string(), history: z.array(EpochMetricsSchema) }).meta({ id: 'Metrics' });
+export const MetricsSchema = z
+  .object({
+    jobId: z.string(),
+    complete: z.boolean().describe('false while the job is queued or running: the history so far (its last checkpoint), more epochs may follow'),
+    history: z.array(EpochMetricsSchema),
+  })
+  .meta({ id: 'Metrics' });

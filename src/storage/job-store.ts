@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { loadReliabilityConfig } from '../queue/reliability-config.js';
 import type { EpochMetrics, Model } from '../core/types.js';
+import { CheckpointStore } from './checkpoint-store.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
 import type { JobEventType } from './event-stream.js';
@@ -224,5 +225,21 @@ export class JobStore {
   async getMetrics(id: string): Promise<EpochMetrics[] | null> {
     const s = await this.redis.get(this.keys.jobMetrics(id));
     return s ? (JSON.parse(s) as EpochMetrics[]) : null;
+  }
+
+  /**
+   * The per-epoch history so far: the stored metrics once written, else the history carried by
+   * the job's last checkpoint (a resume continues from that checkpoint, so each finished epoch
+   * appears exactly once), else `[]`.
+   */
+  async getHistorySoFar(id: string): Promise<EpochMetrics[]> {
+    // Metrics are stored before the checkpoint is deleted, so reading metrics again after the
+    // checkpoint closes the window in which the job finishes between the two reads.
+    return (
+      (await this.getMetrics(id)) ??
+      (await new CheckpointStore(this.redis, this.keys).load(id))?.checkpoint.history ??
+      (await this.getMetrics(id)) ??
+      []
+    );
   }
 }

@@ -23,12 +23,19 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
   async function completedJob(id: string, tenant: string) {
     const job = await svc.jobs.get(id, tenant);
     if (!job) throw notFound('job', id);
-    // A job stopped by maxDurationSeconds keeps the model of its last checkpoint.
+    // A job stopped by maxDurationSeconds or cancelled while running keeps the model of its last checkpoint.
     const timedOut = job.status === 'failed' && job.error?.code === 'timeout';
-    if (job.status !== 'completed' && !timedOut) throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
+    if (job.status !== 'completed' && job.status !== 'cancelled' && !timedOut)
+      throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
     const model = await svc.jobs.getModel(id);
-    if (!model) throw new HttpProblem(409, 'model_missing', `job '${id}' has no stored model`);
-    return model;
+    if (model) return model;
+    if (job.status === 'cancelled')
+      throw new HttpProblem(
+        409,
+        'model_missing',
+        job.startedAt ? `job '${id}' was cancelled before its first epoch finished: no model` : `job '${id}' was cancelled before training started: no model`,
+      );
+    throw new HttpProblem(409, 'model_missing', `job '${id}' has no stored model`);
   }
 
   app.get(
@@ -36,7 +43,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Per-epoch history (JSON, or CSV with Accept: text/csv)',
+        summary: 'Per-epoch history so far (JSON, or CSV with Accept: text/csv); complete once the job finished',
         params: IdParamsSchema,
         response: {
           200: { description: 'history', content: { 'application/json': { schema: MetricsSchema }, 'text/csv': { schema: z.string() } } },
@@ -46,12 +53,15 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { id } = req.params;
-      if (!(await svc.jobs.get(id, req.tenant))) throw notFound('job', id);
-      const history = (await svc.jobs.getMetrics(id)) ?? [];
+      const job = await svc.jobs.get(id, req.tenant);
+      if (!job) throw notFound('job', id);
+      // Only a finished job's history is final; a queued or running one may still grow.
+      const complete = job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled';
+      const history = await svc.jobs.getHistorySoFar(id);
       const accept = req.headers.accept ?? '';
       const wantsCsv = accept.includes('text/csv') && !accept.includes('application/json');
       if (wantsCsv) return reply.type('text/csv; charset=utf-8').serializer((s: unknown) => s as string).send(metricsCsv(history));
-      return reply.type('application/json').send({ jobId: id, history });
+      return reply.type('application/json').send({ jobId: id, complete, history });
     },
   );
 
