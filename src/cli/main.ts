@@ -21,9 +21,9 @@ Commands
       --optimizer sgd|momentum|rmsprop|adam|adamw --lr 0.01 --beta --beta1 --beta2 --epsilon
       --momentum --variant ema|classic --nesterov --centered --weight-decay
       --schedule constant|inverse_time|inverse_sqrt|exponential|step --decay-rate --gamma --step-size --k
-      --clip global_norm:1|norm:1|value:0.5 --epochs 50 --batch-size 32 --validation-split 0.2
-      --seed 1 --no-normalize --patience 5 --min-delta 0 --gradient-check --dtype float32|float64
-      --idempotency-key <key>
+      --clip global_norm:1|norm:1|value:0.5 --epochs <n> (default 50) --batch-size <n> (default 32)
+      --validation-split 0.2 --seed 1 --no-normalize --patience 5 --min-delta 0 --gradient-check
+      --dtype float32|float64 --idempotency-key <key>
   jobs list [--status <s>] [--limit <n>] [--after <cursor>]
   jobs get <id> | watch <id> | cancel <id>
   predict <job> <file.csv> [--target <col>] [-o predictions.json]
@@ -70,13 +70,36 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   model: { output: { type: 'string', short: 'o' } },
 };
 
+/** Global options that take a value: their value must not be mistaken for the command. */
+const VALUED_GLOBALS = new Set(['--url', '--api-key']);
+
+/**
+ * Find the command words (`train`, or `jobs list`) anywhere in argv, skipping global options
+ * and their values, so `trainer --url U jobs list` and `trainer jobs list --url U` both work.
+ * Returns argv without the command words.
+ */
+export function locateCommand(argv: string[]): { first?: string; sub?: string; rest: string[] } {
+  const words: number[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (VALUED_GLOBALS.has(a)) i++;
+    else if (!a.startsWith('-')) {
+      if (words.length === 1 && argv[words[0]] !== 'datasets' && argv[words[0]] !== 'jobs') break;
+      words.push(i);
+    } else if (words.length === 0 || !a.startsWith('--') || a === '--json' || a === '--help' || a.includes('=')) continue;
+    else break; // a command option before the subcommand: its value must not be taken for one
+  }
+  const first = words[0] === undefined ? undefined : argv[words[0]];
+  const sub = words[1] === undefined ? undefined : argv[words[1]];
+  return { first, sub, rest: argv.filter((_, i) => !words.includes(i)) };
+}
+
 /** Run one command line; resolves to the process exit code. Never throws. */
 export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }, env = process.env): Promise<number> {
   try {
-    const first = argv.find((a) => !a.startsWith('-'));
+    const { first, sub, rest: args } = locateCommand(argv);
     const group = first === 'datasets' || first === 'jobs';
-    const rest = first ? argv.slice(argv.indexOf(first) + 1) : [];
-    const sub = group ? rest.find((a) => !a.startsWith('-')) : undefined;
     const name = group ? `${first} ${sub ?? ''}`.trim() : first ?? '';
     const opts = COMMAND_OPTIONS[name];
     if (!opts) {
@@ -86,7 +109,6 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       }
       throw new UsageError(first ? `unknown command "${name}"` : 'no command given');
     }
-    const args = argv.filter((a, i) => !(i === argv.indexOf(first!) || (group && i === argv.indexOf(sub!, argv.indexOf(first!) + 1))));
     const { values, positionals: pos } = parse(args, opts);
     const v = values as Record<string, string | boolean | undefined>;
     if (v.help) {

@@ -1,7 +1,9 @@
 /**
  * A one-line progress bar for a training job: epoch, bar, loss, val loss, ETA.
- * Redraws in place on a TTY; on a pipe it prints one line per finished epoch instead.
+ * Redraws in place on a TTY; on a pipe it prints one line per epoch event instead (the caller
+ * fills in epochs the server's throttle skipped, see {@link historyLine}).
  */
+import type { EpochMetrics } from '../core/types.js';
 import type { ProgressEvent } from './types.js';
 
 export interface ProgressBarOptions {
@@ -40,13 +42,23 @@ export function estimateEta(elapsedMs: number, from: number, to: number): number
   return (elapsedMs * (1 - Math.min(to, 1))) / (to - from);
 }
 
+/** The pipe line of a finished epoch from the job's history (`/metrics`): no bar, no ETA. */
+export function historyLine(m: EpochMetrics, epochs: number | undefined): string {
+  const val = m.valLoss !== undefined ? ` val ${formatNumber(m.valLoss)}` : '';
+  const acc = m.accuracy !== undefined ? ` acc ${(m.accuracy * 100).toFixed(1)}%` : '';
+  return `epoch ${m.epoch + 1}/${epochs ?? '?'} loss ${formatNumber(m.loss)}${val}${acc}`;
+}
+
 export class ProgressBar {
   private readonly stream: NodeJS.WriteStream;
   private readonly width: number;
   private readonly now: () => number;
   private start: number | undefined;
   private startFraction = 0;
-  private lastEpochLogged = -1;
+  /** Epochs (0-based) printed as lines on a pipe. */
+  readonly loggedEpochs = new Set<number>();
+  /** Total epochs, from the last event seen. */
+  epochs: number | undefined;
   private drawn = false;
 
   constructor(opts: ProgressBarOptions = {}) {
@@ -77,21 +89,29 @@ export class ProgressBar {
     const filled = Math.round(f * this.width);
     const bar = '█'.repeat(filled) + '░'.repeat(this.width - filled);
     const epochs = p.epochs ?? '?';
+    const at = `epoch ${Math.min(p.epoch + 1, Number(epochs) || p.epoch + 1)}/${epochs}`;
+    const tail = `ETA ${formatDuration(f >= 1 ? 0 : eta)}`;
+    // within an epoch the epoch-mean-so-far is noisy (one batch in, it is one batch's loss): show the smoothed loss
+    if (p.kind === 'step' && p.stepsPerEpoch && (p.step ?? 0) < p.stepsPerEpoch) {
+      const sm = p.smoothedLoss !== undefined ? ` smoothed loss ${formatNumber(p.smoothedLoss)}` : '';
+      return `${at} step ${p.step}/${p.stepsPerEpoch} ${bar} ${(f * 100).toFixed(0).padStart(3)}%${sm} ${tail}`;
+    }
     const val = p.valLoss !== undefined && p.valLoss !== null ? ` val ${formatNumber(p.valLoss)}` : '';
     const acc = p.accuracy !== undefined && p.accuracy !== null ? ` acc ${(p.accuracy * 100).toFixed(1)}%` : '';
-    return `epoch ${Math.min(p.epoch + 1, Number(epochs) || p.epoch + 1)}/${epochs} ${bar} ${(f * 100).toFixed(0).padStart(3)}% loss ${formatNumber(p.loss)}${val}${acc} ETA ${formatDuration(f >= 1 ? 0 : eta)}`;
+    return `${at} ${bar} ${(f * 100).toFixed(0).padStart(3)}% loss ${formatNumber(p.loss)}${val}${acc} ${tail}`;
   }
 
   /** Draw one progress event. */
   update(p: ProgressEvent): void {
+    if (p.epochs) this.epochs = p.epochs;
     const text = this.line(p);
     if (this.stream.isTTY) {
       const cols = this.stream.columns || 120;
       this.stream.write(`\r\x1b[2K${text.slice(0, cols - 1)}`);
       this.drawn = true;
     } else if (p.kind === 'epoch' || (p.stepsPerEpoch && p.step === p.stepsPerEpoch)) {
-      if (p.epoch !== this.lastEpochLogged) this.stream.write(text + '\n');
-      this.lastEpochLogged = p.epoch;
+      if (!this.loggedEpochs.has(p.epoch)) this.stream.write(text + '\n');
+      this.loggedEpochs.add(p.epoch);
     }
   }
 

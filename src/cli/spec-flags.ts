@@ -84,12 +84,18 @@ export function defaultLoss(last: Activation | undefined): TrainingSpec['loss'] 
   return 'mse';
 }
 
+/** `--epochs` when neither the flag nor `--spec` gives one (the API requires the field). */
+export const DEFAULT_EPOCHS = 50;
+/** `--batch-size` when neither the flag nor `--spec` gives one (the API requires the field). */
+export const DEFAULT_BATCH_SIZE = 32;
+
 const drop = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 /**
  * Merge `base` (from `--spec`) with flags. Returns the job body without `datasetId`.
- * Defaults only where the contract requires a field: optimizer adam, loss from the last activation.
+ * Defaults only where the contract requires a field: optimizer adam, loss from the last activation,
+ * epochs {@link DEFAULT_EPOCHS}, batch size {@link DEFAULT_BATCH_SIZE}.
  */
 export function buildSpec(base: Partial<TrainingSpec>, f: SpecFlags): Partial<TrainingSpec> {
   const spec: Partial<TrainingSpec> = structuredClone(base);
@@ -123,6 +129,8 @@ export function buildSpec(base: Partial<TrainingSpec>, f: SpecFlags): Partial<Tr
   if (epochs !== undefined) spec.epochs = epochs;
   const bs = num('batch-size', f['batch-size']);
   if (bs !== undefined) spec.batchSize = bs;
+  spec.epochs ??= DEFAULT_EPOCHS;
+  spec.batchSize ??= DEFAULT_BATCH_SIZE;
   const vs = num('validation-split', f['validation-split']);
   if (vs !== undefined) spec.validationSplit = vs;
   const seed = num('seed', f.seed);

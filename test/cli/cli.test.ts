@@ -3,7 +3,7 @@
  * upload, train with a progress bar, jobs list/watch/cancel, predict, model download, --json,
  * exit codes, and SSE resume through a proxy that cuts the stream mid-run.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,7 +81,10 @@ describe('trainer CLI against a running server', () => {
     // stderr is not a TTY here: one line per finished epoch, the last at 40/40 and 100%
     const bars = r.stderr.split('\n').filter((l) => l.startsWith('epoch '));
     expect(bars.length).toBeGreaterThan(1);
-    const last = bars.at(-1)!;
+    // events are throttled server-side; the skipped epochs are filled in from /metrics: each epoch exactly once
+    const epochNums = bars.map((l) => Number(/^epoch (\d+)\/40 /.exec(l)?.[1]));
+    expect([...epochNums].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const last = bars.find((l) => l.startsWith('epoch 40/40 '))!;
     expect(last).toMatch(/^epoch 40\/40 .* 100% loss /);
     const job = json(await cli(['jobs', 'get', id, '--json']));
     expect(job.status).toBe('completed');
@@ -108,13 +111,56 @@ describe('trainer CLI against a running server', () => {
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+DATASET\s+OPTIMIZER\s+EPOCH\s+LOSS/);
     expect(table.stdout).toContain(jobId);
-    const list = json<{ id: string; status: string }[]>(await cli(['jobs', 'list', '--json', '--status', 'completed']));
-    expect(list.length).toBe(2);
-    expect(list.every((j) => j.status === 'completed')).toBe(true);
+    const page = json<{ items: { id: string; status: string }[]; next: string | null }>(await cli(['jobs', 'list', '--json', '--status', 'completed']));
+    expect(page.items.length).toBe(2);
+    expect(page.items.every((j) => j.status === 'completed')).toBe(true);
+    // --json prints the API's page with its cursor; --after follows it
+    const first = json<{ items: { id: string }[]; next: string | null }>(await cli(['--json', 'jobs', 'list', '--status', 'completed', '--limit', '1']));
+    expect(first.items).toHaveLength(1);
+    expect(typeof first.next).toBe('string');
+    const second = json<{ items: { id: string }[] }>(await cli(['jobs', 'list', '--json', '--status', 'completed', '--limit', '1', '--after', first.next!]));
+    expect(second.items.map((j) => j.id)).toEqual([page.items[1].id]);
+    // human jobs get: a readable summary, not just "<id> <status>"
+    const get = await cli(['jobs', 'get', jobId]);
+    expect(get.code, get.stderr).toBe(0);
+    expect(get.stdout).toMatch(/^id: +\S+\nstatus: +completed\n/);
+    expect(get.stdout).toMatch(/^dataset: +\S+$/m);
+    expect(get.stdout).toMatch(/^optimizer: +adam lr 0\.02$/m);
+    expect(get.stdout).toMatch(/^epochs: +40, batch size 16$/m);
+    expect(get.stdout).toMatch(/^loss: +\d/m);
+    expect(get.stdout).toMatch(/^accuracy: +\d+\.\d\d%/m);
+    expect(get.stdout).toMatch(/^weights hash: +\S+$/m);
     const w = await cli(['jobs', 'watch', jobId]);
     expect(w.code).toBe(0);
     expect(w.stdout.trim()).toBe(`${jobId} completed`);
     expect(w.stderr).toMatch(/epoch 40\/40/);
+  });
+
+  it('global options work before the command; --api-key too', async () => {
+    const r = await cli(['--url', stack.url, 'jobs', 'list'], { TRAINER_URL: 'http://127.0.0.1:9' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(jobId);
+    const k = await cli(['--api-key', 'x', '--json', 'jobs', 'list']);
+    expect(k.code, k.stderr).toBe(0);
+    expect(json(k).items.length).toBeGreaterThan(0);
+    const down = await cli(['--url', 'http://127.0.0.1:9', 'jobs', 'list']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/cannot reach/);
+  });
+
+  it('a closed stdout pipe (| head) ends quietly: exit 0, no EPIPE stack', async () => {
+    for (const args of [['model', jobId], ['jobs', 'list'], ['predict', jobId, 'moons.csv']]) {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(root, 'src/cli/bin.mjs'), ...args], { cwd: dir, env: { ...process.env, TRAINER_URL: stack.url, TRAINER_CLI_FROM_SOURCE: '1' } });
+        // the reader goes away before the CLI writes anything (like head -c 0)
+        child.stdout.destroy();
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(r.stderr, args.join(' ')).not.toMatch(/EPIPE|at .*\.ts:/);
+      expect(r.code, args.join(' ')).toBe(0);
+    }
   });
 
   it('predict classifies the training moons (accuracy > 0.9), human and --json', async () => {

@@ -1,7 +1,7 @@
 /** The CLI's pure parts: SSE parsing, spec flags, ETA arithmetic, CSV features. */
 import { describe, expect, it } from 'vitest';
 import { featuresFromCsv } from '../../src/cli/commands/predict.js';
-import { estimateEta, formatDuration, ProgressBar } from '../../src/cli/progress-bar.js';
+import { estimateEta, formatDuration, historyLine, ProgressBar } from '../../src/cli/progress-bar.js';
 import { SseParser } from '../../src/cli/sse-client.js';
 import { buildSpec, parseClip, parseLayers, UsageError } from '../../src/cli/spec-flags.js';
 
@@ -79,5 +79,32 @@ describe('featuresFromCsv', () => {
     expect(featuresFromCsv(csv, undefined, 'a')).toEqual({ rows: [[2, 0], [4, 1]], dropped: 'a' });
     expect(featuresFromCsv('a,b\n1,2\n', 2)).toEqual({ rows: [[1, 2]], dropped: undefined });
     expect(() => featuresFromCsv('a,b\n1,x\n', 2)).toThrow('row 2, column 2: "x" is not a number');
+  });
+});
+
+describe('QA round: command location, defaults, partial-epoch line', () => {
+  it('finds the command after global options with values (--url U jobs list) and before them', async () => {
+    const { locateCommand } = await import('../../src/cli/main.js');
+    expect(locateCommand(['--url', 'http://127.0.0.1:9', 'jobs', 'list'])).toEqual({ first: 'jobs', sub: 'list', rest: ['--url', 'http://127.0.0.1:9'] });
+    expect(locateCommand(['--api-key', 'x', '--json', 'model', 'j1'])).toEqual({ first: 'model', sub: undefined, rest: ['--api-key', 'x', '--json', 'j1'] });
+    expect(locateCommand(['jobs', 'get', 'j1', '--url', 'u'])).toEqual({ first: 'jobs', sub: 'get', rest: ['j1', '--url', 'u'] });
+  });
+
+  it('train defaults to 50 epochs and batch size 32 unless the flag or --spec gives them', () => {
+    const layers = '4:relu,2:softmax';
+    expect(buildSpec({}, { layers })).toMatchObject({ epochs: 50, batchSize: 32 });
+    expect(buildSpec({ epochs: 7, batchSize: 8 }, { layers })).toMatchObject({ epochs: 7, batchSize: 8 });
+    expect(buildSpec({ epochs: 7 }, { layers, 'batch-size': '4' })).toMatchObject({ epochs: 7, batchSize: 4 });
+  });
+
+  it('a mid-epoch step event is drawn as partial (step k/n, smoothed loss), not as the epoch loss', () => {
+    const bar = new ProgressBar({ now: () => 0 });
+    const step = bar.line({ kind: 'step', epoch: 170, epochs: 400, step: 3, stepsPerEpoch: 80, loss: 0.8718, smoothedLoss: 0.1612 });
+    expect(step).toMatch(/^epoch 171\/400 step 3\/80 /);
+    expect(step).toContain('smoothed loss 0.1612');
+    expect(step).not.toContain('0.8718');
+    const end = bar.line({ kind: 'epoch', epoch: 170, epochs: 400, step: 80, stepsPerEpoch: 80, loss: 0.1601, smoothedLoss: 0.16 });
+    expect(end).toMatch(/^epoch 171\/400 █.* loss 0\.1601/);
+    expect(historyLine({ epoch: 4, loss: 0.25, smoothedLoss: 0.2, valLoss: 0.5, accuracy: 0.9, lr: 0.01, gradNorm: 1, clipped: 0, durationMs: 1, samplesPerSecond: 1 }, 40)).toBe('epoch 5/40 loss 0.2500 val 0.5000 acc 90.0%');
   });
 });

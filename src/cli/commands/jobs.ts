@@ -2,9 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import type { ApiClient } from '../http-client.js';
 import { type GlobalOptions, type Io, listItems, printJson, table } from '../output.js';
-import { formatNumber, ProgressBar } from '../progress-bar.js';
+import { formatNumber, historyLine, ProgressBar } from '../progress-bar.js';
 import { buildSpec, type SpecFlags, UsageError } from '../spec-flags.js';
 import { streamEvents } from '../sse-client.js';
+import type { EpochMetrics } from '../../core/types.js';
 import type { JobStatus, JobView, ProgressEvent } from '../types.js';
 
 /** Exit code per terminal status: 0 completed, 3 failed, 4 cancelled. */
@@ -69,12 +70,30 @@ export async function watch(api: ApiClient, io: Io, g: GlobalOptions, id: string
     }
   }
   bar.done();
+  if (showBar && !io.err.isTTY) await fillSkippedEpochs(api, io, id, bar);
   // the terminal event carries the job, but read it fresh so the output has the final record
   const job = await api.get<JobView>(`/v1/jobs/${enc(id)}`);
   const status = (job.status ?? terminal) as JobStatus;
   if (g.json) printJson(io, job);
   else printSummary(io, job);
   return EXIT_BY_STATUS[status] ?? 1;
+}
+
+/**
+ * On a pipe, print the epochs the server's progress throttle skipped, from the full history
+ * (`GET /v1/jobs/{id}/metrics`), so the log holds one line per epoch run.
+ */
+async function fillSkippedEpochs(api: ApiClient, io: Io, id: string, bar: ProgressBar): Promise<void> {
+  let history: EpochMetrics[];
+  try {
+    history = (await api.get<{ history?: EpochMetrics[] }>(`/v1/jobs/${enc(id)}/metrics`))?.history ?? [];
+  } catch {
+    return; // the history is a bonus; the job's outcome still decides the exit code
+  }
+  const missing = history.filter((m) => !bar.loggedEpochs.has(m.epoch));
+  if (!missing.length) return;
+  io.err.write(`epochs skipped by the event throttle (from /metrics):\n`);
+  for (const m of missing) io.err.write(historyLine(m, bar.epochs) + '\n');
 }
 
 function safeParse(s: string): unknown {
@@ -94,7 +113,8 @@ export function printSummary(io: Io, j: JobView): void {
     const vacc = r.valAccuracy !== undefined ? ` val accuracy ${(r.valAccuracy * 100).toFixed(2)}%` : '';
     io.err.write(`completed: loss ${formatNumber(r.loss)}${val}${acc}${vacc}, ${r.epochsRun} epochs${r.stoppedEarly ? ' (stopped early)' : ''}, ${(r.durationMs / 1000).toFixed(1)} s, ${Math.round(r.samplesPerSecond)} samples/s\n`);
   } else if (j.status === 'failed') {
-    io.err.write(`failed: ${j.error?.code ?? 'error'}: ${j.error?.message ?? 'no message'}\n`);
+    const path = (j.error as { path?: string } | undefined)?.path;
+    io.err.write(`failed: ${j.error?.code ?? 'error'}${path ? ` at ${path}` : ''}: ${j.error?.message ?? 'no message'}\n`);
   } else {
     io.err.write(`${j.status}\n`);
   }
@@ -107,11 +127,13 @@ export async function listJobs(api: ApiClient, io: Io, g: GlobalOptions, opts: {
   if (opts.limit) q.set('limit', opts.limit);
   if (opts.after) q.set('after', opts.after);
   const qs = q.size ? `?${q}` : '';
-  const { items, next } = listItems<JobView>(await api.get(`/v1/jobs${qs}`));
+  const page = await api.get(`/v1/jobs${qs}`);
   if (g.json) {
-    printJson(io, items);
+    // the API's page as is ({ items, next }), so scripts can follow the cursor
+    printJson(io, page);
     return 0;
   }
+  const { items, next } = listItems<JobView>(page);
   io.out.write(table(items, {
     id: (j) => j.id,
     status: (j) => j.status,
@@ -128,8 +150,40 @@ export async function listJobs(api: ApiClient, io: Io, g: GlobalOptions, opts: {
 export async function getJob(api: ApiClient, io: Io, g: GlobalOptions, id: string): Promise<number> {
   const j = await api.get<JobView>(`/v1/jobs/${enc(id)}`);
   if (g.json) printJson(io, j);
-  else printSummary(io, j);
+  else io.out.write(describeJob(j));
   return 0;
+}
+
+const pct = (x: number | undefined) => (x === undefined ? undefined : `${(x * 100).toFixed(2)}%`);
+
+/** A readable multi-line summary of a job record (`jobs get`): one `key: value` per line. */
+export function describeJob(j: JobView): string {
+  const s = j.spec ?? ({} as JobView['spec']);
+  const o = s.optimizer as (JobView['spec']['optimizer'] & { learningRate?: number }) | undefined;
+  const p = j.progress;
+  const r = j.result;
+  const e = j.error as (JobView['error'] & { path?: string; epoch?: number; step?: number }) | undefined;
+  const rows: [string, unknown][] = [
+    ['id', j.id],
+    ['status', j.status],
+    ['dataset', j.datasetId ?? s.datasetId],
+    ['model', s.model?.layers?.map((l) => `${l.units}:${l.activation}`).join(',')],
+    ['optimizer', o ? `${o.type}${o.learningRate !== undefined ? ` lr ${o.learningRate}` : ''}` : undefined],
+    ['schedule', s.schedule ? s.schedule.type : undefined],
+    ['epochs', s.epochs !== undefined ? `${s.epochs}, batch size ${s.batchSize}` : undefined],
+    ['progress', p?.epochs ? `epoch ${Math.min((p.epoch ?? 0) + 1, p.epochs)}/${p.epochs}${p.step !== undefined && p.stepsPerEpoch ? ` step ${p.step}/${p.stepsPerEpoch}` : ''} loss ${formatNumber(p.loss)}` : undefined],
+    ['loss', r ? `${formatNumber(r.loss)}${r.valLoss !== undefined ? ` (val ${formatNumber(r.valLoss)})` : ''}` : undefined],
+    ['accuracy', r?.accuracy !== undefined ? `${pct(r.accuracy)}${r.valAccuracy !== undefined ? ` (val ${pct(r.valAccuracy)})` : ''}` : undefined],
+    ['epochs run', r ? `${r.epochsRun}${r.stoppedEarly ? ' (stopped early)' : ''}` : undefined],
+    ['weights hash', r?.weightsHash],
+    ['error', e ? `${e.code}${e.path ? ` at ${e.path}` : ''}${e.epoch !== undefined ? ` (epoch ${e.epoch}${e.step !== undefined ? ` step ${e.step}` : ''})` : ''}: ${e.message}` : undefined],
+    ['created', j.createdAt],
+    ['started', j.startedAt],
+    ['finished', j.finishedAt],
+  ];
+  const shown = rows.filter(([, v]) => v !== undefined && v !== null && v !== '');
+  const w = Math.max(...shown.map(([k]) => k.length)) + 1;
+  return shown.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`).join('\n') + '\n';
 }
 
 export async function cancelJob(api: ApiClient, io: Io, g: GlobalOptions, id: string): Promise<number> {
