@@ -53,6 +53,7 @@ describe('a completed job', () => {
   it('/metrics: one row per epoch as JSON, and as CSV with Accept: text/csv', async () => {
     const json = (await t.app.inject({ url: `/v1/jobs/${jobId}/metrics` })).json();
     expect(json.history.map((m: { epoch: number }) => m.epoch)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(json.complete).toBe(true);
     const csv = await t.app.inject({ url: `/v1/jobs/${jobId}/metrics`, headers: { accept: 'text/csv' } });
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     const lines = csv.body.trim().split('\n');
@@ -93,7 +94,7 @@ describe('artifacts of jobs that are not completed', () => {
   it('model and predict → 409 while queued; metrics → empty history', async () => {
     expect(problem(await t.app.inject({ url: `/v1/jobs/${queuedId}/model` })).status).toBe(409);
     expect(problem(await t.app.inject({ method: 'POST', url: `/v1/jobs/${queuedId}/predict`, payload: { features: [[0, 0]] } })).status).toBe(409);
-    expect((await t.app.inject({ url: `/v1/jobs/${queuedId}/metrics` })).json()).toEqual({ jobId: queuedId, history: [] });
+    expect((await t.app.inject({ url: `/v1/jobs/${queuedId}/metrics` })).json()).toEqual({ jobId: queuedId, complete: false, history: [] });
   });
 
   it('unknown job → 404 on metrics, model and predict', async () => {

@@ -72,6 +72,30 @@ describe('CheckpointStore and fenced job writes', () => {
     expect(await datasets.delete(dsId, 'default')).toBe(true);
   });
 
+  it('history so far: [] before any checkpoint, then each checkpoint\'s finished epochs (once each, across a resume), then the stored metrics', async () => {
+    const rows = moons(40);
+    const data = { features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])), rows: 40, featureCount: 2, targetWidth: 1 };
+    const { datasetId: _, ...spec } = moonsSpec(dsId, 3);
+    const ends: Checkpoint[] = [];
+    const full = await train(spec, data, { onCheckpoint: (c) => void ends.push(c) });
+    expect(ends.map((c) => [c.epoch, c.step])).toEqual([[1, 0], [2, 0], [3, 0]]);
+    const job = await jobs.create('default', moonsSpec(dsId, 3));
+    expect(await jobs.getHistorySoFar(job.id)).toEqual([]);
+    await jobs.transition(job.id, ['queued'], { status: 'running' }, { incrementAttempts: true });
+    await checkpoints.write(job.id, 1, { checkpoint: ends[0] });
+    expect((await jobs.getHistorySoFar(job.id)).map((m) => m.epoch)).toEqual([0]);
+    // Attempt 2 resumes from that checkpoint and writes the next ones: no epoch twice, none missing.
+    await jobs.transition(job.id, ['running'], { status: 'running' }, { incrementAttempts: true });
+    await checkpoints.write(job.id, 2, { checkpoint: ends[1] });
+    expect(await jobs.getHistorySoFar(job.id)).toEqual(full.history.slice(0, 2));
+    await checkpoints.write(job.id, 2, { checkpoint: ends[2] });
+    expect(await jobs.saveArtifacts(job.id, full.model, full.history, { attempt: 2 })).toBe(true);
+    expect((await jobs.finish(job.id, ['running'], 'cancelled', {}, { attempt: 2 })).applied).toBe(true);
+    expect(await redis.exists(keys.jobCheckpoint(job.id))).toBe(0);
+    expect(await jobs.getHistorySoFar(job.id)).toEqual(full.history);
+    for (const k of [keys.jobModel(job.id), keys.jobMetrics(job.id)]) expect(await redis.ttl(k)).toBeGreaterThan(90);
+  });
+
   it('drops an unreadable checkpoint instead of failing the job', async () => {
     await redis.hset(keys.jobCheckpoint('job_x'), 'data', Buffer.from('not v8'));
     expect(await checkpoints.load('job_x')).toBeNull();
