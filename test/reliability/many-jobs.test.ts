@@ -68,7 +68,7 @@ describe('100 jobs submitted at once to two workers', () => {
 });
 
 describe('retention', () => {
-  it('a finished job and every key of it expire together after JOB_RETENTION_SECONDS; the index is swept', async () => {
+  it('a finished job (completed, or cancelled while running) and every key of it expire together after JOB_RETENTION_SECONDS; the index is swept', async () => {
     const prefix = uniquePrefix('ret');
     prefixes.push(prefix);
     // BullMQ's own keys live elsewhere, so SCAN of our prefix sees only our keys.
@@ -99,8 +99,19 @@ describe('retention', () => {
       expect(await redis.exists(keys.jobCheckpoint(id))).toBe(0);
     }
     expect(await (await fetch(`${base}/v1/datasets/${ds}`, { method: 'DELETE' })).status).toBe(204);
+    // A job cancelled while running keeps model and metrics: they get the TTL too, no checkpoint is left.
+    const big = await dataset(base, 4000);
+    const cancelled = ((await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(moonsSpec(big, 5000)) })).json()) as Job).id;
+    // Cancel once an epoch finished (the running job's /metrics shows it), so there is a model to keep.
+    while (((await (await fetch(`${base}/v1/jobs/${cancelled}/metrics`)).json()) as { history: unknown[] }).history.length < 1) await sleep(20);
+    expect((await fetch(`${base}/v1/jobs/${cancelled}/cancel`, { method: 'POST' })).status).toBe(202);
+    expect((await waitJob(base, cancelled, isFinished)).status).toBe('cancelled');
+    for (const k of [keys.job(cancelled), keys.jobEvents(cancelled), keys.jobModel(cancelled), keys.jobMetrics(cancelled)]) expect(await redis.pttl(k)).toBeGreaterThan(0);
+    expect(await redis.exists(keys.jobCheckpoint(cancelled))).toBe(0);
+    expect(await (await fetch(`${base}/v1/datasets/${big}`, { method: 'DELETE' })).status).toBe(204);
+    ids.push(cancelled);
     while ((await redis.exists(...ids.map((id) => keys.job(id)))) > 0) await sleep(100);
-    expect(await sweepJobIndexes(redis, keys)).toBeGreaterThanOrEqual(3);
+    expect(await sweepJobIndexes(redis, keys)).toBeGreaterThanOrEqual(4);
     expect(await scan()).toEqual([]);
     expect(((await (await fetch(`${base}/v1/jobs/${ids[0]}`)).json()) as { status: number }).status).toBe(404);
   }, 60_000);
