@@ -33,11 +33,15 @@ export interface ResolvedSpec {
   validationSplit: number;
   seed: number;
   earlyStopping?: { patience: number; minDelta: number; restoreBest: boolean };
+  maxLossGrowth: number;
   gradientCheck?: Required<GradientCheckSpec>;
   dtype: DType;
   schedule?: ScheduleSpec;
   clip?: ClipSpec;
 }
+
+/** Default of `maxLossGrowth`: a 100-fold rise of the mean loss over its value at init is no learning curve. */
+export const DEFAULT_MAX_LOSS_GROWTH = 100;
 
 /** Gradient-check defaults (see {@link GradientCheckSpec}). */
 export const GRADIENT_CHECK_DEFAULTS: Required<GradientCheckSpec> = {
@@ -160,6 +164,10 @@ export function resolveSpec(spec: TrainingSpec, table: Table): ResolvedSpec {
     if (typeof restoreBest !== 'boolean') fail('earlyStopping.restoreBest', 'earlyStopping.restoreBest must be true or false');
     earlyStopping = { patience: e.patience, minDelta, restoreBest };
   }
+  const maxLossGrowth = spec.maxLossGrowth ?? DEFAULT_MAX_LOSS_GROWTH;
+  if (typeof maxLossGrowth !== 'number' || !(maxLossGrowth > 1) || !Number.isFinite(maxLossGrowth)) {
+    fail('maxLossGrowth', `maxLossGrowth must be a finite number > 1, got ${String(maxLossGrowth)}`);
+  }
   const gradientCheck = spec.gradientCheck ? resolveGradientCheck(spec.gradientCheck) : undefined;
 
   if (spec.clip !== undefined) {
@@ -184,6 +192,7 @@ export function resolveSpec(spec: TrainingSpec, table: Table): ResolvedSpec {
     validationSplit: vs,
     seed,
     earlyStopping,
+    maxLossGrowth,
     gradientCheck,
     dtype,
     schedule: spec.schedule,

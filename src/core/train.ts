@@ -28,6 +28,11 @@ import type {
 const SMOOTHING_BETA = 0.9;
 /** Step-progress interval when `onProgress` is set but neither `progressEverySteps` nor `progressEveryMs`. */
 const DEFAULT_PROGRESS_MS = 1000;
+/**
+ * The loss-explosion limit is `maxLossGrowth × max(L0, LOSS_FLOOR)`: the floor keeps a tiny
+ * start loss (a good init, small-scale mse targets) from turning a rise to 0.1 into a divergence.
+ */
+const LOSS_FLOOR = 1;
 
 /** The opaque `Checkpoint.state` of this core (plain data and typed arrays: structured-clone-able). */
 export interface CoreCheckpointState {
@@ -47,6 +52,11 @@ export interface CoreCheckpointState {
   normalization?: NormalizationStats;
   /** Original row indices of the validation split. */
   valIndices: Uint32Array;
+  /**
+   * Mean training loss at init (L0 of the loss-explosion limit), so a resumed run decides as an
+   * uninterrupted one; absent in checkpoints of older cores (the limit is then off after step 0).
+   */
+  initialLoss?: number;
   /** Sums of the part of epoch `Checkpoint.epoch` already done (`Checkpoint.step` steps). */
   partial: { lossSum: number; samples: number; correct: number; gradNormSum: number; durationMs: number };
 }
@@ -75,7 +85,8 @@ function sameNumbers(a: ArrayLike<number> | undefined, b: ArrayLike<number> | un
  * at least every `yieldEveryMs` (default 50 ms) so timers, sockets and `signal` keep working.
  *
  * @throws InvalidSpecError for a spec that does not fit the data (with the field path).
- * @throws DivergenceError when the loss, the gradient or the weights become non-finite.
+ * @throws DivergenceError when the loss, the gradient or the weights become non-finite, or an
+ *   epoch's mean training loss exceeds `maxLossGrowth` × max(loss at init, 1).
  * @throws TrainingAbortedError when `options.signal` aborts (carries a checkpoint to resume from).
  */
 export async function train(spec: TrainingSpec, data: DataSet, options: TrainOptions = {}): Promise<TrainResult> {
@@ -148,6 +159,7 @@ async function run(
   let stopped = false;
   let partial = { lossSum: 0, samples: 0, correct: 0, gradNormSum: 0, durationMs: 0 };
   let rngEpochStart: unknown = rng.state();
+  let initialLoss: number | undefined;
 
   const resume = options.resumeFrom;
   if (resume) {
@@ -172,6 +184,7 @@ async function run(
       if (bestWeights && s.early.bestWeights) bestWeights.forEach((b, i) => b.set(s.early!.bestWeights![i]));
     }
     stopped = s.stopped;
+    initialLoss = s.initialLoss;
     partial = { ...s.partial };
     history = resume.history.slice();
     epoch = resume.epoch;
@@ -192,10 +205,27 @@ async function run(
       stopped,
       normalization,
       valIndices: prep.valIndices.slice(),
+      ...(initialLoss !== undefined ? { initialLoss } : {}),
       partial: { ...partial },
     };
     return { version: 1, epoch: atEpoch, step: atStep, globalStep, state, history: history.map((h) => ({ ...h })) };
   };
+
+  // L0 over every training row with the initial weights (no RNG, no update): one batch is no sample.
+  if (initialLoss === undefined && globalStep === 0 && epoch < rs.epochs && !stopped) {
+    let sum = 0;
+    for (let from = 0; from < nTrain; from += maxBatch) {
+      const m = Math.min(maxBatch, nTrain - from);
+      const nx = net.X, nt = net.T;
+      const xo = from * F, to = from * TW;
+      for (let i = 0; i < m * F; i++) nx[i] = X[xo + i];
+      for (let i = 0; i < m * TW; i++) nt[i] = T[to + i];
+      net.forward(m);
+      sum += net.loss(rs.loss, m, false);
+    }
+    initialLoss = sum / nTrain;
+  }
+  const lossLimit = initialLoss !== undefined ? rs.maxLossGrowth * Math.max(initialLoss, LOSS_FLOOR) : Infinity;
 
   let lastYield = performance.now();
   let lastProgress = lastYield;
@@ -258,6 +288,16 @@ async function run(
     }
     const lossSum = sums[LOSS_SUM], samples = sums[SAMPLES], correct = sums[CORRECT], gradNormSum = sums[GRAD_NORM_SUM];
     startStep = 0;
+    const loss = lossSum / samples;
+    if (loss > lossLimit) {
+      throw new DivergenceError(epoch, stepsPerEpoch, 'loss', {
+        initialLoss: initialLoss!,
+        loss,
+        factor: rs.maxLossGrowth,
+        learningRate: lr,
+        optimizer: spec.optimizer.type,
+      });
+    }
 
     // Validation over the held-out rows, in chunks of the batch buffers.
     let valLoss: number | undefined, valAccuracy: number | undefined;
@@ -281,7 +321,6 @@ async function run(
     const durationMs = priorMs + performance.now() - epochStart;
     trainedSamples += samples;
     trainingMs += durationMs;
-    const loss = lossSum / samples;
     const metrics: EpochMetrics = {
       epoch,
       loss,

@@ -133,6 +133,11 @@ export interface TrainingSpec {
   /** Seed of every random choice (init, split, shuffles). Default 0. */
   seed?: number;
   earlyStopping?: EarlyStoppingSpec;
+  /**
+   * The run diverges (`DivergenceError`, `what: 'loss'`) when an epoch's mean training loss
+   * exceeds `maxLossGrowth × max(L0, 1)`, L0 being the mean training loss at init. Default 100, > 1.
+   */
+  maxLossGrowth?: number;
   /** Run a gradient check before training (true for the defaults). */
   gradientCheck?: boolean | GradientCheckSpec;
   /** Default `float32`. */

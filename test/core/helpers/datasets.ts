@@ -24,3 +24,22 @@ export function gaussianRows(n: number, cols: number, seed: number): number[][] 
   const rng = createRng(seed);
   return Array.from({ length: n }, () => Array.from({ length: cols }, () => rng.normal()));
 }
+
+/**
+ * `n` points of two interleaved half-moons (class i % 2), seeded: angle t ~ U(0, π), class 0 on
+ * (cos t, sin t), class 1 on (1 − cos t, 0.5 − sin t), each coordinate plus N(0, noise²).
+ */
+export function noisyMoons(n: number, noise: number, seed: number): { features: number[][]; targets: number[] } {
+  const rng = createRng(seed);
+  const features: number[][] = [];
+  const targets: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 2;
+    const t = Math.PI * rng.next();
+    const x = c ? 1 - Math.cos(t) : Math.cos(t);
+    const y = c ? 0.5 - Math.sin(t) : Math.sin(t);
+    features.push([x + noise * rng.normal(), y + noise * rng.normal()]);
+    targets.push(c);
+  }
+  return { features, targets };
+}
