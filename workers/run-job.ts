@@ -156,7 +156,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     }
     if (err instanceof UnrecoverableError) throw err;
     if (err instanceof InvalidSpecError) return failForGood(ctx, jobId, { code: 'invalid_spec', message: err.message, path: err.path }, attemptNo);
-    if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message }, attemptNo);
+    if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message, epoch: err.epoch, step: err.step, what: err.what }, attemptNo);
     if (err instanceof TrainingAbortedError) {
       const at = `epoch ${err.checkpoint.epoch}, step ${err.checkpoint.step}`;
       if (await ctx.jobs.isCancelRequested(jobId)) {

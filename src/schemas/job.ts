@@ -48,6 +48,12 @@ export const JobErrorSchema = z
     code: z.string().describe('invalid_spec | diverged | dataset_missing | worker_error | timeout | ...'),
     message: z.string(),
     path: z.string().optional(),
+    epoch: z.number().int().optional().describe('diverged: epoch (0-based) of the step that diverged'),
+    step: z.number().int().optional().describe('diverged: step within that epoch (1-based; its last step when the epoch loss exploded)'),
+    what: z
+      .enum(['loss', 'gradient', 'weights'])
+      .optional()
+      .describe('diverged: what went non-finite, or `loss` also when the epoch loss exceeded maxLossGrowth × max(loss at init, 1)'),
   })
   .meta({ id: 'JobError' });
 export type JobError = z.infer<typeof JobErrorSchema>;

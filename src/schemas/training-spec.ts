@@ -94,6 +94,7 @@ export const trainingSpecShape = {
   validationSplit: z.number().min(0).lt(1).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
   earlyStopping: EarlyStoppingSpecSchema.optional(),
+  maxLossGrowth: z.number().gt(1).finite().optional().describe('The job fails with `diverged` when the mean training loss of an epoch exceeds maxLossGrowth × max(loss at init, 1). Default 100'),
   gradientCheck: z.union([z.boolean(), GradientCheckSpecSchema]).optional(),
   dtype: z.enum(['float32', 'float64']).optional(),
 };

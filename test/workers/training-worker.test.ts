@@ -98,6 +98,11 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     const id = await submit(spec);
     const job = await waitFor(id, finished);
     expect(job.error?.code).toBe('diverged');
+    // Where and what, as fields (not only in the message): non-finite within the first epochs.
+    const { epoch, step, what } = job.error!;
+    expect(job.error!.message).toContain(`training diverged at epoch ${epoch}, step ${step}: the ${what === 'gradient' ? 'gradient norm is' : what === 'weights' ? 'weights are' : 'loss is'} not finite`);
+    expect(step).toBeGreaterThanOrEqual(1);
+    expect(step).toBeLessThanOrEqual(10); // 80 rows in batches of 8
     expect(job.attempts).toBe(1);
   });
 
