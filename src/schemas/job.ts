@@ -48,8 +48,8 @@ export const JobErrorSchema = z
     code: z.string().describe('invalid_spec | diverged | dataset_missing | worker_error | timeout | ...'),
     message: z.string(),
     path: z.string().optional(),
-    epoch: z.number().int().optional().describe('diverged: epoch (0-based) of the step that diverged'),
-    step: z.number().int().optional().describe('diverged: step within that epoch (1-based; its last step when the epoch loss exploded)'),
+    epoch: z.number().int().min(0).optional().describe('diverged: epoch (0-based) of the step that diverged'),
+    step: z.number().int().min(1).optional().describe('diverged: step within that epoch (1-based; its last step when the epoch loss exploded)'),
     what: z
       .enum(['loss', 'gradient', 'weights'])
       .optional()

@@ -23,7 +23,7 @@ describe('openapi/openapi.json', () => {
     expect(Object.keys(doc.paths['/v1/datasets'].post.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data', 'text/csv']);
     const spec = doc.components.schemas.JobSubmissionInput;
     expect(Object.keys(spec.properties).sort()).toEqual(
-      ['batchSize', 'clip', 'datasetId', 'dtype', 'earlyStopping', 'epochs', 'gradientCheck', 'loss', 'maxDurationSeconds', 'model', 'normalize', 'optimizer', 'schedule', 'seed', 'validationSplit'].sort(),
+      ['batchSize', 'clip', 'datasetId', 'dtype', 'earlyStopping', 'epochs', 'gradientCheck', 'loss', 'maxDurationSeconds', 'maxLossGrowth', 'model', 'normalize', 'optimizer', 'schedule', 'seed', 'validationSplit'].sort(),
     );
     expect(spec.additionalProperties).toBe(false);
     expect(Object.keys(doc.paths['/v1/jobs/{id}/events'].get.responses['200'].content)).toEqual(['text/event-stream']);
