@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config.js';
 import { redisAnswers } from '../src/queue/connection.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -46,7 +46,7 @@ async function ensureRedis(url: string): Promise<ChildProcess | null> {
   return redis;
 }
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const redis = await ensureRedis(config.REDIS_URL);
 const run = (name: string, file: string) =>
   spawn(process.execPath, ['--import', 'tsx', resolve(root, file)], { stdio: 'inherit', env: process.env, cwd: root }).on('exit', (code, signal) =>

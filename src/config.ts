@@ -67,12 +67,30 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** One line per bad variable: `PORT='abc': Invalid input: expected number, received NaN`. */
+function configErrorLines(env: Record<string, string | undefined>, issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => {
+    const name = String(i.path[0] ?? '(environment)');
+    const value = env[name];
+    const message = i.code === 'invalid_type' && i.expected === 'number' ? 'not a number' : i.message;
+    return `${name}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${message}`;
+  });
+}
+
 /** Parses `env` (default `process.env`) into a typed config, or throws a {@link ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid environment: ${lines.join('; ')}`);
-  }
+  if (!parsed.success) throw new ConfigError(`invalid environment: ${configErrorLines(env, parsed.error.issues).join('; ')}`);
   return parsed.data;
+}
+
+/**
+ * For process entry points: {@link loadConfig}, or one clean line per bad variable on stderr
+ * (no stack trace) and exit code 1.
+ */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  for (const line of configErrorLines(env, parsed.error.issues)) process.stderr.write(`invalid environment: ${line}\n`);
+  process.exit(1);
 }

@@ -1,5 +1,5 @@
 import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { evictionPolicyWarning } from './queue/connection.js';
 
 /**
@@ -7,7 +7,7 @@ import { evictionPolicyWarning } from './queue/connection.js';
  * SSE streams with a `retry:` hint (clients reconnect to another instance) and exits.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfigOrExit();
   const app = await buildApp(config);
   let closing = false;
   const close = async (signal: string) => {

@@ -1,9 +1,9 @@
 import pino from 'pino';
-import { loadConfig } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config.js';
 import { TrainingWorker } from './training-worker.js';
 
 /** Worker process entry: a TrainingWorker until SIGINT/SIGTERM (graceful, bounded by WORKER_SHUTDOWN_TIMEOUT_MS). */
-const config = loadConfig();
+const config = loadConfigOrExit();
 const log = pino({ level: config.LOG_LEVEL, base: { proc: 'worker' } });
 const worker = new TrainingWorker(config, (obj, msg) => log.info(obj, msg));
 await worker.worker.waitUntilReady();

@@ -71,15 +71,16 @@ export function installProblemHandlers(app: FastifyInstance): void {
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = (err.validationContext ?? 'body') as FieldError['in'];
-      const errors = err.validation.map((v) => {
+      const errors = err.validation.flatMap((v) => {
         const path = dotted(v.instancePath) || '(root)';
         const params = v.params as { keys?: string[] };
-        // Strict objects report unknown keys on the parent; name the key itself.
+        // Strict objects report unknown keys on the parent; name each key itself.
         if (v.keyword === 'unrecognized_keys' && params.keys?.length)
-          return { path: [dotted(v.instancePath), params.keys[0]].filter(Boolean).join('.'), message: v.message ?? 'unknown field', in: where };
-        return { path, message: v.message ?? 'invalid', in: where };
+          return params.keys.map((k) => ({ path: [dotted(v.instancePath), k].filter(Boolean).join('.'), message: v.message ?? 'unknown field', in: where }));
+        return [{ path, message: v.message ?? 'invalid', in: where }];
       });
-      const detail = errors.map((e) => `${e.in}.${e.path}: ${e.message}`).join('; ');
+      // the same path form as errors[].path (where it is, body or query, is in errors[].in)
+      const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return sendProblem(reply, req, 400, { code: 'validation_failed', detail, errors });
     }
     if (isRedisUnavailable(err)) {

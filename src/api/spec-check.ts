@@ -1,5 +1,7 @@
+import { createOptimizer, InvalidSpecError } from '../core/index.js';
+import { resolveSpec, validationRows } from '../core/spec.js';
 import type { Dataset } from '../schemas/dataset.js';
-import type { JobSubmission } from '../schemas/training-spec.js';
+import { toTrainingSpec, type JobSubmission } from '../schemas/training-spec.js';
 import { invalidField } from './problem.js';
 
 /** Work caps of one job (`MAX_PARAMS`, `MAX_TRAINING_COST`). */
@@ -25,7 +27,8 @@ export function countParams(spec: Pick<JobSubmission, 'model'>, inputs: number):
  * Checks what the schema cannot: that the spec fits the dataset, that the output
  * activation suits the loss, and that the job's size is within the caps. Throws a 400 naming the field.
  */
-export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset, limits: SpecLimits = {}): void {
+export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset, limits: SpecLimits = {}, targets?: ArrayLike<number>): void {
+  if (targets) checkLabels(spec, ds, targets);
   const layers = spec.model.layers;
   const lastIdx = layers.length - 1;
   const last = layers[lastIdx];
@@ -55,7 +58,8 @@ export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset, limits
       throw invalidField(`${lastPath}.units`, `the output layer has ${last.units} units but dataset '${ds.id}' has ${ds.targets} target(s) per row; set units to ${ds.targets}`);
   }
   const split = spec.validationSplit ?? 0;
-  const trainRows = Math.floor(ds.rows * (1 - split));
+  // the core's own split (at least one validation row when split > 0), so both count the same rows
+  const trainRows = ds.rows - validationRows(ds.rows, split);
   if (trainRows < 1) throw invalidField('validationSplit', `leaves no training rows out of ${ds.rows}; lower it`);
   const params = countParams(spec, ds.features);
   const maxParams = limits.maxParams ?? Infinity;
@@ -66,5 +70,49 @@ export function checkSpecAgainstDataset(spec: JobSubmission, ds: Dataset, limits
   if (cost > maxCost) {
     const epochs = Math.max(1, Math.floor(maxCost / (trainRows * params)));
     throw invalidField('epochs', `${spec.epochs} epochs × ${trainRows} training rows × ${params} parameters = ${cost.toExponential(2)}, more than ${maxCost.toExponential(2)} (MAX_TRAINING_COST); use at most ${epochs} epochs, fewer rows or a smaller model`);
+  }
+}
+
+/** Losses whose check needs the dataset's target values (the labels), not only its metadata. */
+export const needsTargets = (spec: Pick<JobSubmission, 'loss'>) => spec.loss !== 'mse';
+
+/** Names the first label a classification loss cannot take, with its row and value. */
+function checkLabels(spec: JobSubmission, ds: Dataset, targets: ArrayLike<number>): void {
+  for (let i = 0; i < targets.length; i++) {
+    const y = targets[i];
+    const row = Math.floor(i / ds.targets);
+    if (spec.loss === 'softmax_cross_entropy' && ds.targets === 1 && !(Number.isInteger(y) && y >= 0))
+      throw invalidField('loss', `softmax_cross_entropy needs class labels 0, 1, …, C−1; dataset '${ds.id}' has label ${y} in row ${row}; relabel the classes from 0 or use mse`);
+    if (spec.loss === 'binary_cross_entropy' && y !== 0 && y !== 1)
+      throw invalidField('loss', `binary_cross_entropy needs targets 0 or 1; dataset '${ds.id}' has ${y} in row ${row}; map the labels to 0/1 or use mse`);
+  }
+}
+
+/** A core path (`model.layers[0].units`, `data.targets[3]`) in the API's dotted form, on the body. */
+function apiPath(corePath: string): string {
+  if (corePath === '') return '(root)';
+  if (corePath.startsWith('data')) return 'datasetId';
+  return corePath.replace(/\[(\d+)\]/g, '.$1');
+}
+
+/**
+ * Runs the training core's own spec validation (what the worker runs before training: the spec
+ * against the labels, the optimizer, schedule, clip and gradient-check values), so a spec the
+ * worker would fail as `invalid_spec` is a 400 at submit. `targets` are needed for
+ * classification losses ({@link needsTargets}); for mse no value is read.
+ */
+export function checkSpecWithCore(spec: JobSubmission, ds: Dataset, targets: ArrayLike<number> = new Float64Array(0)): void {
+  const { datasetId: _d, maxDurationSeconds: _m, ...rest } = spec;
+  const core = toTrainingSpec(rest);
+  const empty = new Float64Array(0);
+  try {
+    resolveSpec(core, { rows: ds.rows, featureCount: ds.features, targetWidth: ds.targets, features: empty, targets: targets.length ? targets : empty });
+    createOptimizer(core.optimizer);
+  } catch (err) {
+    if (err instanceof InvalidSpecError) {
+      const message = err.message.startsWith(`${err.path} `) ? err.message.slice(err.path.length + 1) : err.message;
+      throw invalidField(apiPath(err.path), message);
+    }
+    throw err;
   }
 }

@@ -1,5 +1,47 @@
 import { z } from 'zod';
 
+/** What a schema expects, in words: `an integer ≥ 1`, `one of sgd, adam`, `an object`. */
+function expected(inst: unknown): string {
+  const def = (inst as { _zod?: { def?: { type?: string; innerType?: unknown } } })?._zod?.def;
+  const s = inst as { options?: unknown[] };
+  switch (def?.type) {
+    case 'number': {
+      const j = z.toJSONSchema(inst as z.ZodNumber) as Record<string, number | string | undefined>;
+      const big = (v: unknown): v is number => typeof v === 'number' && Math.abs(v) < Number.MAX_SAFE_INTEGER;
+      const bounds = [
+        big(j.minimum) ? `≥ ${j.minimum}` : big(j.exclusiveMinimum) ? `> ${j.exclusiveMinimum}` : '',
+        big(j.maximum) ? `≤ ${j.maximum}` : big(j.exclusiveMaximum) ? `< ${j.exclusiveMaximum}` : '',
+      ].filter(Boolean);
+      return `${j.type === 'integer' ? 'an integer' : 'a number'}${bounds.length ? ' ' + bounds.join(' and ') : ''}`;
+    }
+    case 'enum':
+      return `one of ${(s.options ?? []).join(', ')}`;
+    case 'string':
+      return 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return 'an array';
+    case 'object':
+      return 'an object';
+    case 'union':
+      return 'an object with a type';
+    default:
+      return '';
+  }
+}
+
+// A missing field says "required (what it takes)" instead of "expected number, received undefined".
+z.config({
+  customError: (iss) => {
+    if ((iss.code === 'invalid_type' || iss.code === 'invalid_union' || iss.code === 'invalid_value') && iss.input === undefined) {
+      const what = expected(iss.inst);
+      return what ? `required (${what})` : 'required';
+    }
+    return undefined;
+  },
+});
+
 /** RFC 9457 problem details, with `errors` naming each invalid field. */
 export const ProblemSchema = z
   .object({
@@ -28,7 +70,11 @@ export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) })
 /** Cursor pagination shared by list routes: newest first, `after` is the last id of the previous page. */
 export const paginationShape = {
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  after: z.string().min(1).max(128).optional(),
+  // the same form as ID_PATTERN in storage/ids.ts: a garbage cursor is a 400, not an empty page
+  after: z
+    .string()
+    .regex(/^(ds|job)_[0-9a-z]{12}[0-9a-f]{8}$/, { error: 'not a cursor: pass the `next` id of the previous page (e.g. job_0mwx82tum0001d8ce333)' })
+    .optional(),
 };
 
 export const problemResponses = (...codes: number[]) =>

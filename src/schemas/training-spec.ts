@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { TrainingSpec } from '../core/types.js';
+import './common.js'; // installs the "required" error message
+import type { ClipSpec, OptimizerSpec, ScheduleSpec, TrainingSpec } from '../core/types.js';
 import { ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES } from '../core/types.js';
 
 /** Caps that keep one request from occupying a worker for days; see issue 5 for the cost model. */
@@ -9,7 +10,9 @@ export const SPEC_LIMITS = { maxLayers: 32, maxUnits: 4096, maxEpochs: 100_000, 
 const enumOf = <T extends string>(values: readonly T[]) => z.enum(values as unknown as [T, ...T[]]);
 
 const positive = z.number().positive().finite();
-const unit = z.number().gt(0).lt(1);
+/** An averaging coefficient in [0, 1), as the core's optimizers check it (docs/optimizers.md). */
+const inUnit = { error: (iss: { input?: unknown }) => `must be in [0, 1), got ${String(iss.input)}` };
+const coefficient = z.number().min(0, inUnit).lt(1, inUnit);
 
 export const LayerSpecSchema = z
   .strictObject({
@@ -25,41 +28,64 @@ export const ModelSpecSchema = z
   })
   .meta({ id: 'ModelSpec' });
 
+/**
+ * A strict object for one `type` of a discriminated union: a field the type does not take is
+ * rejected by name, with the list of fields it does take.
+ */
+function member<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
+  const what = type;
+  const takes = Object.keys(shape).join(', ') || 'no parameter but type';
+  return z.strictObject({ type: z.literal(type), ...shape }, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `not a parameter of ${what}; ${what} takes ${takes}` : undefined),
+  });
+}
+
+const learningRate = positive.optional();
+const weightDecay = z.number().min(0).finite().optional();
+const epsilon = positive.optional();
+
 export const OptimizerSpecSchema = z
-  .strictObject({
-    type: enumOf(OPTIMIZERS),
-    learningRate: positive.optional(),
-    beta: unit.optional(),
-    beta1: unit.optional(),
-    beta2: unit.optional(),
-    epsilon: positive.optional(),
-    momentum: z.number().min(0).lt(1).optional(),
-    variant: z.enum(['ema', 'classic']).optional(),
-    nesterov: z.boolean().optional(),
-    centered: z.boolean().optional(),
-    weightDecay: z.number().min(0).finite().optional(),
-  })
+  .discriminatedUnion('type', [
+    member('sgd', { learningRate, weightDecay }),
+    member('momentum', {
+      learningRate,
+      beta: coefficient.optional(),
+      momentum: coefficient.optional(),
+      variant: z.enum(['ema', 'classic']).optional(),
+      nesterov: z.boolean().optional(),
+      weightDecay,
+    }),
+    member('rmsprop', {
+      learningRate,
+      beta: coefficient.optional(),
+      epsilon,
+      momentum: coefficient.optional(),
+      centered: z.boolean().optional(),
+      weightDecay,
+    }),
+    member('adam', { learningRate, beta1: coefficient.optional(), beta2: coefficient.optional(), epsilon, weightDecay }),
+    member('adamw', { learningRate, beta1: coefficient.optional(), beta2: coefficient.optional(), epsilon, weightDecay }),
+  ])
   .meta({ id: 'OptimizerSpec' });
 
+const gamma = z.number().gt(0).max(1);
+
 export const ScheduleSpecSchema = z
-  .strictObject({
-    type: enumOf(SCHEDULES),
-    decayRate: z.number().min(0).finite().optional(),
-    k: positive.optional(),
-    gamma: z.number().gt(0).max(1).optional(),
-    stepSize: z.number().int().min(1).optional(),
-  })
+  .discriminatedUnion('type', [
+    member('constant', {}),
+    member('inverse_time', { decayRate: z.number().min(0).finite() }),
+    member('inverse_sqrt', { k: positive.optional() }),
+    member('exponential', { gamma }),
+    member('step', { gamma, stepSize: z.number().int().min(1) }),
+  ])
   .meta({ id: 'ScheduleSpec' });
 
 export const ClipSpecSchema = z
-  .strictObject({
-    type: z.enum(['value', 'norm', 'global_norm']),
-    value: positive.optional(),
-    maxNorm: positive.optional(),
-  })
-  .refine((c) => (c.type === 'value' ? c.value !== undefined : c.maxNorm !== undefined), {
-    message: 'clip "value" needs `value`; "norm" and "global_norm" need `maxNorm`',
-  })
+  .discriminatedUnion('type', [
+    member('value', { value: positive }),
+    member('norm', { maxNorm: positive }),
+    member('global_norm', { maxNorm: positive }),
+  ])
   .meta({ id: 'ClipSpec' });
 
 export const EarlyStoppingSpecSchema = z
@@ -122,5 +148,14 @@ type Parsed = z.infer<typeof TrainingSpecSchema>;
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
 const schemaKeysMatchCore: SameKeys<Parsed, TrainingSpec> = true;
 void schemaKeysMatchCore;
+// The unions together take exactly the core's fields (each member a subset, checked by toTrainingSpec).
+type AnyKey<T> = T extends unknown ? keyof T : never;
+type SameUnionKeys<U, B> = [Exclude<AnyKey<U>, keyof B>, Exclude<keyof B, AnyKey<U>>] extends [never, never] ? true : false;
+const unionKeysMatchCore: [
+  SameUnionKeys<z.infer<typeof OptimizerSpecSchema>, OptimizerSpec>,
+  SameUnionKeys<z.infer<typeof ScheduleSpecSchema>, ScheduleSpec>,
+  SameUnionKeys<z.infer<typeof ClipSpecSchema>, ClipSpec>,
+] = [true, true, true];
+void unionKeysMatchCore;
 /** A parsed spec is a core `TrainingSpec` (checked by the compiler). */
 export const toTrainingSpec = (spec: Parsed): TrainingSpec => spec;

@@ -1,21 +1,41 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
+import type { Dataset } from '../../schemas/dataset.js';
 import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type Job } from '../../schemas/job.js';
 import { JobSubmissionSchema } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
-import { checkSpecAgainstDataset } from '../spec-check.js';
+import { checkSpecAgainstDataset, checkSpecWithCore, needsTargets } from '../spec-check.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same job'),
 });
 
+/** A 415 unless the media type is application/json (parameters such as charset allowed). */
+function requireJson(contentType: string | undefined, route: string): void {
+  const type = contentType?.split(';')[0].trim().toLowerCase();
+  if (type === 'application/json') return;
+  throw new HttpProblem(
+    415,
+    'unsupported_media_type',
+    `${route} takes application/json only; ${type ? `got ${type}` : 'the request has no Content-Type'}: send the job as JSON with Content-Type: application/json`,
+  );
+}
+
 /** `POST /v1/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
+
+  /** The dataset's target values (classification specs are checked against the labels). */
+  async function loadTargets(ds: Dataset): Promise<Float32Array | Float64Array> {
+    const b = await svc.redis.getBuffer(svc.keys.datasetTargets(ds.id));
+    if (!b) throw notFound('dataset', ds.id);
+    const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    return ds.dtype === 'float32' ? new Float32Array(copy) : new Float64Array(copy);
+  }
 
   /** Waits for a job another request is creating under the same Idempotency-Key. */
   async function awaitJob(id: string, tenant: string): Promise<Job> {
@@ -30,6 +50,11 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/jobs',
     {
+      // before the body is parsed: text/plain would otherwise reach the schema as a string
+      preParsing: async (req, _reply, payload) => {
+        requireJson(req.headers['content-type'], 'POST /v1/jobs');
+        return payload;
+      },
       schema: {
         tags: ['jobs'],
         summary: 'Submit a training job',
@@ -45,7 +70,9 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(404, 'dataset_not_found', `dataset '${body.datasetId}' does not exist; upload it with POST /v1/datasets`, [
           { path: 'datasetId', message: 'no such dataset', in: 'body' },
         ]);
-      checkSpecAgainstDataset(body, ds, { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST });
+      const targets = needsTargets(body) ? await loadTargets(ds) : undefined;
+      checkSpecAgainstDataset(body, ds, { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST }, targets);
+      checkSpecWithCore(body, ds, targets);
       const id = newId('job');
       const key = req.headers['idempotency-key'];
       if (key) {

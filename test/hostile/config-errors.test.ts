@@ -1,0 +1,23 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+// A bad environment stops each entry point with one line per bad variable, no stack trace.
+describe('bad environment values', () => {
+  it.each(['scripts/start.ts', 'src/server.ts', 'workers/main.ts'])('%s: PORT=abc WORKER_CONCURRENCY=0 → exit 1, one clean line each', (file) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(root, file)], {
+      cwd: root,
+      env: { ...process.env, PORT: 'abc', WORKER_CONCURRENCY: '0', REDIS_URL: 'redis://127.0.0.1:1' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'invalid environment: PORT="abc": not a number',
+      'invalid environment: WORKER_CONCURRENCY="0": Too small: expected number to be >=1',
+    ]);
+    expect(r.stdout).toBe('');
+  });
+});
