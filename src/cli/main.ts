@@ -95,8 +95,25 @@ export function locateCommand(argv: string[]): { first?: string; sub?: string; r
   return { first, sub, rest: argv.filter((_, i) => !words.includes(i)) };
 }
 
+const guarded = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * `trainer model J | head -c 100`: when the reader goes away, writes fail with EPIPE; stop
+ * quietly like other Unix tools (exit 0, no stack) instead of dying on an unhandled 'error'.
+ */
+export function exitQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
+  if (guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 /** Run one command line; resolves to the process exit code. Never throws. */
 export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }, env = process.env): Promise<number> {
+  if (io.out === process.stdout) exitQuietlyOnEpipe(process.stdout);
+  if (io.err === process.stderr) exitQuietlyOnEpipe(process.stderr);
   try {
     const { first, sub, rest: args } = locateCommand(argv);
     const group = first === 'datasets' || first === 'jobs';

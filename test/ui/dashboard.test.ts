@@ -201,4 +201,67 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     expect(auth[`/v1/jobs/${sgdId}/metrics`]).toBe('Bearer test-key-123');
     expect(problems).toEqual([]);
   });
+
+  it('compare via URL ticks the passed jobs in the list', async () => {
+    // the list page leaves out the older compared job (as when it is not among the newest): it is fetched by id
+    let trimmed = 0;
+    await page.route('**/v1/jobs?*', async (route) => {
+      trimmed++;
+      const res = await route.fetch();
+      const body = await res.json();
+      await route.fulfill({ response: res, json: { ...body, items: body.items.filter((j: { id: string }) => j.id !== jobId) } });
+    });
+    try {
+      await page.goto(`${stack.url}/ui/#/compare?ids=${jobId},${sgdId}`);
+      await page.waitForFunction(() => document.querySelector('#compare-chart')?.getAttribute('data-points') === '500');
+      await page.waitForSelector(`#compare-picker input[value="${jobId}"]`);
+    } finally {
+      await page.unroute('**/v1/jobs?*');
+    }
+    expect(trimmed).toBeGreaterThan(0);
+    const ticked = await page.$$eval('#compare-picker input[type=checkbox]', (els) => els.filter((e) => e.checked).map((e) => e.value));
+    expect(ticked.sort()).toEqual([jobId, sgdId].sort());
+  });
+
+  it('the Advanced section sends early stopping, dtype and gradient check; its API errors land beside its fields', async () => {
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    await page.goto(`${stack.url}/ui/#/new`);
+    await page.waitForSelector(`select[name=datasetId] option[value="${job.datasetId}"]`, { state: 'attached' });
+    await page.selectOption('select[name=datasetId]', job.datasetId);
+    expect(await page.getAttribute('#advanced', 'open')).toBeNull();
+    // restoreBest without patience: the API's error on earlyStopping.patience opens the section and sits beside the field
+    await page.click('#advanced summary');
+    await page.check('input[name=restoreBest]');
+    await page.click('#submit-job');
+    await page.waitForSelector('.field.invalid[data-path~="earlyStopping.patience"] .field-error:not(:empty)');
+    await page.fill('input[name=patience]', '3');
+    await page.fill('input[name=minDelta]', '0.001');
+    await page.selectOption('select[name=dtype]', 'float64');
+    await page.check('input[name=gradientCheck]');
+    await page.fill('input[name=epochs]', '5');
+    await page.click('#submit-job');
+    await page.waitForURL(/#\/jobs\//);
+    const id = decodeURIComponent(page.url().split('#/jobs/')[1]);
+    const sent: any = await (await fetch(`${stack.url}/v1/jobs/${id}`)).json();
+    expect(sent.spec).toMatchObject({ earlyStopping: { patience: 3, minDelta: 0.001, restoreBest: true }, dtype: 'float64', gradientCheck: true, validationSplit: 0.2 });
+  });
+
+  it('a job that ends before any progress says so instead of waiting for progress', async () => {
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    const body = { datasetId: job.datasetId, model: { layers: [{ units: 64, activation: 'relu' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'sgd', learningRate: 0.01 }, epochs: 5000, batchSize: 2 };
+    const post = async () => (await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-key-123' }, body: JSON.stringify(body) })).json()) as any;
+    // fill the workers, then the last one waits in the queue and is cancelled there
+    const jobs = [await post(), await post(), await post()];
+    const cancel = (id: string) => fetch(`${stack.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: 'Bearer test-key-123' } });
+    try {
+      const queued = (await Promise.all(jobs.map(async (j) => (await fetch(`${stack.url}/v1/jobs/${j.id}`)).json() as any))).find((j) => j.status === 'queued' && !j.progress);
+      expect(queued, 'a queued job').toBeDefined();
+      await cancel(queued.id);
+      await page.goto(`${stack.url}/ui/#/jobs/${queued.id}`);
+      await page.waitForSelector('#job-progress[data-terminal=cancelled]');
+      expect(await page.textContent('#job-progress')).toMatch(/^cancelled before training/);
+    } finally {
+      for (const j of jobs) await cancel(j.id);
+    }
+  });
 });

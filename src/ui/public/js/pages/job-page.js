@@ -53,7 +53,13 @@ export function jobPage(view, id) {
     metaEl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
     if (job.error) {
       errorEl.hidden = false;
-      errorEl.textContent = `${job.error.code}: ${job.error.message}`;
+      errorEl.textContent = `${job.error.code}${job.error.path ? ` at ${job.error.path}` : ''}: ${job.error.message}`;
+    }
+    // a job that ended without any progress event: say so instead of "waiting for the first progress event…"
+    if ((job.status === 'failed' || job.status === 'cancelled') && !prev && !job.progress) {
+      const why = job.error ? `: ${job.error.code}${job.error.path ? ` at ${job.error.path}` : ''} — ${job.error.message}` : '';
+      progressEl.textContent = `${job.status} before training${why}`;
+      progressEl.dataset.terminal = job.status;
     }
     const r = job.result;
     if (r) {

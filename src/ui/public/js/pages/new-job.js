@@ -88,6 +88,15 @@ export function newJobPage(view) {
       field('Validation split', num('validationSplit', '0.2', { min: 0, max: 0.99 }), { path: 'validationSplit' }),
       field('Seed', num('seed', '1', { step: 1 }), { path: 'seed' }),
       field('Normalize features', h('input', { type: 'checkbox', name: 'normalize', checked: true }), { path: 'normalize', cls: 'check' })),
+    // rarely needed knobs, folded away; an API error on one of them opens the section
+    h('details', { class: 'advanced', id: 'advanced' }, h('summary', {}, 'Advanced: early stopping, targets, precision, gradient check'),
+      h('fieldset', {}, h('legend', {}, 'Advanced'),
+        field('Early stopping patience (epochs)', num('patience', '', { min: 1, step: 1 }), { path: 'earlyStopping earlyStopping.patience', hint: 'empty: off; needs a validation split' }),
+        field('Min delta', num('minDelta', '', { min: 0 }), { path: 'earlyStopping.minDelta' }),
+        field('Restore best weights', h('input', { type: 'checkbox', name: 'restoreBest' }), { path: 'earlyStopping.restoreBest', cls: 'check' }),
+        field('Normalize targets (regression)', h('input', { type: 'checkbox', name: 'normalizeTargets' }), { path: 'normalize.targets', cls: 'check' }),
+        field('Precision', select('dtype', ['', 'float32', 'float64'], ''), { path: 'dtype' }),
+        field('Gradient check', h('input', { type: 'checkbox', name: 'gradientCheck' }), { path: 'gradientCheck', cls: 'check', hint: 'compare backprop with finite differences before training' }))),
     h('div', { class: 'actions' }, submitBtn));
   view.append(h('h1', {}, 'New training job'), form);
 
@@ -154,6 +163,7 @@ export function newJobPage(view) {
       }
       if (!best && scope === 'upload') best = fields.find((f) => f.dataset.path === 'file');
       if (best) {
+        best.closest('details')?.setAttribute('open', '');
         best.classList.add('invalid');
         const msg = best.querySelector('.field-error');
         msg.textContent = (msg.textContent ? `${msg.textContent}; ` : '') + (p && p !== best.dataset.path ? `${p}: ${e.message}` : e.message);
@@ -174,7 +184,7 @@ export function newJobPage(view) {
       optimizer: { type: fd.get('optimizer') },
       epochs: n('epochs'),
       batchSize: n('batchSize'),
-      normalize: fd.get('normalize') === 'on',
+      normalize: fd.get('normalizeTargets') === 'on' ? { features: fd.get('normalize') === 'on', targets: true } : fd.get('normalize') === 'on',
     };
     const o = spec.optimizer;
     for (const k of ['learningRate', 'beta', 'beta1', 'beta2', 'epsilon', 'momentum', 'weightDecay']) {
@@ -194,6 +204,13 @@ export function newJobPage(view) {
     if (fd.get('clip')) spec.clip = fd.get('clip') === 'value' ? { type: 'value', value: n('clipThreshold') } : { type: fd.get('clip'), maxNorm: n('clipThreshold') };
     if (n('validationSplit') !== undefined) spec.validationSplit = n('validationSplit');
     if (n('seed') !== undefined) spec.seed = n('seed');
+    if (n('patience') !== undefined || n('minDelta') !== undefined || fd.get('restoreBest')) {
+      spec.earlyStopping = { patience: n('patience') };
+      if (n('minDelta') !== undefined) spec.earlyStopping.minDelta = n('minDelta');
+      if (fd.get('restoreBest')) spec.earlyStopping.restoreBest = true;
+    }
+    if (fd.get('dtype')) spec.dtype = fd.get('dtype');
+    if (fd.get('gradientCheck')) spec.gradientCheck = true;
     return spec;
   }
 
