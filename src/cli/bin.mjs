@@ -4,14 +4,6 @@
 // else the TypeScript source through tsx (a runtime dependency).
 // TRAINER_CLI_FROM_SOURCE=1 forces the source (avoids running a stale dist/ while developing).
 import { existsSync } from 'node:fs';
-
-// `trainer model J | head -c 100`: the reader went away; stop quietly like other Unix tools (exit 0, no stack).
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
-}
 import { fileURLToPath } from 'node:url';
 
 const compiled = [new URL('./main.js', import.meta.url), new URL('../../dist/src/cli/main.js', import.meta.url)].find((u) => existsSync(fileURLToPath(u)));

@@ -149,11 +149,9 @@ describe('trainer CLI against a running server', () => {
   });
 
   it('a closed stdout pipe (| head) ends quietly: exit 0, no EPIPE stack', async () => {
-    // main() run as the compiled bin runs it (plain Node ESM; tsx's register API happens to hide the error)
-    const runner = `import(${JSON.stringify(join(root, 'src/cli/main.ts'))}).then(async (m) => { process.exitCode = await m.main(JSON.parse(process.env.ARGS)); })`;
     for (const args of [['model', jobId], ['jobs', 'list'], ['predict', jobId, join(dir, 'moons.csv')], ['--help']]) {
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', runner], { cwd: root, env: { ...process.env, TRAINER_URL: stack.url, ARGS: JSON.stringify(args) } });
+        const child = spawn(process.execPath, [join(root, 'src/cli/bin.mjs'), ...args], { cwd: dir, env: { ...process.env, TRAINER_URL: stack.url, TRAINER_CLI_FROM_SOURCE: '1' } });
         // the reader goes away before the CLI writes anything (like head -c 0)
         child.stdout.destroy();
         let stderr = '';
