@@ -213,6 +213,9 @@ describe('trainer CLI against a running server', () => {
     expect(r.code).toBe(3);
     expect(r.stdout.trim()).toMatch(/ failed$/);
     expect(r.stderr).toMatch(/failed: diverged/);
+    const get = await cli(['jobs', 'get', r.stdout.trim().split(/\s+/)[0]]);
+    expect(get.stdout).toMatch(/^status: +failed$/m);
+    expect(get.stdout).toMatch(/^error: +diverged.*: \S/m);
   });
 
   it('HTTP errors exit 1 with the problem detail and field paths; usage errors exit 2', async () => {
