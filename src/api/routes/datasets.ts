@@ -86,7 +86,15 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
         headers: UploadHeadersSchema,
         body: { content: { 'application/json': { schema: DatasetJsonBodySchema } } } as never,
         'x-extra-body-content': DATASET_UPLOAD_DOC_CONTENT,
-        response: { 201: DatasetSchema, ...problemResponses(400, 413, 415, 422) },
+        response: { 201: DatasetSchema, ...problemResponses(400, 409, 413, 415, 422) },
+        'x-response-descriptions': {
+          201: 'Dataset stored (Location: /v1/datasets/{id}); a replayed Idempotency-Key answers the same dataset with Idempotent-Replayed: true',
+          400: 'Invalid query, JSON body, CSV or multipart (problem+json with errors[].path)',
+          409: 'A request with the same Idempotency-Key is still being processed; retry shortly',
+          413: 'Body over MAX_DATASET_BYTES, or more rows/columns than MAX_DATASET_ROWS/MAX_DATASET_COLUMNS',
+          415: 'Not application/json, text/csv or multipart/form-data',
+          422: 'The Idempotency-Key was used with a different upload',
+        },
       } as never,
     },
     async (req, reply) => {
@@ -147,13 +155,13 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/datasets',
-    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: DatasetListQuerySchema, response: { 200: DatasetListSchema, ...problemResponses(400) } } },
+    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: DatasetListQuerySchema, response: { 200: DatasetListSchema, ...problemResponses(400) }, 'x-response-descriptions': { 200: 'One page of datasets, newest first; `next` is the cursor of the next page (null at the end)' } } },
     async (req) => svc.datasets.list(req.tenant, req.query.limit, req.query.after),
   );
 
   app.get(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'Dataset metadata', params: IdParamsSchema, response: { 200: DatasetSchema, ...problemResponses(404) } } },
+    { schema: { tags: ['datasets'], summary: 'Dataset metadata', params: IdParamsSchema, response: { 200: DatasetSchema, ...problemResponses(404) }, 'x-response-descriptions': { 200: 'Dataset metadata', 404: 'No dataset with this id' } } },
     async (req) => {
       const ds = await svc.datasets.get(req.params.id, req.tenant);
       if (!ds) throw notFound('dataset', req.params.id);
@@ -163,7 +171,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'Delete a dataset (409 while a queued or running job uses it)', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404, 409) } } },
+    { schema: { tags: ['datasets'], summary: 'Delete a dataset (409 while a queued or running job uses it)', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404, 409) }, 'x-response-descriptions': { 204: 'Deleted', 404: 'No dataset with this id', 409: 'A queued or running job uses this dataset' } } },
     async (req, reply) => {
       if (!(await svc.datasets.delete(req.params.id, req.tenant))) throw notFound('dataset', req.params.id);
       return reply.code(204).send(null);

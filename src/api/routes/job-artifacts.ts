@@ -46,9 +46,10 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Per-epoch history so far (JSON, or CSV with Accept: text/csv); complete once the job finished',
         params: IdParamsSchema,
         response: {
-          200: { description: 'history', content: { 'application/json': { schema: MetricsSchema }, 'text/csv': { schema: z.string() } } },
+          200: { description: 'Per-epoch history (JSON; CSV with Accept: text/csv)', content: { 'application/json': { schema: MetricsSchema }, 'text/csv': { schema: z.string() } } },
           ...problemResponses(404),
         },
+        'x-response-descriptions': { 404: 'No job with this id' },
       },
     },
     async (req, reply) => {
@@ -73,6 +74,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: "The trained model (the core's portable JSON)",
         params: IdParamsSchema,
         response: { 200: z.record(z.string(), z.unknown()).describe('tsnn-model JSON'), ...problemResponses(404, 409) },
+        'x-response-descriptions': { 200: "The trained model (the core's portable tsnn-model JSON)", 404: 'No job with this id', 409: 'The job has no model (not completed yet, or none was stored)' },
       },
     },
     async (req) => (await completedJob(req.params.id, req.tenant)) as unknown as Record<string, unknown>,
@@ -89,6 +91,13 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
         params: IdParamsSchema,
         body: PredictBodySchema,
         response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409, 413) },
+        'x-response-descriptions': {
+          200: 'Predictions: class indices with probabilities for classifiers, values for regression',
+          400: 'Invalid features, or a row whose width is not the model\'s input (errors[].path = features.<row>)',
+          404: 'No job with this id',
+          409: 'The job has no trained model yet',
+          413: 'More than MAX_PREDICT_ROWS rows, or a body over MAX_DATASET_BYTES',
+        },
       },
     },
     async (req) => {

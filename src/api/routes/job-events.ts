@@ -7,7 +7,7 @@ import { EventHub } from '../event-hub.js';
 import { invalidField, notFound } from '../problem.js';
 
 const EventsHeadersSchema = z.looseObject({
-  'last-event-id': z.string().max(20).optional().describe('Resume after this event id'),
+  'last-event-id': z.string().max(20).optional().describe('Resume after this event id (the `id:` of the last event received; EventSource sends it when it reconnects)'),
 });
 
 /** How often an open stream re-checks its job (gone, or ended with nothing left to send). */
@@ -56,8 +56,21 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
         querystring: EventsQuerySchema,
         headers: EventsHeadersSchema,
         response: {
-          200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } },
-          ...problemResponses(400, 404),
+          200: {
+            description:
+              'Server-Sent Events. Every event has an increasing `id:`. `event: status` on each state change (`data: {"status":"running","attempt":1}`); ' +
+              '`event: progress` with the core\'s progress fields (epoch, step, loss, smoothedLoss, valLoss, accuracy, lr, gradNorm, layerGradNorms, clipped, samplesPerSecond); ' +
+              'then one terminal event, `completed`, `failed` or `cancelled`, whose data is the job, after which the server closes the stream. ' +
+              'Comment lines (`: ping`) are heartbeats. A finished job replays its history and closes. ' +
+              'Resume with the `Last-Event-ID` header (or `?lastEventId=` for clients that cannot set headers): events after that id, none missed, none repeated.',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
+          ...problemResponses(400, 404, 429),
+        },
+        'x-response-descriptions': {
+          400: 'Last-Event-ID or lastEventId is not an event id (a non-negative integer)',
+          404: 'No job with this id',
+          429: 'Rate limit, or MAX_SSE_STREAMS_PER_KEY event streams are already open for this API key (too_many_streams); see Retry-After',
         },
       },
     },

@@ -60,7 +60,16 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Submit a training job',
         headers: SubmitHeadersSchema,
         body: JobSubmissionSchema,
-        response: { 202: JobSchema, ...problemResponses(400, 404, 422, 429) },
+        response: { 202: JobSchema, ...problemResponses(400, 404, 409, 415, 422, 429, 503) },
+        'x-response-descriptions': {
+          202: 'Job queued (Location: /v1/jobs/{id}); a replayed Idempotency-Key answers the same job with Idempotent-Replayed: true',
+          404: 'datasetId names no dataset (errors[].path = datasetId)',
+          409: 'A request with the same Idempotency-Key is still being processed; retry shortly',
+          415: 'The body is not application/json',
+          422: 'The spec does not fit the dataset (input width, last layer units), is over MAX_PARAMS or MAX_TRAINING_COST, or the Idempotency-Key was used with another body',
+          429: 'Rate limit, or the tenant already has MAX_ACTIVE_JOBS_PER_TENANT queued or running jobs (too_many_active_jobs); see Retry-After',
+          503: 'Redis or the queue is unavailable; the job was not queued, retry after Retry-After',
+        },
       },
     },
     async (req, reply) => {
@@ -112,6 +121,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List jobs, newest first (cursor: `after` = last id of the previous page)',
         querystring: JobListQuerySchema,
         response: { 200: JobListSchema, ...problemResponses(400) },
+        'x-response-descriptions': { 200: 'One page of jobs, newest first; `next` is the cursor of the next page (null at the end)' },
       },
     },
     async (req) => svc.jobs.list(req.tenant, req.query),
@@ -119,7 +129,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'A job', params: IdParamsSchema, response: { 200: JobSchema, ...problemResponses(404) } } },
+    { schema: { tags: ['jobs'], summary: 'A job', params: IdParamsSchema, response: { 200: JobSchema, ...problemResponses(404) }, 'x-response-descriptions': { 200: 'The job, with its progress and, once finished, its result or error', 404: 'No job with this id' } } },
     async (req) => {
       const job = await svc.jobs.get(req.params.id, req.tenant);
       if (!job) throw notFound('job', req.params.id);
@@ -135,6 +145,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Cancel a job: a queued job at once (200), a running one within a batch (202)',
         params: IdParamsSchema,
         response: { 200: JobSchema, 202: JobSchema, ...problemResponses(404, 409) },
+        'x-response-descriptions': {
+          200: 'Cancelled at once (the job was queued): status cancelled',
+          202: 'Cancel requested: the running job stops within one batch, then turns cancelled (terminal SSE event)',
+          404: 'No job with this id',
+          409: 'The job already finished (completed, failed or cancelled)',
+        },
       },
     },
     async (req, reply) => {
