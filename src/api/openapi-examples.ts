@@ -9,8 +9,10 @@ import type { Dataset, DatasetJsonBody } from '../schemas/dataset.js';
 import type { Job, PredictBodySchema, PredictResponseSchema } from '../schemas/job.js';
 import type { JobSubmissionSchema } from '../schemas/training-spec.js';
 
-const DATASET_ID = 'ds_0mwx5205p0001fdcdd91';
-const JOB_ID = 'job_0mwx5207r000f564bcbf';
+export const DATASET_EXAMPLE_ID = 'ds_0mwx5205p0001fdcdd91';
+export const JOB_EXAMPLE_ID = 'job_0mwx5207r000f564bcbf';
+const DATASET_ID = DATASET_EXAMPLE_ID;
+const JOB_ID = JOB_EXAMPLE_ID;
 
 /** `POST /v1/datasets` JSON body: four rows of two features, integer class targets. */
 export const datasetUploadExample: DatasetJsonBody = {
@@ -142,13 +144,19 @@ const problem = (status: number, title: string, code: string, detail: string, er
   ...(errors ? { errors } : {}),
 });
 
-/** One problem document per status, as the error handler writes them. */
-export const problemExamples: Record<number, Problem> = {
+/** One problem document per status, as the error handler writes them (`instance` is set per path). */
+export const problemExamples: Record<number | 'dataset404' | 'events400', Problem> = {
   400: problem(400, 'Bad Request', 'validation_failed', 'optimizer.learningRate: Too small: expected number to be >0', [
     { path: 'optimizer.learningRate', message: 'Too small: expected number to be >0', in: 'body' },
   ]),
+  /** 400 of the event stream: a bad Last-Event-ID */
+  events400: problem(400, 'Bad Request', 'validation_failed', 'last-event-id: must be an event id (a non-negative integer)', [
+    { path: 'last-event-id', message: 'must be an event id (a non-negative integer)', in: 'headers' },
+  ]),
   401: problem(401, 'Unauthorized', 'unauthorized', 'send Authorization: Bearer <API key>'),
   404: problem(404, 'Not Found', 'not_found', `job '${JOB_ID}' does not exist`),
+  /** 404 of the dataset routes and of `POST /v1/jobs` (its `datasetId`) */
+  'dataset404': problem(404, 'Not Found', 'not_found', `dataset '${DATASET_ID}' does not exist`),
   409: problem(409, 'Conflict', 'job_finished', `job '${JOB_ID}' is already completed`),
   413: problem(413, 'Content Too Large', 'too_many_rows', 'features has 20000 rows, at most 10000 per request (MAX_PREDICT_ROWS); split it', [
     { path: 'features', message: 'at most 10000 rows', in: 'body' },

@@ -6,10 +6,12 @@ import { z } from 'zod';
 import { ProblemSchema } from '../schemas/common.js';
 import {
   completedJobExample,
+  DATASET_EXAMPLE_ID,
   datasetCsvExample,
   datasetExample,
   datasetUploadExample,
   eventStreamExample,
+  JOB_EXAMPLE_ID,
   jobSubmissionExample,
   metricsCsvExample,
   predictRequestExample,
@@ -170,7 +172,7 @@ function dropSafeIntegerBounds(node: unknown): void {
 }
 
 /** Example of a JSON body by component, for a request (`in`) or a response status. */
-function exampleFor(component: string, status: string | 'in'): unknown {
+function exampleFor(component: string, status: string | 'in', path: string): unknown {
   switch (component) {
     case 'DatasetUpload':
       return datasetUploadExample;
@@ -188,8 +190,12 @@ function exampleFor(component: string, status: string | 'in'): unknown {
       return predictRequestExample;
     case 'PredictResponse':
       return predictResponseExample;
-    case 'Problem':
-      return problemExamples[Number(status)];
+    case 'Problem': {
+      const datasetMissing = status === '404' && (path.startsWith('/v1/datasets') || path === '/v1/jobs');
+      const key = datasetMissing ? 'dataset404' : status === '400' && path.endsWith('/events') ? 'events400' : Number(status);
+      const p = problemExamples[key];
+      return p && { ...p, instance: path.replace('{id}', path.startsWith('/v1/datasets') ? DATASET_EXAMPLE_ID : JOB_EXAMPLE_ID) };
+    }
     default:
       return undefined;
   }
@@ -197,22 +203,22 @@ function exampleFor(component: string, status: string | 'in'): unknown {
 
 /** Media-type examples on request bodies and responses (Swagger UI shows these instead of `"string"`). */
 function addExamples(doc: Json): void {
-  const attach = (content: Record<string, Json> | undefined, status: string | 'in') => {
+  const attach = (content: Record<string, Json> | undefined, status: string | 'in', path: string) => {
     for (const [type, media] of Object.entries(content ?? {})) {
       if ('example' in media || 'examples' in media) continue;
       const ref = (media.schema as { $ref?: string } | undefined)?.$ref;
       const example =
         type === 'text/event-stream' ? eventStreamExample
         : type === 'text/csv' ? (status === 'in' ? datasetCsvExample : metricsCsvExample)
-        : ref?.startsWith(REF) ? exampleFor(ref.slice(REF.length), status)
+        : ref?.startsWith(REF) ? exampleFor(ref.slice(REF.length), status, path)
         : undefined;
       if (example !== undefined) media.example = example;
     }
   };
-  for (const item of Object.values(doc.paths as Record<string, Record<string, Json>>))
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Json>>))
     for (const op of Object.values(item)) {
-      attach((op.requestBody as { content?: Record<string, Json> } | undefined)?.content, 'in');
-      for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, { content?: Record<string, Json> }>)) attach(r.content, status);
+      attach((op.requestBody as { content?: Record<string, Json> } | undefined)?.content, 'in', path);
+      for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, { content?: Record<string, Json> }>)) attach(r.content, status, path);
     }
 }
 
