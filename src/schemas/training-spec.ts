@@ -28,6 +28,15 @@ export const ModelSpecSchema = z
   })
   .meta({ id: 'ModelSpec' });
 
+/** The union's error for a missing or unknown `type`: the types there are. */
+const typeError = (types: readonly string[]) => ({
+  error: (iss: { code?: string; input?: unknown }) => {
+    if (iss.code !== 'invalid_union') return undefined;
+    const got = (iss.input as { type?: unknown } | undefined)?.type;
+    return got === undefined ? `required (one of ${types.join(', ')})` : `must be one of ${types.join(', ')}, got ${JSON.stringify(got)}`;
+  },
+});
+
 /**
  * A strict object for one `type` of a discriminated union: a field the type does not take is
  * rejected by name, with the list of fields it does take.
@@ -65,7 +74,7 @@ export const OptimizerSpecSchema = z
     }),
     member('adam', { learningRate, beta1: coefficient.optional(), beta2: coefficient.optional(), epsilon, weightDecay }),
     member('adamw', { learningRate, beta1: coefficient.optional(), beta2: coefficient.optional(), epsilon, weightDecay }),
-  ])
+  ], typeError(OPTIMIZERS))
   .meta({ id: 'OptimizerSpec' });
 
 const gamma = z.number().gt(0).max(1);
@@ -77,7 +86,7 @@ export const ScheduleSpecSchema = z
     member('inverse_sqrt', { k: positive.optional() }),
     member('exponential', { gamma }),
     member('step', { gamma, stepSize: z.number().int().min(1) }),
-  ])
+  ], typeError(SCHEDULES))
   .meta({ id: 'ScheduleSpec' });
 
 export const ClipSpecSchema = z
@@ -85,7 +94,7 @@ export const ClipSpecSchema = z
     member('value', { value: positive }),
     member('norm', { maxNorm: positive }),
     member('global_norm', { maxNorm: positive }),
-  ])
+  ], typeError(['value', 'norm', 'global_norm']))
   .meta({ id: 'ClipSpec' });
 
 export const EarlyStoppingSpecSchema = z

@@ -129,6 +129,8 @@ describe('named spec errors at submit', () => {
     ['sgd + beta1', { optimizer: { type: 'sgd', beta1: 0.9 } }, 'optimizer.beta1', /not a parameter of sgd; sgd takes learningRate, weightDecay/],
     ['adam + momentum', { optimizer: { type: 'adam', momentum: 0.9 } }, 'optimizer.momentum', /not a parameter of adam; adam takes learningRate, beta1, beta2, epsilon, weightDecay/],
     ['constant + gamma', { schedule: { type: 'constant', gamma: 0.5 } }, 'schedule.gamma', /not a parameter of constant/],
+    ['an unknown optimizer type', { optimizer: { type: 'adagrad' } }, 'optimizer.type', /^optimizer\.type: must be one of sgd, momentum, rmsprop, adam, adamw, got "adagrad"$/],
+    ['an optimizer without type', { optimizer: { learningRate: 0.1 } }, 'optimizer.type', /^optimizer\.type: required \(one of sgd, momentum, rmsprop, adam, adamw\)$/],
     ['norm clip without maxNorm', { clip: { type: 'norm' } }, 'clip.maxNorm', /required/],
     ['value clip with maxNorm', { clip: { type: 'value', value: 1, maxNorm: 1 } }, 'clip.maxNorm', /not a parameter of value; value takes value/],
     ['missing batchSize', { batchSize: undefined }, 'batchSize', /^batchSize: required \(an integer ≥ 1 and ≤ 1000000\)$/],
