@@ -62,6 +62,23 @@ const dotted = (pointer: string) =>
     .filter((s) => s !== '')
     .join('.');
 
+/** Most field errors one problem lists. */
+const MAX_FIELD_ERRORS = 50;
+
+/**
+ * A 415 unless the media type is application/json (parameters such as charset allowed). Runs
+ * before parsing, so text/csv or text/plain never reaches a JSON body schema.
+ */
+export function requireJson(contentType: string | undefined, route: string): void {
+  const type = contentType?.split(';')[0].trim().toLowerCase();
+  if (type === 'application/json') return;
+  throw new HttpProblem(
+    415,
+    'unsupported_media_type',
+    `${route} takes application/json only; ${type ? `got ${type}` : 'the request has no Content-Type'}: send the body as JSON with Content-Type: application/json`,
+  );
+}
+
 /** Installs the error and not-found handlers: every error leaves as problem+json. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -71,16 +88,20 @@ export function installProblemHandlers(app: FastifyInstance): void {
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = (err.validationContext ?? 'body') as FieldError['in'];
-      const errors = err.validation.flatMap((v) => {
+      const all = err.validation.flatMap((v) => {
         const path = dotted(v.instancePath) || '(root)';
         const params = v.params as { keys?: string[] };
-        // Strict objects report unknown keys on the parent; name each key itself.
+        // Strict objects report unknown keys on the parent; name each key itself (zod's own
+        // message lists every key, so repeating it per key would grow as keys²).
         if (v.keyword === 'unrecognized_keys' && params.keys?.length)
-          return params.keys.map((k) => ({ path: [dotted(v.instancePath), k].filter(Boolean).join('.'), message: v.message ?? 'unknown field', in: where }));
+          return params.keys.slice(0, MAX_FIELD_ERRORS + 1).map((k) => ({ path: [dotted(v.instancePath), k].filter(Boolean).join('.'), message: 'unknown field', in: where }));
         return [{ path, message: v.message ?? 'invalid', in: where }];
       });
+      // A hostile body can raise thousands of issues: name the first ones and count the rest.
+      const errors = all.slice(0, MAX_FIELD_ERRORS);
+      const more = all.length > MAX_FIELD_ERRORS ? `; and more errors (the first ${MAX_FIELD_ERRORS} are listed)` : '';
       // the same path form as errors[].path (where it is, body or query, is in errors[].in)
-      const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ') + more;
       return sendProblem(reply, req, 400, { code: 'validation_failed', detail, errors });
     }
     if (isRedisUnavailable(err)) {

@@ -4,7 +4,7 @@ import { predict } from '../../core/index.js';
 import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { MetricsSchema, PredictBodySchema, PredictResponseSchema } from '../../schemas/job.js';
-import { HttpProblem, invalidField, notFound } from '../problem.js';
+import { HttpProblem, invalidField, notFound, requireJson } from '../problem.js';
 
 const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
   'epoch', 'loss', 'smoothedLoss', 'valLoss', 'accuracy', 'valAccuracy', 'lr', 'gradNorm', 'clipped', 'durationMs', 'samplesPerSecond',
@@ -85,18 +85,23 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       // Feature rows are data, like an upload: MAX_PREDICT_ROWS bounds the work, this the bytes.
       bodyLimit: svc.config.MAX_DATASET_BYTES,
+      preParsing: async (req, _reply, payload) => {
+        requireJson(req.headers['content-type'], 'POST /v1/jobs/{id}/predict');
+        return payload;
+      },
       schema: {
         tags: ['jobs'],
         summary: 'Predict with the trained model (applies the stored normalization)',
         params: IdParamsSchema,
         body: PredictBodySchema,
-        response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409, 413) },
+        response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409, 413, 415) },
         'x-response-descriptions': {
           200: 'Predictions: class indices with probabilities for classifiers, values for regression',
           400: 'Invalid features, or a row whose width is not the model\'s input (errors[].path = features.<row>)',
           404: 'No job with this id',
           409: 'The job has no trained model yet',
           413: 'More than MAX_PREDICT_ROWS rows, or a body over MAX_DATASET_BYTES',
+          415: 'Not application/json',
         },
       },
     },

@@ -6,24 +6,13 @@ import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type J
 import { JobSubmissionSchema } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
-import { HttpProblem, notFound } from '../problem.js';
+import { HttpProblem, notFound, requireJson } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
 import { checkSpecAgainstDataset, checkSpecWithCore, needsTargets } from '../spec-check.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same job'),
 });
-
-/** A 415 unless the media type is application/json (parameters such as charset allowed). */
-function requireJson(contentType: string | undefined, route: string): void {
-  const type = contentType?.split(';')[0].trim().toLowerCase();
-  if (type === 'application/json') return;
-  throw new HttpProblem(
-    415,
-    'unsupported_media_type',
-    `${route} takes application/json only; ${type ? `got ${type}` : 'the request has no Content-Type'}: send the job as JSON with Content-Type: application/json`,
-  );
-}
 
 /** `POST /v1/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
