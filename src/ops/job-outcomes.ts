@@ -65,7 +65,8 @@ export class JobOutcomeTail {
           this.seen.add(jobId);
           if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
           const history = job.status === 'completed' ? await this.opts.jobs.getMetrics(jobId) : null;
-          this.opts.onFinished(job.status, history, job.result?.samplesPerSecond);
+          // Throughput of completed jobs only: a cancelled job now keeps a partial result too.
+          this.opts.onFinished(job.status, history, job.status === 'completed' ? job.result?.samplesPerSecond : undefined);
           return;
         }
       } catch (err) {
