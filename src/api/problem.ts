@@ -91,10 +91,14 @@ export function installProblemHandlers(app: FastifyInstance): void {
       const all = err.validation.flatMap((v) => {
         const path = dotted(v.instancePath) || '(root)';
         const params = v.params as { keys?: string[] };
-        // Strict objects report unknown keys on the parent; name each key itself (zod's own
-        // message lists every key, so repeating it per key would grow as keys²).
+        // Strict objects report unknown keys on the parent; name each key itself (a message that
+        // lists thousands of keys is not repeated per key: that grew as keys²).
         if (v.keyword === 'unrecognized_keys' && params.keys?.length)
-          return params.keys.slice(0, MAX_FIELD_ERRORS + 1).map((k) => ({ path: [dotted(v.instancePath), k].filter(Boolean).join('.'), message: 'unknown field', in: where }));
+          return params.keys.slice(0, MAX_FIELD_ERRORS + 1).map((k) => ({
+            path: [dotted(v.instancePath), k].filter(Boolean).join('.'),
+            message: v.message && v.message.length <= 300 ? v.message : 'unknown field',
+            in: where,
+          }));
         return [{ path, message: v.message ?? 'invalid', in: where }];
       });
       // A hostile body can raise thousands of issues: name the first ones and count the rest.
