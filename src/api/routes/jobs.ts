@@ -18,12 +18,26 @@ const SubmitHeadersSchema = z.looseObject({
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
 
+  // Stored datasets never change (an id is never reused), so small target arrays are kept
+  // between submits: most jobs train on the same few datasets, and reading the labels was one
+  // more Redis round trip per submit. A dataset deleted meanwhile is caught by the lookup first.
+  const targetsCache = new Map<string, Float32Array | Float64Array>();
+  const TARGETS_CACHE_ENTRIES = 64;
+  const TARGETS_CACHE_MAX_BYTES = 256 * 1024;
+
   /** The dataset's target values (classification specs are checked against the labels). */
   async function loadTargets(ds: Dataset): Promise<Float32Array | Float64Array> {
+    const cached = targetsCache.get(ds.id);
+    if (cached) return cached;
     const b = await svc.redis.getBuffer(svc.keys.datasetTargets(ds.id));
     if (!b) throw notFound('dataset', ds.id);
     const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-    return ds.dtype === 'float32' ? new Float32Array(copy) : new Float64Array(copy);
+    const targets = ds.dtype === 'float32' ? new Float32Array(copy) : new Float64Array(copy);
+    if (b.byteLength <= TARGETS_CACHE_MAX_BYTES) {
+      if (targetsCache.size >= TARGETS_CACHE_ENTRIES) targetsCache.delete(targetsCache.keys().next().value!);
+      targetsCache.set(ds.id, targets);
+    }
+    return targets;
   }
 
   /** Waits for a job another request is creating under the same Idempotency-Key. */
