@@ -1,6 +1,6 @@
 /**
- * `npm run openapi`: writes `openapi/openapi.json` from the routes (the same document `/docs/json`
- * serves). `--check` exits 1 when the committed file differs.
+ * `npm run openapi`: writes `openapi/openapi.json` and `openapi/openapi.yaml` from the routes (the
+ * documents `/docs/json` and `/docs/yaml` serve). `--check` exits 1 when a committed file differs.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -9,28 +9,36 @@ import { serviceApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 
 export const OPENAPI_PATH = resolve(import.meta.dirname, '..', 'openapi', 'openapi.json');
+export const OPENAPI_YAML_PATH = resolve(import.meta.dirname, '..', 'openapi', 'openapi.yaml');
 
 /** The OpenAPI document as committed: pretty JSON with a trailing newline. */
 export async function renderOpenApi(): Promise<string> {
+  return (await renderOpenApiDocuments()).json;
+}
+
+/** Both committed forms of the OpenAPI document, from one build of the app. */
+export async function renderOpenApiDocuments(): Promise<{ json: string; yaml: string }> {
   // Defaults only, so the document does not depend on the caller's environment; Redis is never used.
   const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', LOG_LEVEL: 'silent' });
   const app = Fastify({ logger: false });
   await app.register(serviceApp, { config });
   await app.ready();
   const doc = app.swagger();
+  const yaml = app.swagger({ yaml: true });
   app.svc.redis.disconnect();
   await app.close();
-  return JSON.stringify(doc, null, 2) + '\n';
+  return { json: JSON.stringify(doc, null, 2) + '\n', yaml };
 }
 
 if (import.meta.filename === process.argv[1]) {
-  const text = await renderOpenApi();
+  const { json, yaml } = await renderOpenApiDocuments();
   if (process.argv.includes('--check')) {
-    const same = readFileSync(OPENAPI_PATH, 'utf8') === text;
-    console.log(same ? 'openapi/openapi.json is up to date' : 'openapi/openapi.json is stale: run npm run openapi');
+    const same = readFileSync(OPENAPI_PATH, 'utf8') === json && readFileSync(OPENAPI_YAML_PATH, 'utf8') === yaml;
+    console.log(same ? 'openapi/ is up to date' : 'openapi/ is stale: run npm run openapi');
     process.exit(same ? 0 : 1);
   }
   mkdirSync(dirname(OPENAPI_PATH), { recursive: true });
-  writeFileSync(OPENAPI_PATH, text);
-  console.log(`wrote ${OPENAPI_PATH}`);
+  writeFileSync(OPENAPI_PATH, json);
+  writeFileSync(OPENAPI_YAML_PATH, yaml);
+  console.log(`wrote ${OPENAPI_PATH} and ${OPENAPI_YAML_PATH}`);
 }

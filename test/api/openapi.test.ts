@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { OPENAPI_PATH, renderOpenApi } from '../../scripts/openapi.js';
+import { OPENAPI_PATH, OPENAPI_YAML_PATH, renderOpenApiDocuments } from '../../scripts/openapi.js';
 import { mergeIoVariants } from '../../src/api/openapi.js';
 import { ProblemSchema } from '../../src/schemas/common.js';
 import { DatasetJsonBodySchema, DatasetListSchema, DatasetSchema } from '../../src/schemas/dataset.js';
@@ -29,9 +29,10 @@ const SCHEMA_OF: Record<string, z.ZodType> = {
 };
 
 describe('openapi/openapi.json', () => {
-  it('matches the document generated from the routes (run `npm run openapi` when this fails)', async () => {
-    const generated = await renderOpenApi();
-    expect(readFileSync(OPENAPI_PATH, 'utf8')).toBe(generated);
+  it('matches the documents generated from the routes, JSON and YAML (run `npm run openapi` when this fails)', async () => {
+    const generated = await renderOpenApiDocuments();
+    expect(readFileSync(OPENAPI_PATH, 'utf8')).toBe(generated.json);
+    expect(readFileSync(OPENAPI_YAML_PATH, 'utf8')).toBe(generated.yaml);
   });
 
   it('is a valid OpenAPI 3.1 document whose $refs all resolve', async () => {
