@@ -29,12 +29,20 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
     const model = await svc.jobs.getModel(id);
     if (model) return model;
-    if (job.status === 'cancelled')
+    if (job.status === 'cancelled') {
+      const p = job.progress;
+      const finishedEpochs = p ? (p.step >= p.stepsPerEpoch ? p.epoch + 1 : p.epoch) : 0;
       throw new HttpProblem(
         409,
         'model_missing',
-        job.startedAt ? `job '${id}' was cancelled before its first epoch finished: no model` : `job '${id}' was cancelled before training started: no model`,
+        !job.startedAt
+          ? `job '${id}' was cancelled before training started: no model`
+          : finishedEpochs > 0
+            ? // Cancelled while queued to resume: the API's queued cancel does not rebuild the checkpoint's model.
+              `job '${id}' was cancelled while queued to resume (after a worker hand-back or a retry) with ${finishedEpochs} finished epoch(s); their model was not kept`
+            : `job '${id}' was cancelled before its first epoch finished: no model`,
       );
+    }
     throw new HttpProblem(409, 'model_missing', `job '${id}' has no stored model`);
   }
 
