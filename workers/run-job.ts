@@ -6,6 +6,7 @@ import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheck
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
 import type { CancelRegistry } from './cancel-registry.js';
+import { ProgressThrottle } from './progress-throttle.js';
 
 /** What {@link runTrainingJob} needs: stores, the cancel registry and the event/checkpoint pacing. */
 export interface RunContext {
@@ -72,7 +73,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
   else attempt.shutdown?.addEventListener('abort', onShutdown, { once: true });
   let deadline: NodeJS.Timeout | undefined;
   const interval = ctx.progressIntervalMs ?? 100;
-  let lastSent = -Infinity;
+  const throttle = new ProgressThrottle(interval);
   // The last epoch-end checkpoint written (or resumed from): what a cancelled job keeps as its model.
   let lastEpochEnd = null as Checkpoint | null;
   try {
@@ -116,10 +117,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
         checkpointEveryMs: ctx.checkpointIntervalMs ?? 5000,
         ...(resumeFrom ? { resumeFrom } : {}),
         onProgress: async (p) => {
-          const t = performance.now();
-          const lastEpoch = p.kind === 'epoch' && p.epoch === p.epochs - 1;
-          if (t - lastSent < interval && !lastEpoch) return;
-          lastSent = t;
+          if (!throttle.shouldSend(p, performance.now())) return;
           if (p.kind === 'epoch') pendingEpoch = p;
           else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p) });
         },
