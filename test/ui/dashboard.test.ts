@@ -264,4 +264,26 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
       for (const j of jobs) await cancel(j.id);
     }
   });
+  it('a job cancelled after some epochs offers its kept model for download', async () => {
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 100000, batchSize: 8 };
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer test-key-123' };
+    const id = ((await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as any).id as string;
+    const end = Date.now() + 30_000;
+    while (Date.now() < end) {
+      const m: any = await (await fetch(`${stack.url}/v1/jobs/${id}/metrics`, { headers })).json();
+      if (m.history?.length >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await fetch(`${stack.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: 'Bearer test-key-123' } });
+    let done: any;
+    while (Date.now() < end) {
+      done = await (await fetch(`${stack.url}/v1/jobs/${id}`, { headers })).json();
+      if (done.status === 'cancelled') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(done.result?.weightsHash).toBeTruthy();
+    await page.goto(`${stack.url}/ui/#/jobs/${id}`);
+    await page.waitForSelector('#download-model:not([disabled])', { timeout: 10_000 });
+  });
 });

@@ -69,7 +69,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           404: 'datasetId names no dataset (errors[].path = datasetId)',
           409: 'A request with the same Idempotency-Key is still being processed; retry shortly',
           415: 'The body is not application/json',
-          422: 'The spec does not fit the dataset (input width, last layer units), is over MAX_PARAMS or MAX_TRAINING_COST, or the Idempotency-Key was used with another body',
+          422: 'The Idempotency-Key was already used with another body (a spec that does not fit its dataset, or is over MAX_PARAMS or MAX_TRAINING_COST, is a 400)',
           429: 'Rate limit, or the tenant already has MAX_ACTIVE_JOBS_PER_TENANT queued or running jobs (too_many_active_jobs); see Retry-After',
           503: 'Redis or the queue is unavailable; the job was not queued, retry after Retry-After',
         },

@@ -38,14 +38,16 @@ export function jobPage(view, id) {
   const clip = lineChart(clipBox, { title: 'Clip rate', series: [{ label: 'clipped steps / steps' }], height: 160, yRange: [0, 1] });
   let prev; // previous progress event, for the clip rate over each interval
 
+  let hasModel = false; // a job cancelled mid-run or timed out keeps the model of its last epoch
   function setStatus(status) {
     statusEl.replaceChildren(statusBadge(status));
-    downloadBtn.disabled = status !== 'completed';
+    downloadBtn.disabled = !(status === 'completed' || hasModel);
     cancelBtn.hidden = !(status === 'queued' || status === 'running');
   }
 
   function renderJob(job) {
     if (!job) return;
+    hasModel = Boolean(job.result?.weightsHash) || job.error?.code === 'timeout';
     setStatus(job.status);
     specEl.textContent = JSON.stringify(job.spec, null, 2);
     const rows = [['dataset', job.datasetId], ['optimizer', optimizerLabel(job.spec)], ['created', fmtTime(job.createdAt)],
