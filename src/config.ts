@@ -77,9 +77,14 @@ function configErrorLines(env: Record<string, string | undefined>, issues: z.cor
   });
 }
 
+/** `PORT=` (set but empty) means unset, as in most tools: without this it coerced to port 0. */
+function withoutEmpty(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+}
+
 /** Parses `env` (default `process.env`) into a typed config, or throws a {@link ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = ConfigSchema.safeParse(withoutEmpty(env));
   if (!parsed.success) throw new ConfigError(`invalid environment: ${configErrorLines(env, parsed.error.issues).join('; ')}`);
   return parsed.data;
 }
@@ -89,7 +94,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * (no stack trace) and exit code 1.
  */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = ConfigSchema.safeParse(withoutEmpty(env));
   if (parsed.success) return parsed.data;
   for (const line of configErrorLines(env, parsed.error.issues)) process.stderr.write(`invalid environment: ${line}\n`);
   process.exit(1);

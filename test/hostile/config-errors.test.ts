@@ -21,3 +21,12 @@ describe('bad environment values', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('empty environment values', () => {
+  it('PORT= (set but empty) takes the default 3000 instead of coercing to port 0', async () => {
+    const { loadConfig } = await import('../../src/config.js');
+    expect(loadConfig({ PORT: '' }).PORT).toBe(3000);
+    expect(loadConfig({ PORT: '', WORKER_CONCURRENCY: '', LOG_LEVEL: '' }).LOG_LEVEL).toBe('info');
+    expect(loadConfig({ PORT: '8080' }).PORT).toBe(8080);
+  });
+});
