@@ -66,17 +66,19 @@ const dotted = (pointer: string) =>
 const MAX_FIELD_ERRORS = 50;
 
 /**
- * A 415 unless the media type is application/json (parameters such as charset allowed). Runs
- * before parsing, so text/csv or text/plain never reaches a JSON body schema.
+ * A `preParsing` hook answering 415 unless the media type is application/json (parameters such
+ * as charset allowed). Before parsing, so text/csv or text/plain never reaches a JSON body schema.
  */
-export function requireJson(contentType: string | undefined, route: string): void {
-  const type = contentType?.split(';')[0].trim().toLowerCase();
-  if (type === 'application/json') return;
-  throw new HttpProblem(
-    415,
-    'unsupported_media_type',
-    `${route} takes application/json only; ${type ? `got ${type}` : 'the request has no Content-Type'}: send the body as JSON with Content-Type: application/json`,
-  );
+export function jsonBodyOnly(route: string) {
+  return async <P>(req: FastifyRequest, _reply: FastifyReply, payload: P): Promise<P> => {
+    const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    if (type === 'application/json') return payload;
+    throw new HttpProblem(
+      415,
+      'unsupported_media_type',
+      `${route} takes application/json only; ${type ? `got ${type}` : 'the request has no Content-Type'}: send the body as JSON with Content-Type: application/json`,
+    );
+  };
 }
 
 /** Installs the error and not-found handlers: every error leaves as problem+json. */

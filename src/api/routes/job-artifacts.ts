@@ -4,7 +4,7 @@ import { predict } from '../../core/index.js';
 import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { MetricsSchema, PredictBodySchema, PredictResponseSchema } from '../../schemas/job.js';
-import { HttpProblem, invalidField, notFound, requireJson } from '../problem.js';
+import { HttpProblem, invalidField, notFound, jsonBodyOnly } from '../problem.js';
 
 const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
   'epoch', 'loss', 'smoothedLoss', 'valLoss', 'accuracy', 'valAccuracy', 'lr', 'gradNorm', 'clipped', 'durationMs', 'samplesPerSecond',
@@ -93,10 +93,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       // Feature rows are data, like an upload: MAX_PREDICT_ROWS bounds the work, this the bytes.
       bodyLimit: svc.config.MAX_DATASET_BYTES,
-      preParsing: async (req, _reply, payload) => {
-        requireJson(req.headers['content-type'], 'POST /v1/jobs/{id}/predict');
-        return payload;
-      },
+      preParsing: jsonBodyOnly('POST /v1/jobs/{id}/predict'),
       schema: {
         tags: ['jobs'],
         summary: 'Predict with the trained model (applies the stored normalization)',

@@ -6,7 +6,7 @@ import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type J
 import { JobSubmissionSchema } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
-import { HttpProblem, notFound, requireJson } from '../problem.js';
+import { HttpProblem, notFound, jsonBodyOnly } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
 import { checkSpecAgainstDataset, checkSpecWithCore, needsTargets } from '../spec-check.js';
 
@@ -53,11 +53,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/jobs',
     {
-      // before the body is parsed: text/plain would otherwise reach the schema as a string
-      preParsing: async (req, _reply, payload) => {
-        requireJson(req.headers['content-type'], 'POST /v1/jobs');
-        return payload;
-      },
+      preParsing: jsonBodyOnly('POST /v1/jobs'),
       schema: {
         tags: ['jobs'],
         summary: 'Submit a training job',
