@@ -254,9 +254,16 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     const jobs = [await post(), await post(), await post()];
     const cancel = (id: string) => fetch(`${stack.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: 'Bearer test-key-123' } });
     try {
-      const queued = (await Promise.all(jobs.map(async (j) => (await fetch(`${stack.url}/v1/jobs/${j.id}`)).json() as any))).find((j) => j.status === 'queued' && !j.progress);
+      // The worker's slot must hold one of these long jobs first: a job that merely looks queued
+      // could still be picked up when an earlier test's job frees the slot meanwhile.
+      let states: any[] = [];
+      for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        states = await Promise.all(jobs.map(async (j) => (await fetch(`${stack.url}/v1/jobs/${j.id}`)).json() as any));
+        if (states.some((j) => j.status === 'running')) break;
+      }
+      const queued = states.find((j) => j.status === 'queued' && !j.progress);
       expect(queued, 'a queued job').toBeDefined();
-      await cancel(queued.id);
+      expect((await cancel(queued.id)).status).toBe(200); // cancelled while queued
       await page.goto(`${stack.url}/ui/#/jobs/${queued.id}`);
       await page.waitForSelector('#job-progress[data-terminal=cancelled]');
       expect(await page.textContent('#job-progress')).toMatch(/^cancelled before training/);
