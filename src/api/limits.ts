@@ -88,7 +88,7 @@ local count = 0
 for i = 1, #members, 2 do
   local m, t = members[i], tonumber(members[i + 1])
   local st = redis.call('HGET', prefix .. 'job:' .. m, 'status')
-  if (not st and now - t > 60000) or st == 'completed' or st == 'failed' or st == 'cancelled' then
+  if (not st and now - t > 60000) or st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'pruned' then
     redis.call('ZREM', set, m)
   else
     count = count + 1

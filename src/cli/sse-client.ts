@@ -95,7 +95,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * are thrown at once.
  */
 export async function* streamEvents(client: ApiClient, path: string, opts: StreamOptions = {}): AsyncGenerator<SseEvent> {
-  const terminal = opts.terminal ?? ['completed', 'failed', 'cancelled'];
+  const terminal = opts.terminal ?? ['completed', 'failed', 'cancelled', 'pruned'];
   const maxRetries = opts.maxRetries ?? 10;
   let lastEventId = opts.lastEventId;
   let failures = 0;

@@ -4,7 +4,7 @@
  */
 import type { Progress, TrainResult, TrainingSpec } from '../core/types.js';
 
-export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'pruned';
 
 export interface DatasetView {
   id: string;

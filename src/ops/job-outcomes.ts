@@ -23,7 +23,7 @@ export interface JobOutcomeTailOptions {
   onError?(err: unknown): void;
 }
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'pruned']);
 
 export class JobOutcomeTail {
   private readonly events: QueueEvents;

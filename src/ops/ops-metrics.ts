@@ -49,7 +49,7 @@ export class OpsMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    for (const outcome of ['completed', 'failed', 'cancelled']) this.jobsFinished.inc({ outcome }, 0);
+    for (const outcome of ['completed', 'failed', 'cancelled', 'pruned']) this.jobsFinished.inc({ outcome }, 0);
     this.epochDuration = new Histogram({
       name: 'trainer_epoch_duration_seconds',
       help: 'Duration of each training epoch of finished jobs (from their per-epoch history)',

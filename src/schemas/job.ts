@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { paginationShape } from './common.js';
 import { TrainingSpecSchema } from './training-spec.js';
 
-export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** `pruned`: a sweep trial that early stopping (ASHA) ended at a rung; it keeps its model and metrics. */
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'pruned'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'pruned'];
 
 export const JobProgressSchema = z
   .object({

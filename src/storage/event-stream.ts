@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 
-/** Event types written to a job's stream; the last three are terminal. */
-export type JobEventType = 'status' | 'progress' | 'completed' | 'failed' | 'cancelled';
-export const TERMINAL_EVENTS: readonly string[] = ['completed', 'failed', 'cancelled'];
+/** Event types written to a job's stream; all but the first two are terminal. */
+export type JobEventType = 'status' | 'progress' | 'completed' | 'failed' | 'cancelled' | 'pruned';
+export const TERMINAL_EVENTS: readonly string[] = ['completed', 'failed', 'cancelled', 'pruned'];
 
 /** One stored event: integer id, type and the JSON text of its data. */
 export interface StoredEvent {

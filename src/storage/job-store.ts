@@ -165,7 +165,7 @@ export class JobStore {
   async finish(
     id: string,
     from: readonly JobStatus[],
-    to: 'completed' | 'failed' | 'cancelled',
+    to: 'completed' | 'failed' | 'cancelled' | 'pruned',
     extra: { result?: JobResult; error?: JobError } = {},
     opts: { attempt?: number } = {},
   ): Promise<TransitionResult> {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { predict } from '../../core/index.js';
 import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
-import { MetricsSchema, PredictBodySchema, PredictResponseSchema } from '../../schemas/job.js';
+import { MetricsSchema, PredictBodySchema, PredictResponseSchema, TERMINAL_STATUSES } from '../../schemas/job.js';
 import { HttpProblem, invalidField, notFound, jsonBodyOnly } from '../problem.js';
 
 const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
@@ -25,7 +25,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     if (!job) throw notFound('job', id);
     // A job stopped by maxDurationSeconds or cancelled while running keeps the model of its last checkpoint.
     const timedOut = job.status === 'failed' && job.error?.code === 'timeout';
-    if (job.status !== 'completed' && job.status !== 'cancelled' && !timedOut)
+    if (job.status !== 'completed' && job.status !== 'cancelled' && job.status !== 'pruned' && !timedOut)
       throw new HttpProblem(409, 'job_not_completed', `job '${id}' is ${job.status}; the model exists once it is completed`);
     const model = await svc.jobs.getModel(id);
     if (model) return model;
@@ -65,7 +65,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
       const job = await svc.jobs.get(id, req.tenant);
       if (!job) throw notFound('job', id);
       // Only a finished job's history is final; a queued or running one may still grow.
-      const complete = job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled';
+      const complete = TERMINAL_STATUSES.includes(job.status);
       const history = await svc.jobs.getHistorySoFar(id);
       const accept = req.headers.accept ?? '';
       const wantsCsv = accept.includes('text/csv') && !accept.includes('application/json');

@@ -9,7 +9,7 @@ import type { EpochMetrics } from '../../core/types.js';
 import type { JobStatus, JobView, ProgressEvent } from '../types.js';
 
 /** Exit code per terminal status: 0 completed, 3 failed, 4 cancelled. */
-export const EXIT_BY_STATUS: Record<JobStatus, number> = { completed: 0, failed: 3, cancelled: 4, queued: 0, running: 0 };
+export const EXIT_BY_STATUS: Record<JobStatus, number> = { completed: 0, failed: 3, cancelled: 4, pruned: 5, queued: 0, running: 0 };
 
 const enc = encodeURIComponent;
 
@@ -65,7 +65,7 @@ export async function watch(api: ApiClient, io: Io, g: GlobalOptions, id: string
     } else if (ev.event === 'status' && showBar) {
       const s = safeParse(ev.data) as { status?: string; message?: string } | undefined;
       bar.note(`status: ${s?.status ?? ev.data}${s?.message ? ` (${s.message})` : ''}`);
-    } else if (ev.event === 'completed' || ev.event === 'failed' || ev.event === 'cancelled') {
+    } else if (ev.event === 'completed' || ev.event === 'failed' || ev.event === 'cancelled' || ev.event === 'pruned') {
       terminal = ev.event;
     }
   }

@@ -4,7 +4,7 @@
 // fetch so the Authorization header can be sent (EventSource cannot send headers).
 import { getApiKey } from './api.js';
 
-const TERMINAL = ['completed', 'failed', 'cancelled'];
+const TERMINAL = ['completed', 'failed', 'cancelled', 'pruned'];
 const NAMED = ['status', 'progress', ...TERMINAL];
 
 /**

@@ -5,7 +5,7 @@ import { lineChart } from '../charts.js';
 import { fmt, fmtDuration, fmtPct, fmtRate, fmtTime, h, optimizerLabel, statusBadge } from '../format.js';
 import { followEvents } from '../sse.js';
 
-const TERMINAL = ['completed', 'failed', 'cancelled'];
+const TERMINAL = ['completed', 'failed', 'cancelled', 'pruned'];
 
 export function jobPage(view, id) {
   const path = `/v1/jobs/${encodeURIComponent(id)}`;

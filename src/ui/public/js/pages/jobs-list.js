@@ -10,7 +10,7 @@ export function jobsPage(view) {
   const datasetNames = new Map();
   const compareBtn = h('button', { type: 'button', disabled: true, onclick: () => { location.hash = `#/compare?ids=${[...selected].map(encodeURIComponent).join(',')}`; } }, 'Compare selected');
   const statusSel = h('select', { name: 'status', onchange: () => refresh() },
-    h('option', { value: '' }, 'all'), ...['queued', 'running', 'completed', 'failed', 'cancelled'].map((s) => h('option', { value: s }, s)));
+    h('option', { value: '' }, 'all'), ...['queued', 'running', 'completed', 'failed', 'cancelled', 'pruned'].map((s) => h('option', { value: s }, s)));
   const tbody = h('tbody');
   const info = h('span', { class: 'muted' });
   view.append(
