@@ -1,16 +1,19 @@
 /**
- * `npm start`: the API and one worker as two processes, against REDIS_URL. When nothing answers
- * there and `redis-server` is installed, starts a private Redis with data under `.data/` (AOF
- * on). Ctrl-C (or SIGTERM) stops everything in order: API and worker first, Redis last.
+ * `npm start`: the API and WORKERS worker processes (default 1), against REDIS_URL. When nothing
+ * answers there and `redis-server` is installed, starts a private Redis with data under `.data/`
+ * (AOF on). A child that exits unexpectedly is restarted with backoff (1 s doubling to 30 s, reset
+ * after a minute up); the others keep running. Ctrl-C (or SIGTERM) stops everything in order: the
+ * API, then the workers (they hand their jobs back), Redis last.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigOrExit } from '../src/config.js';
 import { redisAnswers } from '../src/queue/connection.js';
+import { Supervisor } from './supervisor.js';
 
 const root = resolve(import.meta.dirname, '..');
-const say = (msg: string) => console.log(JSON.stringify({ level: 30, time: Date.now(), proc: 'start', msg }));
+const say = (msg: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ level: 30, time: Date.now(), proc: 'start', ...fields, msg }));
 
 async function ensureRedis(url: string): Promise<ChildProcess | null> {
   if (await redisAnswers(url)) return null;
@@ -48,42 +51,25 @@ async function ensureRedis(url: string): Promise<ChildProcess | null> {
 
 const config = loadConfigOrExit();
 const redis = await ensureRedis(config.REDIS_URL);
-const run = (name: string, file: string) =>
-  spawn(process.execPath, ['--import', 'tsx', resolve(root, file)], { stdio: 'inherit', env: process.env, cwd: root }).on('exit', (code, signal) =>
-    onExit(name, code, signal),
-  );
 
-const children = new Map<string, ChildProcess>();
+const supervisor = new Supervisor((fields, msg) => say(msg, fields));
+const tsx = (file: string) => ['--import', 'tsx', resolve(root, file)];
+supervisor.add({ name: 'api', command: process.execPath, args: tsx('src/server.ts'), env: process.env, cwd: root, stopOrder: 0 });
+for (let i = 1; i <= config.WORKERS; i++)
+  supervisor.add({ name: `worker-${i}`, command: process.execPath, args: tsx('workers/main.ts'), env: process.env, cwd: root, stopOrder: 1 });
+
 let stopping = false;
-
-function onExit(name: string, code: number | null, signal: NodeJS.Signals | null) {
-  children.delete(name);
-  if (!stopping) {
-    console.error(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping`);
-    void stop(1);
-  } else if (children.size === 0) finish();
-}
-
-let exitCode = 0;
-function finish() {
-  if (redis && redis.exitCode === null) {
-    redis.once('exit', () => process.exit(exitCode));
-    redis.kill('SIGTERM');
-  } else process.exit(exitCode);
-}
-
-async function stop(code: number) {
+async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;
   stopping = true;
-  exitCode = code;
-  if (children.size === 0) return finish();
-  for (const c of children.values()) c.kill('SIGTERM');
-  setTimeout(() => {
-    for (const c of children.values()) c.kill('SIGKILL');
-  }, 15_000).unref();
+  say(`${signal}: stopping the API, then the workers, then Redis`, { signal });
+  await supervisor.stop();
+  if (redis && redis.exitCode === null) {
+    const gone = new Promise((r) => redis.once('exit', r));
+    redis.kill('SIGTERM');
+    await gone;
+  }
+  process.exit(0);
 }
-
-children.set('api', run('api', 'src/server.ts'));
-children.set('worker', run('worker', 'workers/main.ts'));
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

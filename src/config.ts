@@ -16,6 +16,8 @@ export const ConfigSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Training jobs one worker process runs in parallel (each in its own child process). Default: number of cores. */
   WORKER_CONCURRENCY: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1),
+  /** Worker processes `npm start` runs (each trains WORKER_CONCURRENCY jobs at once). Default 1. */
+  WORKERS: int(1, 1),
   /** pino level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest dataset upload (CSV, JSON or multipart) in bytes. Default 50 MiB. */
