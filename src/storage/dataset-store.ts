@@ -4,15 +4,18 @@ import { newId } from './ids.js';
 import type { Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
 
-/** A dataset's row-major values, as any upload format parses to, before choosing the storage dtype. */
+/**
+ * A dataset's row-major values, as any upload format parses to. Float64Array values are stored
+ * as float32 when that is lossless; a Float32Array is stored as it is (the parser already chose).
+ */
 export interface DatasetValues {
   rows: number;
   featureCount: number;
   targetWidth: number;
   /** rows × featureCount values. */
-  features: Float64Array;
+  features: Float32Array | Float64Array;
   /** rows × targetWidth values. */
-  targets: Float64Array;
+  targets: Float32Array | Float64Array;
   columns?: string[];
   targetColumns?: string[];
 }
@@ -33,9 +36,16 @@ export interface LoadedDataset {
 }
 
 /** True when every value survives a round trip through float32, so storing float32 loses nothing. */
-function fitsFloat32(a: Float64Array): boolean {
+function fitsFloat32(a: Float32Array | Float64Array): boolean {
+  if (a instanceof Float32Array) return true;
   for (let i = 0; i < a.length; i++) if (Math.fround(a[i]) !== a[i]) return false;
   return true;
+}
+
+/** `a` in `dtype`: itself when it already is, else a converted copy. */
+function as(dtype: 'float32' | 'float64', a: Float32Array | Float64Array): Float32Array | Float64Array {
+  if (dtype === 'float32') return a instanceof Float32Array ? a : Float32Array.from(a);
+  return a instanceof Float64Array ? a : Float64Array.from(a);
 }
 
 function toBuffer(a: Float32Array | Float64Array): Buffer {
@@ -79,8 +89,8 @@ export class DatasetStore {
     const id = input.id ?? newId('ds');
     const integer = input.targets.every((v) => Number.isInteger(v));
     const dtype = fitsFloat32(input.features) && fitsFloat32(input.targets) ? 'float32' : 'float64';
-    const X = dtype === 'float32' ? Float32Array.from(input.features) : input.features;
-    const Y = dtype === 'float32' ? Float32Array.from(input.targets) : input.targets;
+    const X = as(dtype, input.features);
+    const Y = as(dtype, input.targets);
     let max = -Infinity;
     let min = Infinity;
     for (const v of input.targets) {

@@ -50,6 +50,15 @@ describe('DatasetStore', () => {
     expect((await datasets.load(meta.id))!.features[0]).toBe(0.1);
   });
 
+  it('takes Float32Array values as float32, and float64 when the other array needs it', async () => {
+    const f32 = await datasets.create({ tenant: 'a', name: 'in32', rows: 2, featureCount: 1, targetWidth: 1, features: Float32Array.of(0.1, 2), targets: Float32Array.of(0, 1) });
+    expect(f32).toMatchObject({ dtype: 'float32', bytes: 4 * 4, classes: 2 });
+    expect((await datasets.load(f32.id))!.features[0]).toBe(Math.fround(0.1));
+    const mixed = await datasets.create({ tenant: 'a', name: 'mix', rows: 2, featureCount: 1, targetWidth: 1, features: Float32Array.of(0.5, 2), targets: Float64Array.of(0.1, 1) });
+    expect(mixed).toMatchObject({ dtype: 'float64', bytes: 4 * 8, targetKind: 'real' });
+    expect(Array.from((await datasets.load(mixed.id))!.targets)).toEqual([0.1, 1]);
+  });
+
   it('no classes for negative or multi-column integer targets', async () => {
     const neg = await datasets.create({ tenant: 'a', name: 'n', rows: 2, featureCount: 1, targetWidth: 1, features: Float64Array.of(1, 2), targets: Float64Array.of(-1, 1) });
     expect(neg.targetKind).toBe('integer');
