@@ -27,9 +27,12 @@ export interface WorkerProc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts a worker process and resolves once it logged 'worker ready'. */
-export async function startWorker(env: Record<string, string>): Promise<WorkerProc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'workers/main.ts')], {
+/** Starts a worker process (inside network namespace `netns`, if given) and resolves once it logged 'worker ready'. */
+export async function startWorker(env: Record<string, string>, opts: { netns?: string } = {}): Promise<WorkerProc> {
+  const node = [process.execPath, '--import', 'tsx', resolve(root, 'workers/main.ts')];
+  // `ip netns exec` execs node in place, so the pid (and process group) is the worker's own.
+  const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...node] : node;
+  const child = spawn(cmd!, args, {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '1', ...fastRecovery, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
