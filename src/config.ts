@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_QUEUE_PREFIX } from './storage/keys.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -24,10 +25,14 @@ export const ConfigSchema = z.object({
   MAX_DATASET_BYTES: int(50 * 1024 * 1024, 1),
   /** Largest body of every other request in bytes. Default 1 MiB. */
   MAX_BODY_BYTES: int(1024 * 1024, 1),
-  /** Prefix of every key this service writes (datasets, job records, event streams). Default `tsnn:`. */
-  KEY_PREFIX: z.string().min(1).default('tsnn:'),
-  /** BullMQ key prefix. Default `bull`. */
-  QUEUE_PREFIX: z.string().min(1).default('bull'),
+  /** Prefix of every key this service writes (datasets, job records, event streams); no `{` or `}` (keys carry their own hash tags). Default `tsnn:`. */
+  KEY_PREFIX: z
+    .string()
+    .min(1)
+    .refine((s) => !/[{}]/.test(s), 'must not contain { or }: job and dataset keys carry their own Redis Cluster hash tags')
+    .default('tsnn:'),
+  /** BullMQ key prefix. Default `{bull}` (hash-tagged: on a Redis Cluster every key of the queue must share one slot). */
+  QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
   /** BullMQ queue name. Default `training`. */
   QUEUE_NAME: z.string().min(1).default('training'),
   /** Attempts per job for infrastructure failures (bad specs are never retried). Default 3. */

@@ -1,6 +1,7 @@
 import { buildApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
 import { evictionPolicyWarning } from './queue/connection.js';
+import { migrateLegacyKeys } from './storage/migrate-keys.js';
 
 /**
  * Starts the API: listens on HOST:PORT; on SIGINT/SIGTERM stops accepting connections, ends open
@@ -9,6 +10,13 @@ import { evictionPolicyWarning } from './queue/connection.js';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await buildApp(config);
+  // Keys written before hash tags (an upgraded single Redis) move to their new names once.
+  try {
+    const moved = await migrateLegacyKeys(app.svc.redis, app.svc.keys, { prefix: config.QUEUE_PREFIX, name: config.QUEUE_NAME });
+    if (moved.renamed || moved.queueKeys || moved.skipped) app.log.info(moved, 'renamed keys written before Redis Cluster hash tags');
+  } catch (err) {
+    app.log.warn({ err: (err as Error).message }, 'could not check for keys written before hash tags (Redis unreachable?); retried at the next start');
+  }
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;

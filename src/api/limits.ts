@@ -87,7 +87,7 @@ local members = redis.call('ZRANGE', set, 0, -1, 'WITHSCORES')
 local count = 0
 for i = 1, #members, 2 do
   local m, t = members[i], tonumber(members[i + 1])
-  local st = redis.call('HGET', prefix .. 'job:' .. m, 'status')
+  local st = redis.call('HGET', prefix .. 'job:{' .. m .. '}', 'status')
   if (not st and now - t > 60000) or st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'pruned' then
     redis.call('ZREM', set, m)
   else
@@ -100,11 +100,11 @@ return count + 1
 `;
 
 /** Active-job reservations of one tenant: a sorted set (score: reservation time) next to the job index. */
-export const activeJobsKey = (keys: Keys, tenant: string) => `${keys.prefix}active-jobs:${tenant}`;
+export const activeJobsKey = (keys: Keys, tenant: string) => keys.activeJobs(tenant);
 
 /** Throws a 429 `too_many_active_jobs` when `tenant` already has `max` queued or running jobs. */
 export async function reserveActiveJob(redis: Redis, keys: Keys, tenant: string, jobId: string, max: number): Promise<void> {
-  if (keys.job('x') !== `${keys.prefix}job:x`) throw new Error('active-job script assumes job keys are <prefix>job:<id>');
+  if (keys.job('x') !== `${keys.prefix}job:{x}`) throw new Error('active-job script assumes job keys are <prefix>job:{<id>}');
   const r = redis as Redis & { tsnnReserveActiveJob?: (key: string, ...argv: (string | number)[]) => Promise<number> };
   // A defined command goes as EVALSHA (the script text is not sent and hashed on every submit).
   if (!r.tsnnReserveActiveJob) redis.defineCommand('tsnnReserveActiveJob', { numberOfKeys: 1, lua: RESERVE });

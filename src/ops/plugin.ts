@@ -14,6 +14,7 @@ import { type JobReader, JobOutcomeTail } from './job-outcomes.js';
 import { OpsMetrics } from './ops-metrics.js';
 import { scrapeSources } from './scrape-sources.js';
 import { trackSseResponse } from './sse-streams.js';
+import { DEFAULT_QUEUE_PREFIX } from '../storage/keys.js';
 
 export interface OpsPluginOptions {
   /** The training queue. Default: `app.svc.queue.queue`. */
@@ -92,7 +93,7 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
   if (opts.tailJobEvents !== false) {
     const tail = new JobOutcomeTail({
       queueName: queue.name,
-      prefix: queue.opts.prefix ?? 'bull',
+      prefix: queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX,
       redis,
       jobs,
       onFinished: (outcome, history, sps) => metrics.observeFinished(outcome, history, sps),

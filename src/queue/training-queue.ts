@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DEFAULT_QUEUE_PREFIX } from '../storage/keys.js';
 import { loadReliabilityConfig } from './reliability-config.js';
 
 /** What a BullMQ job of the `training` queue carries: a pointer to our own job record. */
@@ -13,7 +14,7 @@ export interface TrainingJobData {
 export interface TrainingQueueOptions {
   /** Queue name. Default `training`. */
   name?: string;
-  /** BullMQ key prefix. Default `bull`. */
+  /** BullMQ key prefix. Default `{bull}` ({@link DEFAULT_QUEUE_PREFIX}). */
   prefix?: string;
   /** Attempts for infrastructure failures. Default 3. */
   attempts?: number;
@@ -31,7 +32,7 @@ export class TrainingQueue {
   private readonly backoffMs: number;
 
   constructor(connection: Redis, opts: TrainingQueueOptions) {
-    this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? 'bull' });
+    this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX });
     this.attempts = opts.attempts ?? 3;
     this.keyPrefix = opts.keyPrefix;
     this.backoffMs = opts.backoffMs ?? loadReliabilityConfig().JOB_BACKOFF_MS;

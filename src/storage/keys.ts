@@ -1,22 +1,53 @@
-/** Every Redis key this service writes, under one prefix so a deployment (or a test) is isolated. */
+/**
+ * Every Redis key this service writes, under one prefix so a deployment (or a test) is isolated.
+ *
+ * Redis Cluster hash tags: every key of one job carries `{<job id>}` and every key of one dataset
+ * `{<dataset id>}`, so each job's (or dataset's) keys live in one slot and a Lua script or MULTI
+ * over them is allowed on a cluster. Keys of a tenant (indexes, reservations, idempotency keys)
+ * carry no tag; nothing touches two of them, or one of them and a job, in one command.
+ * The prefix itself must not contain `{` or `}` (it would become the tag of every key).
+ */
 export function keysFor(prefix: string) {
+  const ds = (id: string) => `${prefix}ds:{${id}}`;
+  const job = (id: string) => `${prefix}job:{${id}}`;
   return {
     prefix,
-    dataset: (id: string) => `${prefix}ds:${id}`,
-    datasetFeatures: (id: string) => `${prefix}ds:${id}:x`,
-    datasetTargets: (id: string) => `${prefix}ds:${id}:y`,
+    dataset: ds,
+    datasetFeatures: (id: string) => `${ds(id)}:x`,
+    datasetTargets: (id: string) => `${ds(id)}:y`,
     datasetIndex: (tenant: string) => `${prefix}ds-index:${tenant}`,
     /** Set of the queued or running jobs that use the dataset (deleting it is refused while not empty). */
-    datasetActiveJobs: (id: string) => `${prefix}ds:${id}:jobs`,
-    job: (id: string) => `${prefix}job:${id}`,
-    jobEvents: (id: string) => `${prefix}job:${id}:events`,
-    jobModel: (id: string) => `${prefix}job:${id}:model`,
-    jobMetrics: (id: string) => `${prefix}job:${id}:metrics`,
-    jobCheckpoint: (id: string) => `${prefix}job:${id}:checkpoint`,
+    datasetActiveJobs: (id: string) => `${ds(id)}:jobs`,
+    job,
+    jobEvents: (id: string) => `${job(id)}:events`,
+    jobModel: (id: string) => `${job(id)}:model`,
+    jobMetrics: (id: string) => `${job(id)}:metrics`,
+    jobCheckpoint: (id: string) => `${job(id)}:checkpoint`,
     jobIndex: (tenant: string) => `${prefix}job-index:${tenant}`,
+    /** Reservations of a tenant's queued or running jobs (sorted set, score: reservation time). */
+    activeJobs: (tenant: string) => `${prefix}active-jobs:${tenant}`,
     idempotency: (tenant: string, scope: string, key: string) => `${prefix}idem:${tenant}:${scope}:${key}`,
     /** Pub/sub channel on which the API asks workers to cancel a running job (message: job id). */
     cancelChannel: () => `${prefix}cancel`,
+    /** SCAN patterns (glob) of the keys sweepers walk. */
+    patterns: {
+      jobRecords: `${prefix}job:{*}`,
+      jobIndexes: `${prefix}job-index:*`,
+      activeJobs: `${prefix}active-jobs:*`,
+      datasetActiveJobs: `${prefix}ds:{*}:jobs`,
+    },
   };
 }
 export type Keys = ReturnType<typeof keysFor>;
+
+/** Default BullMQ prefix: hash-tagged, so every key of the queue shares one slot (BullMQ's scripts need it on a cluster). */
+export const DEFAULT_QUEUE_PREFIX = '{bull}';
+
+/** The hash tag Redis Cluster hashes `key` by (the whole key when it has none). */
+export function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close < 0 || close === open + 1) return key;
+  return key.slice(open + 1, close);
+}

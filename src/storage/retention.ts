@@ -9,7 +9,7 @@ import type { Keys } from './keys.js';
  */
 export async function sweepJobIndexes(redis: Redis, keys: Keys): Promise<number> {
   let removed = 0;
-  for (const pattern of [keys.jobIndex('*'), `${keys.prefix}active-jobs:*`]) removed += await sweep(redis, keys, pattern);
+  for (const pattern of [keys.patterns.jobIndexes, keys.patterns.activeJobs]) removed += await sweep(redis, keys, pattern);
   return removed;
 }
 

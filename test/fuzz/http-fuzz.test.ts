@@ -18,6 +18,7 @@ import { buildApp } from '../../src/app.js';
 import { train } from '../../src/core/index.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { deletePrefix, redisUrl, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { keysFor } from '../../src/storage/keys.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 20_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -27,6 +28,7 @@ const KEY_A = 'fuzz-tenant-a-0123456789abcdef';
 const KEY_B = 'fuzz-tenant-b-fedcba9876543210';
 
 const prefix = uniquePrefix('fuzz');
+const K = keysFor(prefix);
 const serverErrors: string[] = [];
 let app: Awaited<ReturnType<typeof buildApp>>;
 let redis: Redis;
@@ -36,8 +38,8 @@ const ids = { dsA: '', dsB: '', queuedA: '', doneA: '' };
 
 /** Content hash of every pre-existing record key (strings, hashes, streams) of both tenants. */
 async function snapshot(): Promise<Record<string, string>> {
-  const keys = [ids.dsA, ids.dsB].flatMap((d) => [`${prefix}ds:${d}`, `${prefix}ds:${d}:x`, `${prefix}ds:${d}:y`]);
-  for (const j of [ids.queuedA, ids.doneA]) keys.push(...['', ':events', ':model', ':metrics'].map((s) => `${prefix}job:${j}${s}`));
+  const keys = [ids.dsA, ids.dsB].flatMap((d) => [K.dataset(d), K.datasetFeatures(d), K.datasetTargets(d)]);
+  for (const j of [ids.queuedA, ids.doneA]) keys.push(K.job(j), K.jobEvents(j), K.jobModel(j), K.jobMetrics(j));
   const out: Record<string, string> = {};
   for (const k of keys) {
     const type = await redis.type(k);
@@ -48,8 +50,8 @@ async function snapshot(): Promise<Record<string, string>> {
     out[k] = `${type}:${createHash('sha256').update(JSON.stringify(v)).digest('hex')}`;
   }
   // index membership of the pre-existing ids
-  out.indexA = JSON.stringify(await Promise.all([redis.zscore(`${prefix}ds-index:a`, ids.dsA), redis.zscore(`${prefix}job-index:a`, ids.queuedA), redis.zscore(`${prefix}job-index:a`, ids.doneA)]));
-  out.indexB = JSON.stringify(await redis.zscore(`${prefix}ds-index:b`, ids.dsB));
+  out.indexA = JSON.stringify(await Promise.all([redis.zscore(K.datasetIndex('a'), ids.dsA), redis.zscore(K.jobIndex('a'), ids.queuedA), redis.zscore(K.jobIndex('a'), ids.doneA)]));
+  out.indexB = JSON.stringify(await redis.zscore(K.datasetIndex('b'), ids.dsB));
   return out;
 }
 

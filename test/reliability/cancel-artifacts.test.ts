@@ -4,9 +4,11 @@ import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { keysFor } from '../../src/storage/keys.js';
 
 /* /metrics of a running job, and what a cancelled job keeps (model, metrics, predict). */
 const prefix = uniquePrefix('cancel-art');
+const K = keysFor(prefix);
 const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
@@ -91,7 +93,7 @@ describe('cancelled jobs keep their artifacts', () => {
     for (const p of probabilities) expect(p[0] + p[1]).toBeCloseTo(1, 12);
 
     // Model and metrics got the retention TTL with the record; no checkpoint is left.
-    for (const k of ['', ':events', ':model', ':metrics']) expect(await redis.ttl(`${prefix}job:${running}${k}`)).toBeGreaterThan(0);
-    expect(await redis.exists(`${prefix}job:${running}:checkpoint`)).toBe(0);
+    for (const k of [K.job(running), K.jobEvents(running), K.jobModel(running), K.jobMetrics(running)]) expect(await redis.ttl(k)).toBeGreaterThan(0);
+    expect(await redis.exists(K.jobCheckpoint(running))).toBe(0);
   }, 120_000);
 });

@@ -7,9 +7,11 @@ import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { problem } from '../helpers/app.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { keysFor } from '../../src/storage/keys.js';
 
 /* Timeouts, retries after a crashed trainer, and datasets that running jobs still need. */
 const prefix = uniquePrefix('fail');
+const K = keysFor(prefix);
 const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, JOB_ATTEMPTS: '3' };
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
@@ -48,14 +50,14 @@ describe('failures', () => {
     expect(model.status).toBe(200);
     const { weightsHash } = (await model.json()) as { weightsHash: string };
     expect(job.error!.message).toContain(weightsHash);
-    expect(await redis.exists(`${prefix}job:${id}:checkpoint`)).toBe(0);
+    expect(await redis.exists(K.jobCheckpoint(id))).toBe(0);
   }, 60_000);
 
   it('a crashed trainer process is retried with backoff and resumes from its checkpoint (invalid_spec/diverged never retry: test/workers)', async () => {
     const reference = await referenceHash(longSpec(25), data);
     const id = await submit(longSpec(25));
     await waitJob(api.base, id, (j) => j.status === 'running');
-    while (!(await redis.exists(`${prefix}job:${id}:checkpoint`))) await sleep(20);
+    while (!(await redis.exists(K.jobCheckpoint(id)))) await sleep(20);
     // Kill only the trainer child (OOM-like): the worker survives and BullMQ counts a failed attempt.
     const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(worker.child.pid)]).toString().trim().split(/\s+/).map(Number);
     expect(children.length).toBeGreaterThan(0);
@@ -64,7 +66,7 @@ describe('failures', () => {
     expect(job.status, JSON.stringify(job.error)).toBe('completed');
     expect(job.attempts).toBe(2);
     expect(job.result!.weightsHash).toBe(reference);
-    const statuses = (await readEventsAfter(redis, `${prefix}job:${id}:events`, 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
+    const statuses = (await readEventsAfter(redis, K.jobEvents(id), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
     expect(statuses.filter((s) => s.status === 'running').map((s) => s.resumed ?? false)).toEqual([false, true]);
 
     expect((await fetch(`${api.base}/v1/datasets/${datasetId}`, { method: 'DELETE' })).status).toBe(204);

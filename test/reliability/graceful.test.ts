@@ -5,6 +5,7 @@ import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { keysFor } from '../../src/storage/keys.js';
 
 /*
  * SIGTERM to a worker while two jobs run on two workers: the terminated worker checkpoints its
@@ -12,6 +13,7 @@ import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, star
  * worker resumes the job at once. Both jobs complete with the uninterrupted weights.
  */
 const prefix = uniquePrefix('term');
+const K = keysFor(prefix);
 const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
@@ -48,7 +50,7 @@ describe('graceful worker shutdown', () => {
     await Promise.all(ids.map((id) => waitJob(api.base, id, (j) => j.status === 'running')));
     // Which job does worker A hold? Its trainer logs nothing yet, so find it by elimination after a checkpoint exists.
     for (;;) {
-      const cks = await Promise.all(ids.map((id) => redis.exists(`${prefix}job:${id}:checkpoint`)));
+      const cks = await Promise.all(ids.map((id) => redis.exists(K.jobCheckpoint(id))));
       if (cks.every((c) => c === 1)) break;
       await sleep(20);
     }

@@ -5,6 +5,7 @@ import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
 import { isFinished, killWorker, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { keysFor } from '../../src/storage/keys.js';
 
 /*
  * SIGKILL of a worker's whole process group (worker and trainer child) in the middle of an
@@ -12,6 +13,7 @@ import { isFinished, killWorker, longSpec, redisClient, referenceHash, sleep, st
  * uninterrupted run, its SSE stream must stay consistent, and /metrics must hold each epoch once.
  */
 const prefix = uniquePrefix('kill');
+const K = keysFor(prefix);
 const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
@@ -56,7 +58,7 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
         const attempt = (await waitJob(api.base, id, (j) => j.status === 'running' || isFinished(j))).attempts;
         let finished = false;
         for (;;) {
-          const [ckAttempt, status] = await Promise.all([redis.hget(`${prefix}job:${id}:checkpoint`, 'attempt'), redis.hget(`${prefix}job:${id}`, 'status')]);
+          const [ckAttempt, status] = await Promise.all([redis.hget(K.jobCheckpoint(id), 'attempt'), redis.hget(K.job(id), 'status')]);
           if (status !== 'running') {
             finished = status !== 'queued';
             if (finished) break;
@@ -65,14 +67,14 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
         }
         if (finished) break;
         await sleep(Math.random() * 120);
-        if ((await redis.hget(`${prefix}job:${id}`, 'status')) !== 'running') continue;
+        if ((await redis.hget(K.job(id), 'status')) !== 'running') continue;
         await killWorker(worker);
         kills++;
         const t0 = performance.now();
         worker = await startWorker(env);
         const resumed = await waitJob(api.base, id, (j) => (j.status === 'running' && j.attempts > attempt) || isFinished(j), 60_000);
         if (resumed.status === 'running') recoveryMs.push(performance.now() - t0);
-        const ck = await redis.hmget(`${prefix}job:${id}:checkpoint`, 'epoch', 'step');
+        const ck = await redis.hmget(K.jobCheckpoint(id), 'epoch', 'step');
         resumedFrom.push({ epoch: Number(ck[0]), step: Number(ck[1]) });
         if (kills >= KILLS) break;
       }
@@ -99,7 +101,7 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
       const metrics = ((await (await fetch(`${api.base}/v1/jobs/${id}/metrics`)).json()) as { history: EpochMetrics[] }).history;
       expect(metrics.map((m) => m.epoch)).toEqual([...Array(EPOCHS).keys()]);
       // A completed job keeps no checkpoint.
-      expect(await redis.exists(`${prefix}job:${id}:checkpoint`)).toBe(0);
+      expect(await redis.exists(K.jobCheckpoint(id))).toBe(0);
     }
     expect(kills).toBe(KILLS);
     expect(resumedFrom.some((r) => r.step > 0)).toBe(true); // at least one resume from the middle of an epoch

@@ -11,6 +11,7 @@ import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { freePort } from '../helpers/net.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { keysFor } from '../../src/storage/keys.js';
 
 /*
  * A Redis of this test's own (AOF, fsync always) is stopped for a few seconds and started again
@@ -18,6 +19,7 @@ import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceH
  * Retry-After and /readyz fails; afterwards everything recovers by itself and nothing is lost.
  */
 const prefix = uniquePrefix('rf');
+const K = keysFor(prefix);
 let dir: string;
 let server: Awaited<ReturnType<typeof privateRedis>>;
 let api: { app: FastifyInstance; base: string };
@@ -64,7 +66,7 @@ describe('Redis stopped and restarted', () => {
     const running = ((await (await post({ datasetId, ...longSpec(20) })).json()) as Job).id;
     const queued = ((await (await post({ datasetId, ...longSpec(2) })).json()) as Job).id;
     await waitJob(api.base, running, (j) => j.status === 'running');
-    while (!(await redis.exists(`${prefix}job:${running}:checkpoint`))) await sleep(20);
+    while (!(await redis.exists(K.jobCheckpoint(running)))) await sleep(20);
 
     await server.stop();
     const down = performance.now();
@@ -90,12 +92,12 @@ describe('Redis stopped and restarted', () => {
     const metrics = ((await (await fetch(`${api.base}/v1/jobs/${running}/metrics`)).json()) as { history: EpochMetrics[] }).history;
     expect(metrics.map((m) => m.epoch)).toEqual([...Array(20).keys()]);
     for (const id of [finished, running, queued]) {
-      const events = await readEventsAfter(redis, `${prefix}job:${id}:events`, 0);
+      const events = await readEventsAfter(redis, K.jobEvents(id), 0);
       expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
       expect(events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.type)).length).toBe(1);
     }
     // The running job either waited through the outage in place or was recovered and resumed from its checkpoint.
-    const statuses = (await readEventsAfter(redis, `${prefix}job:${running}:events`, 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
+    const statuses = (await readEventsAfter(redis, K.jobEvents(running), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
     const resumed = statuses.filter((s) => s.resumed);
     expect(jobs[0].attempts === 1 || resumed.length === jobs[0].attempts - 1).toBe(true);
     console.log(`Redis down ~2.5 s: /readyz 200 again ${Math.round(recoveredMs)} ms after the stop (${ready} polls after restart); running job attempts=${jobs[0].attempts}, resumed from ${JSON.stringify(resumed.map((s) => [s.fromEpoch, s.fromStep]))}`);
@@ -105,18 +107,18 @@ describe('Redis stopped and restarted', () => {
     const reference = await referenceHash(longSpec(20), data);
     const id = ((await (await post({ datasetId, ...longSpec(20) })).json()) as Job).id;
     await waitJob(api.base, id, (j) => j.status === 'running');
-    while (!(await redis.exists(`${prefix}job:${id}:checkpoint`))) await sleep(20);
+    while (!(await redis.exists(K.jobCheckpoint(id)))) await sleep(20);
     await server.stop();
     await killWorker(worker);
     await sleep(1000);
     await server.start();
-    const ck = await redis.hmget(`${prefix}job:${id}:checkpoint`, 'epoch', 'step');
+    const ck = await redis.hmget(K.jobCheckpoint(id), 'epoch', 'step');
     worker = await startWorker(env);
     const job = await waitJob(api.base, id, isFinished, 120_000);
     expect(job.status, JSON.stringify(job.error)).toBe('completed');
     expect(job.attempts).toBe(2);
     expect(job.result!.weightsHash).toBe(reference);
-    const running = (await readEventsAfter(redis, `${prefix}job:${id}:events`, 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data)).filter((s) => s.status === 'running');
+    const running = (await readEventsAfter(redis, K.jobEvents(id), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data)).filter((s) => s.status === 'running');
     expect(running[1]).toMatchObject({ attempt: 2, resumed: true, fromEpoch: Number(ck[0]), fromStep: Number(ck[1]) });
   }, 150_000);
 });
