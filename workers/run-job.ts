@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { DivergenceError, InvalidSpecError, TrainingAbortedError, train } from '../src/core/index.js';
+import { DivergenceError, InvalidSpecError, TrainingAbortedError, train, validateSpec } from '../src/core/index.js';
 import type { Checkpoint, DataSet, Progress, TrainResult, TrainingSpec } from '../src/core/types.js';
 import type { JobError, JobResult } from '../src/schemas/job.js';
 import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheckpoint } from '../src/storage/checkpoint-store.js';
@@ -106,6 +106,12 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       featureCount: loaded.meta.features,
       targetWidth: loaded.meta.targets,
     };
+    // The same validation as at submit (the dataset or the rules may have changed since).
+    const problems = validateSpec(spec, { id: loaded.meta.id, rows: loaded.meta.rows, features: loaded.meta.features, targets: loaded.meta.targets, targetValues: loaded.targets });
+    if (problems.length > 0) {
+      const message = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      return await failForGood(ctx, jobId, { code: 'invalid_spec', message, path: problems[0].path }, attemptNo);
+    }
     // An epoch's last progress event is written together with the checkpoint that follows it,
     // so a resumed run never repeats an epoch event and never misses one.
     let pendingEpoch: Progress | null = null;

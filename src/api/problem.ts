@@ -25,6 +25,15 @@ export const notFound = (what: string, id: string) => new HttpProblem(404, 'not_
 export const invalidField = (path: string, message: string, where: FieldError['in'] = 'body') =>
   new HttpProblem(400, 'validation_failed', `${path}: ${message}`, [{ path, message, in: where }]);
 
+/** A 400 naming every field in `errors` (e.g. the core's `validateSpec` problems), like a schema failure. */
+export const invalidFields = (errors: readonly { path: string; message: string }[], where: FieldError['in'] = 'body') =>
+  new HttpProblem(
+    400,
+    'validation_failed',
+    errors.map((e) => `${e.path || '(root)'}: ${e.message}`).join('; '),
+    errors.map((e) => ({ path: e.path || '(root)', message: e.message, in: where })),
+  );
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',

@@ -1,5 +1,6 @@
 import { InvalidSpecError } from './errors.js';
 import type { Buf, ClipResult, ClipSpec } from './types.js';
+import { CLIP_TYPES } from './types.js';
 
 /** Σ x² in float64; Infinity on overflow or an infinite element, NaN on a NaN element. */
 function sumOfSquares(buf: Buf): number {
@@ -86,7 +87,7 @@ export function validateClip(clip: ClipSpec): void {
   } else if (clip.type === 'norm' || clip.type === 'global_norm') {
     if (typeof clip.maxNorm !== 'number' || !(clip.maxNorm > 0) || !Number.isFinite(clip.maxNorm)) throw new InvalidSpecError('clip.maxNorm', `clip.maxNorm must be a finite number > 0, got ${String(clip.maxNorm)}`);
   } else {
-    throw new InvalidSpecError('clip.type', `clip.type must be one of value, norm, global_norm, got ${String((clip as ClipSpec).type)}`);
+    throw new InvalidSpecError('clip.type', `clip.type must be one of ${CLIP_TYPES.join(', ')}, got ${String((clip as ClipSpec).type)}`);
   }
 }
 

@@ -7,6 +7,7 @@ import { Network } from './network.js';
 import { denormalizeRow, normalizeRow } from './normalize.js';
 import type { Buf, DType, Model, NormalizationStats, Prediction } from './types.js';
 import { ACTIVATIONS, LOSSES } from './types.js';
+import { SOFTMAX_OUTPUT_ONLY } from './spec.js';
 
 /** Rows per forward pass in `predict` (bounds its scratch memory). */
 const PREDICT_CHUNK = 1024;
@@ -81,7 +82,7 @@ export function loadModel(json: unknown): Model {
     const l = x as Record<string, unknown>;
     if (typeof l.units !== 'number' || !Number.isInteger(l.units) || l.units < 1) fail(`${p}.units`, `${p}.units must be an integer ≥ 1`);
     if (!ACTIVATIONS.includes(l.activation as Model['layers'][0]['activation'])) fail(`${p}.activation`, `${p}.activation must be one of ${ACTIVATIONS.join(', ')}`);
-    if (l.activation === 'softmax' && i !== layers.length - 1) fail(`${p}.activation`, 'softmax is allowed on the output layer only');
+    if (l.activation === 'softmax' && i !== layers.length - 1) fail(`${p}.activation`, SOFTMAX_OUTPUT_ONLY);
     checkNumbers(`${p}.weights`, l.weights, fanIn * l.units);
     checkNumbers(`${p}.bias`, l.bias, l.units);
     fanIn = l.units;

@@ -16,7 +16,8 @@ import type {
   Task,
   TrainingSpec,
 } from './types.js';
-import { ACTIVATIONS, INITS, LOSSES } from './types.js';
+import { ACTIVATIONS, DTYPES, INITS, LOSSES } from './types.js';
+import { createOptimizer } from './optimizers/index.js';
 
 /** A training spec with its defaults applied, checked against the dataset. */
 export interface ResolvedSpec {
@@ -51,16 +52,15 @@ export const GRADIENT_CHECK_DEFAULTS: Required<GradientCheckSpec> = {
   tolerance: 1e-4,
 };
 
-function fail(path: string, message: string): never {
-  throw new InvalidSpecError(path, message);
-}
-
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
 
 /** Fills in gradient-check defaults and checks the values. */
 export function resolveGradientCheck(g: boolean | GradientCheckSpec | undefined, path = 'gradientCheck'): Required<GradientCheckSpec> {
+  const fail = (p: string, message: string): never => {
+    throw new InvalidSpecError(p, message);
+  };
   const o = typeof g === 'object' && g !== null ? g : {};
   const r = { ...GRADIENT_CHECK_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
   if (!(r.epsilon > 0 && Number.isFinite(r.epsilon))) fail(`${path}.epsilon`, `${path}.epsilon must be a finite number > 0`);
@@ -70,134 +70,308 @@ export function resolveGradientCheck(g: boolean | GradientCheckSpec | undefined,
   return r;
 }
 
-/**
- * Applies defaults and checks a training spec against the data, throwing
- * {@link InvalidSpecError} with the path of the first bad field. Optimizer, schedule and clip
- * values are checked by their own modules when they are built.
- */
-export function resolveSpec(spec: TrainingSpec, table: Table): ResolvedSpec {
-  if (spec === null || typeof spec !== 'object') fail('', 'the training spec must be an object');
-  const model = spec.model;
-  if (model === null || typeof model !== 'object') fail('model', 'model must be an object with layers');
-  const layersIn = model.layers;
-  if (!Array.isArray(layersIn) || layersIn.length === 0) fail('model.layers', 'model.layers must list at least one layer');
-  const last = layersIn.length - 1;
-  const layers: DenseLayer[] = layersIn.map((l, i) => {
-    const p = `model.layers[${i}]`;
-    if (l === null || typeof l !== 'object') fail(p, `${p} must be an object with units and activation`);
-    if (!isInt(l.units) || l.units < 1) fail(`${p}.units`, `${p}.units must be an integer ≥ 1, got ${String(l.units)}`);
-    if (!ACTIVATIONS.includes(l.activation)) fail(`${p}.activation`, `${p}.activation must be one of ${ACTIVATIONS.join(', ')}, got ${String(l.activation)}`);
-    if (l.activation === 'softmax' && i !== last) fail(`${p}.activation`, 'softmax is allowed on the output layer only');
-    return { units: l.units, activation: l.activation };
-  });
-  const init = model.init ?? defaultInit(layers[0].activation);
-  if (!INITS.includes(init)) fail('model.init', `model.init must be one of ${INITS.join(', ')}, got ${String(init)}`);
+/** Whether `v` is one of the enumeration `values` (one of the `as const` arrays of types.ts). */
+export function isOneOf<T extends string>(values: readonly T[], v: unknown): v is T {
+  return typeof v === 'string' && (values as readonly string[]).includes(v);
+}
 
-  const loss = spec.loss;
-  if (!LOSSES.includes(loss)) fail('loss', `loss must be one of ${LOSSES.join(', ')}, got ${String(loss)}`);
-  const task = taskOf(loss);
-  const out = layers[last];
-  const outPath = `model.layers[${last}]`;
-  let classes: number | undefined;
-  if (loss === 'softmax_cross_entropy') {
-    if (out.activation !== 'softmax') fail(`${outPath}.activation`, 'softmax_cross_entropy needs a softmax output layer');
-    if (table.targetWidth !== 1) fail('data.targets', `softmax_cross_entropy needs one class index per row, got ${table.targetWidth} target columns`);
+/** One thing wrong with a spec: the field (`model.layers.1.units`, `optimizer.beta1`) and what is expected. */
+export interface SpecProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * What {@link validateSpec} knows of the dataset: its shape and, for the classification losses,
+ * its target values (labels), or at least the class count the upload found.
+ */
+export interface DatasetMeta {
+  /** Named in messages when given (`dataset 'ds_…'`). */
+  id?: string;
+  rows: number;
+  /** Feature columns. */
+  features: number;
+  /** Target columns. */
+  targets: number;
+  /** Target values, row-major (`rows × targets`): the labels a classification loss is checked against. */
+  targetValues?: ArrayLike<number>;
+  /** `integer` when every target is an integer (used when `targetValues` are not given). */
+  targetKind?: 'integer' | 'real';
+  /** max + 1 of integer labels in one target column (used when `targetValues` are not given). */
+  classes?: number;
+}
+
+/** Work caps of one job (the API's `MAX_PARAMS`, `MAX_TRAINING_COST`). */
+export interface SpecLimits {
+  /** Most trainable parameters. Default: unlimited. */
+  maxParams?: number;
+  /** Most epochs × training rows × parameters. Default: unlimited. */
+  maxTrainingCost?: number;
+}
+
+/** Weights and biases of the model on `inputs` features: Σ (fan-in × units + units). */
+export function countParams(layers: readonly { units: number }[], inputs: number): number {
+  let fanIn = inputs;
+  let n = 0;
+  for (const l of layers) {
+    n += fanIn * l.units + l.units;
+    fanIn = l.units;
+  }
+  return n;
+}
+
+/** Runs a check written as "throw InvalidSpecError" and records its problem. */
+function collect(problems: SpecProblem[], check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    if (!(err instanceof InvalidSpecError)) throw err;
+    const message = err.message.startsWith(`${err.path} `) ? err.message.slice(err.path.length + 1) : err.message;
+    problems.push({ path: err.path, message });
+  }
+}
+
+interface Checked {
+  problems: SpecProblem[];
+  /** Number of classes found in the labels (softmax_cross_entropy). */
+  classes?: number;
+}
+
+/** The labels of a classification loss: the first bad one as a problem, and the class count. */
+function checkLabels(spec: TrainingSpec, ds: DatasetMeta, problems: SpecProblem[]): number | undefined {
+  const name = ds.id ? `dataset '${ds.id}'` : 'the dataset';
+  if (spec.loss === 'softmax_cross_entropy') {
+    if (ds.targets !== 1 || (ds.targetValues === undefined && (ds.targetKind !== 'integer' || ds.classes === undefined))) {
+      problems.push({ path: 'loss', message: `softmax_cross_entropy needs one integer class label (0, 1, ...) per row; ${name} has ${ds.targets} ${ds.targetKind ?? ''}${ds.targetKind ? ' ' : ''}target column${ds.targets === 1 ? '' : 's'}; use mse` });
+      return undefined;
+    }
+    if (ds.targetValues === undefined) return ds.classes;
     let maxClass = 0;
-    for (let r = 0; r < table.rows; r++) {
-      const y = valueAt(table.targets, r, 0, 1);
-      if (!Number.isInteger(y) || y < 0) fail(`data.targets[${r}]`, `class targets must be integers 0..C−1, got ${y}`);
+    const t = ds.targetValues;
+    for (let r = 0; r < t.length; r++) {
+      const y = t[r];
+      if (!(Number.isInteger(y) && y >= 0)) {
+        problems.push({ path: 'loss', message: `softmax_cross_entropy needs class labels 0, 1, …, C−1; ${name} has label ${y} in row ${r}; relabel the classes from 0 or use mse` });
+        return undefined;
+      }
       if (y > maxClass) maxClass = y;
     }
-    classes = maxClass + 1;
-    if (classes < 2) fail('data.targets', 'softmax_cross_entropy needs at least 2 classes in the targets');
-    if (out.units !== classes) fail(`${outPath}.units`, `the output layer has ${out.units} units but the dataset has ${classes} classes`);
-  } else {
-    if (out.activation === 'softmax' && out.units < 2) fail(`${outPath}.units`, 'a softmax output needs at least 2 units');
-    if (loss === 'binary_cross_entropy') {
-      if (out.activation !== 'sigmoid') fail(`${outPath}.activation`, 'binary_cross_entropy needs a sigmoid output layer');
-      const w = table.targetWidth;
-      for (let r = 0; r < table.rows; r++) {
-        for (let j = 0; j < w; j++) {
-          const y = valueAt(table.targets, r, j, w);
-          if (y !== 0 && y !== 1) fail(w === 1 ? `data.targets[${r}]` : `data.targets[${r}][${j}]`, `binary_cross_entropy targets must be 0 or 1, got ${y}`);
-        }
+    return maxClass + 1;
+  }
+  if (spec.loss === 'binary_cross_entropy') {
+    if (ds.targetValues === undefined) {
+      if (ds.targetKind !== 'integer' || (ds.classes !== undefined && ds.classes > 2))
+        problems.push({ path: 'loss', message: `binary_cross_entropy needs 0/1 targets; ${name} has ${ds.targetKind ?? 'other'} targets${ds.classes ? ` with ${ds.classes} classes` : ''}` });
+      return undefined;
+    }
+    const t = ds.targetValues;
+    for (let i = 0; i < t.length; i++) {
+      const y = t[i];
+      if (y !== 0 && y !== 1) {
+        problems.push({ path: 'loss', message: `binary_cross_entropy needs targets 0 or 1; ${name} has ${y} in row ${Math.floor(i / Math.max(1, ds.targets))}; map the labels to 0/1 or use mse` });
+        return undefined;
       }
     }
-    if (out.units !== table.targetWidth) {
-      fail(`${outPath}.units`, `the output layer has ${out.units} units but the dataset has ${table.targetWidth} target column${table.targetWidth === 1 ? '' : 's'}`);
+  }
+  return undefined;
+}
+
+function check(spec: TrainingSpec, ds: DatasetMeta, limits: SpecLimits): Checked {
+  const problems: SpecProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  if (spec === null || typeof spec !== 'object') return { problems: [{ path: '', message: 'the training spec must be an object' }] };
+  const name = ds.id ? `dataset '${ds.id}'` : 'the dataset';
+
+  const loss = spec.loss;
+  const lossOk = isOneOf(LOSSES, loss);
+  if (!lossOk) add('loss', `must be one of ${LOSSES.join(', ')}, got ${String(loss)}`);
+  const classes = lossOk ? checkLabels(spec, ds, problems) : undefined;
+
+  // the layers
+  const model = spec.model;
+  const layersIn = model !== null && typeof model === 'object' ? model.layers : undefined;
+  let layersOk = false;
+  if (model === null || typeof model !== 'object') add('model', 'must be an object with layers');
+  else if (!Array.isArray(layersIn) || layersIn.length === 0) add('model.layers', 'must list at least one layer');
+  else {
+    layersOk = true;
+    const last = layersIn.length - 1;
+    layersIn.forEach((l, i) => {
+      const p = `model.layers.${i}`;
+      if (l === null || typeof l !== 'object') {
+        layersOk = false;
+        return add(p, 'must be an object with units and activation');
+      }
+      if (!isInt(l.units) || l.units < 1) {
+        layersOk = false;
+        add(`${p}.units`, `must be an integer ≥ 1, got ${String(l.units)}`);
+      }
+      if (!isOneOf(ACTIVATIONS, l.activation)) {
+        layersOk = false;
+        add(`${p}.activation`, `must be one of ${ACTIVATIONS.join(', ')}, got ${String(l.activation)}`);
+      } else if (l.activation === 'softmax' && i !== last) add(`${p}.activation`, SOFTMAX_OUTPUT_ONLY);
+    });
+    if (model.init !== undefined && !isOneOf(INITS, model.init)) add('model.init', `must be one of ${INITS.join(', ')}, got ${String(model.init)}`);
+  }
+
+  // the output layer against the loss and the dataset
+  if (layersOk && lossOk && layersIn) {
+    const lastIdx = layersIn.length - 1;
+    const out = layersIn[lastIdx];
+    const outPath = `model.layers.${lastIdx}`;
+    const perRow = `${ds.targets} target${ds.targets === 1 ? '' : 's'} per row`;
+    if (loss === 'softmax_cross_entropy') {
+      if (out.activation !== 'softmax') add(`${outPath}.activation`, `softmax_cross_entropy needs a softmax output layer, got '${out.activation}'`);
+      else if (classes !== undefined && classes < 2) add('loss', `softmax_cross_entropy needs at least 2 classes in the targets; ${name} has 1`);
+      else if (classes !== undefined && out.units !== classes)
+        add(`${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${classes} classes (labels 0..${classes - 1}); set units to ${classes}`);
+    } else if (loss === 'binary_cross_entropy') {
+      if (out.activation !== 'sigmoid') add(`${outPath}.activation`, `binary_cross_entropy needs a sigmoid output layer, got '${out.activation}'`);
+      else if (out.units !== ds.targets) add(`${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${perRow}; set units to ${ds.targets}`);
+    } else if (out.activation === 'softmax' && out.units < 2) {
+      add(`${outPath}.activation`, "a softmax output of 1 unit is always 1: a softmax output goes with loss 'softmax_cross_entropy' (one unit per class); for mse use 'linear'");
+    } else if (out.units !== ds.targets) {
+      add(`${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${perRow}; set units to ${ds.targets}`);
     }
   }
 
-  if (!isInt(spec.epochs) || spec.epochs < 1) fail('epochs', `epochs must be an integer ≥ 1, got ${String(spec.epochs)}`);
-  if (!isInt(spec.batchSize) || spec.batchSize < 1) fail('batchSize', `batchSize must be an integer ≥ 1, got ${String(spec.batchSize)}`);
+  // sizes
+  const epochsOk = isInt(spec.epochs) && spec.epochs >= 1;
+  if (!epochsOk) add('epochs', `must be an integer ≥ 1, got ${String(spec.epochs)}`);
+  const batchOk = isInt(spec.batchSize) && spec.batchSize >= 1;
+  if (!batchOk) add('batchSize', `must be an integer ≥ 1, got ${String(spec.batchSize)}`);
   const vs = spec.validationSplit ?? 0;
-  if (typeof vs !== 'number' || !(vs >= 0 && vs < 1)) fail('validationSplit', `validationSplit must be in [0, 1), got ${String(vs)}`);
-  if (vs > 0 && table.rows - validationRows(table.rows, vs) < 1) fail('validationSplit', `validationSplit ${vs} leaves no training row out of ${table.rows}`);
+  let trainRows = ds.rows;
+  if (typeof vs !== 'number' || !(vs >= 0 && vs < 1)) add('validationSplit', `must be in [0, 1), got ${String(vs)}`);
+  else if (vs > 0) {
+    const valRows = validationRows(ds.rows, vs);
+    trainRows = ds.rows - valRows;
+    problems.push(...splitProblems(vs, ds.rows, batchOk ? spec.batchSize : 1));
+  }
   const seed = spec.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) fail('seed', 'seed must be a finite number');
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) add('seed', 'must be a finite number');
   const dtype = spec.dtype ?? 'float32';
-  if (dtype !== 'float32' && dtype !== 'float64') fail('dtype', `dtype must be float32 or float64, got ${String(dtype)}`);
+  if (!isOneOf(DTYPES, dtype)) add('dtype', `must be one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
 
   const n = spec.normalize ?? true;
-  let normalizeFeatures: boolean, normalizeTargets: boolean;
-  if (typeof n === 'boolean') {
-    normalizeFeatures = n;
-    normalizeTargets = false;
-  } else if (n !== null && typeof n === 'object') {
-    normalizeFeatures = n.features ?? true;
-    normalizeTargets = n.targets ?? false;
-    if (typeof normalizeFeatures !== 'boolean') fail('normalize.features', 'normalize.features must be true or false');
-    if (typeof normalizeTargets !== 'boolean') fail('normalize.targets', 'normalize.targets must be true or false');
-    if (normalizeTargets && loss !== 'mse') fail('normalize.targets', 'target normalization applies to mse (regression) only');
-  } else {
-    fail('normalize', 'normalize must be a boolean or {features, targets}');
+  if (typeof n !== 'boolean') {
+    if (n !== null && typeof n === 'object') {
+      const f = n.features ?? true;
+      const t = n.targets ?? false;
+      if (typeof f !== 'boolean') add('normalize.features', 'must be true or false');
+      if (typeof t !== 'boolean') add('normalize.targets', 'must be true or false');
+      else if (t && loss !== 'mse') add('normalize.targets', 'target normalization applies to mse (regression) only');
+    } else add('normalize', 'must be a boolean or {features, targets}');
   }
 
-  let earlyStopping: ResolvedSpec['earlyStopping'];
   if (spec.earlyStopping !== undefined) {
     const e = spec.earlyStopping;
-    if (e === null || typeof e !== 'object') fail('earlyStopping', 'earlyStopping must be an object with patience');
-    if (!isInt(e.patience) || e.patience < 1) fail('earlyStopping.patience', 'earlyStopping.patience must be an integer ≥ 1');
-    const minDelta = e.minDelta ?? 0;
-    if (typeof minDelta !== 'number' || !(minDelta >= 0) || !Number.isFinite(minDelta)) fail('earlyStopping.minDelta', 'earlyStopping.minDelta must be a finite number ≥ 0');
-    const restoreBest = e.restoreBest ?? true;
-    if (typeof restoreBest !== 'boolean') fail('earlyStopping.restoreBest', 'earlyStopping.restoreBest must be true or false');
-    earlyStopping = { patience: e.patience, minDelta, restoreBest };
+    if (e === null || typeof e !== 'object') add('earlyStopping', 'must be an object with patience');
+    else {
+      if (!isInt(e.patience) || e.patience < 1) add('earlyStopping.patience', 'must be an integer ≥ 1');
+      const minDelta = e.minDelta ?? 0;
+      if (typeof minDelta !== 'number' || !(minDelta >= 0) || !Number.isFinite(minDelta)) add('earlyStopping.minDelta', 'must be a finite number ≥ 0');
+      if (typeof (e.restoreBest ?? true) !== 'boolean') add('earlyStopping.restoreBest', 'must be true or false');
+    }
   }
   const maxLossGrowth = spec.maxLossGrowth ?? DEFAULT_MAX_LOSS_GROWTH;
-  if (typeof maxLossGrowth !== 'number' || !(maxLossGrowth > 1) || !Number.isFinite(maxLossGrowth)) {
-    fail('maxLossGrowth', `maxLossGrowth must be a finite number > 1, got ${String(maxLossGrowth)}`);
-  }
-  const gradientCheck = spec.gradientCheck ? resolveGradientCheck(spec.gradientCheck) : undefined;
+  if (typeof maxLossGrowth !== 'number' || !(maxLossGrowth > 1) || !Number.isFinite(maxLossGrowth)) add('maxLossGrowth', `must be a finite number > 1, got ${String(maxLossGrowth)}`);
+  if (spec.gradientCheck) collect(problems, () => resolveGradientCheck(spec.gradientCheck));
 
+  collect(problems, () => createOptimizer(spec.optimizer));
   if (spec.clip !== undefined) {
-    if (spec.clip === null || typeof spec.clip !== 'object') fail('clip', 'clip must be an object with a type');
-    validateClip(spec.clip);
+    if (spec.clip === null || typeof spec.clip !== 'object') add('clip', 'must be an object with a type');
+    else collect(problems, () => validateClip(spec.clip!));
   }
   if (spec.schedule !== undefined) {
-    if (spec.schedule === null || typeof spec.schedule !== 'object') fail('schedule', 'schedule must be an object with a type');
-    validateSchedule(spec.schedule);
+    if (spec.schedule === null || typeof spec.schedule !== 'object') add('schedule', 'must be an object with a type');
+    else collect(problems, () => validateSchedule(spec.schedule!));
   }
 
+  // the work caps
+  if (layersOk && layersIn) {
+    const params = countParams(layersIn, ds.features);
+    const maxParams = limits.maxParams ?? Infinity;
+    if (params > maxParams) add('model.layers', `the model has ${params} parameters on ${ds.features} inputs, more than ${maxParams} (MAX_PARAMS); use fewer or smaller layers`);
+    else if (epochsOk && trainRows >= 1) {
+      const cost = spec.epochs * trainRows * params;
+      const maxCost = limits.maxTrainingCost ?? Infinity;
+      if (cost > maxCost) {
+        const epochs = Math.max(1, Math.floor(maxCost / (trainRows * params)));
+        add('epochs', `${spec.epochs} epochs × ${trainRows} training rows × ${params} parameters = ${cost.toExponential(2)}, more than ${maxCost.toExponential(2)} (MAX_TRAINING_COST); use at most ${epochs} epochs, fewer rows or a smaller model`);
+      }
+    }
+  }
+  return { problems, classes };
+}
+
+/**
+ * A held-out split must leave at least one full batch of training rows (`batchSize` rows; when
+ * `batchSize` ≥ the dataset's rows, full-batch training, any training row) and at least one
+ * validation row.
+ */
+function splitProblems(split: number, rows: number, batchSize: number): SpecProblem[] {
+  const valRows = validationRows(rows, split);
+  const trainRows = rows - valRows;
+  const needed = batchSize < rows ? batchSize : 1;
+  if (trainRows >= needed && valRows >= 1) return [];
+  if (rows < needed + 1) return [{ path: 'validationSplit', message: `${rows} row${rows === 1 ? '' : 's'} cannot hold ${needed} training row${needed === 1 ? '' : 's'} (batchSize ${batchSize}) and 1 validation row; use validationSplit 0 or a smaller batchSize` }];
+  const most = Math.floor(((rows - needed) / rows) * 1000) / 1000;
+  return [{ path: 'validationSplit', message: `validationSplit ${split} holds out ${valRows} of ${rows} rows and leaves ${trainRows} for training, fewer than one batch of ${needed} (batchSize ${batchSize}); use at most ${most}` }];
+}
+
+/** The one message for a softmax anywhere but on the output layer (specs and stored models). */
+export const SOFTMAX_OUTPUT_ONLY = 'softmax is allowed on the output layer only';
+
+/**
+ * Every problem of a training spec against a dataset: the one validation the API runs at
+ * submit and the worker runs before training (and `train` runs on its own). Returns `[]` for a
+ * spec that trains. Paths are dotted like the API's (`model.layers.1.units`); each message
+ * says what is expected (and, for sizes, the numbers).
+ */
+export function validateSpec(spec: TrainingSpec, dataset: DatasetMeta, limits: SpecLimits = {}): SpecProblem[] {
+  return check(spec, dataset, limits).problems;
+}
+
+/**
+ * Applies defaults and checks a training spec against the data, throwing
+ * {@link InvalidSpecError} with the path of the first problem {@link validateSpec} finds.
+ */
+export function resolveSpec(spec: TrainingSpec, table: Table): ResolvedSpec {
+  const { problems, classes } = check(spec, { rows: table.rows, features: table.featureCount, targets: table.targetWidth, targetValues: flatTargets(table) }, {});
+  if (problems.length > 0) throw new InvalidSpecError(problems[0].path, problems[0].path ? `${problems[0].path}: ${problems[0].message}` : problems[0].message);
+  const layers: DenseLayer[] = spec.model.layers.map((l) => ({ units: l.units, activation: l.activation }));
+  const n = spec.normalize ?? true;
+  const es = spec.earlyStopping;
   return {
     layers,
-    init,
-    loss,
-    task,
+    init: spec.model.init ?? defaultInit(layers[0].activation),
+    loss: spec.loss,
+    task: taskOf(spec.loss),
     classes,
     epochs: spec.epochs,
     batchSize: spec.batchSize,
-    normalizeFeatures,
-    normalizeTargets,
-    validationSplit: vs,
-    seed,
-    earlyStopping,
-    maxLossGrowth,
-    gradientCheck,
-    dtype,
+    normalizeFeatures: typeof n === 'boolean' ? n : (n.features ?? true),
+    normalizeTargets: typeof n === 'boolean' ? false : (n.targets ?? false),
+    validationSplit: spec.validationSplit ?? 0,
+    seed: spec.seed ?? 0,
+    earlyStopping: es ? { patience: es.patience, minDelta: es.minDelta ?? 0, restoreBest: es.restoreBest ?? true } : undefined,
+    maxLossGrowth: spec.maxLossGrowth ?? DEFAULT_MAX_LOSS_GROWTH,
+    gradientCheck: spec.gradientCheck ? resolveGradientCheck(spec.gradientCheck) : undefined,
+    dtype: spec.dtype ?? 'float32',
     schedule: spec.schedule,
     clip: spec.clip,
   };
+}
+
+/** The table's targets as one flat row-major sequence (no copy for flat sources). */
+function flatTargets(table: Table): ArrayLike<number> {
+  const t = table.targets as number[][];
+  if (table.rows === 0 || !Array.isArray(t[0])) return table.targets as ArrayLike<number>;
+  const w = table.targetWidth;
+  const out = new Float64Array(table.rows * w);
+  for (let r = 0; r < table.rows; r++) for (let j = 0; j < w; j++) out[r * w + j] = valueAt(table.targets, r, j, w);
+  return out;
 }
 
 /** Rows held out for validation: floor(rows·split), at least 1 when split > 0. */

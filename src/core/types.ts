@@ -4,32 +4,25 @@
  * This file imports nothing; `src/core` imports nothing outside `src/core`.
  */
 
+// Every enumeration of the spec is declared once, here, as an `as const` array; its type is
+// derived from the array. The API's zod schemas, `GET /v1/spec/options`, the CLI and the
+// dashboard all read these arrays.
+
+/** Element types the core trains in. */
+export const DTYPES = ['float32', 'float64'] as const;
 /** Element type of every buffer the core trains on. */
-export type DType = 'float32' | 'float64';
+export type DType = (typeof DTYPES)[number];
 /** A buffer of the chosen dtype. */
 export type Buf = Float32Array | Float64Array;
 
-export type Activation = 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'linear' | 'softmax';
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear', 'softmax'];
+export const ACTIVATIONS = ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear', 'softmax'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
 
-export type LossName = 'mse' | 'binary_cross_entropy' | 'softmax_cross_entropy';
-export const LOSSES: readonly LossName[] = ['mse', 'binary_cross_entropy', 'softmax_cross_entropy'];
+export const LOSSES = ['mse', 'binary_cross_entropy', 'softmax_cross_entropy'] as const;
+export type LossName = (typeof LOSSES)[number];
 
-export type InitName =
-  | 'lecun_normal'
-  | 'lecun_uniform'
-  | 'he_normal'
-  | 'he_uniform'
-  | 'xavier_normal'
-  | 'xavier_uniform';
-export const INITS: readonly InitName[] = [
-  'lecun_normal',
-  'lecun_uniform',
-  'he_normal',
-  'he_uniform',
-  'xavier_normal',
-  'xavier_uniform',
-];
+export const INITS = ['lecun_normal', 'lecun_uniform', 'he_normal', 'he_uniform', 'xavier_normal', 'xavier_uniform'] as const;
+export type InitName = (typeof INITS)[number];
 
 export interface LayerSpec {
   /** Number of units (outputs) of this dense layer. */
@@ -45,8 +38,12 @@ export interface ModelSpec {
   init?: InitName;
 }
 
-export type OptimizerType = 'sgd' | 'momentum' | 'rmsprop' | 'adam' | 'adamw';
-export const OPTIMIZERS: readonly OptimizerType[] = ['sgd', 'momentum', 'rmsprop', 'adam', 'adamw'];
+export const OPTIMIZERS = ['sgd', 'momentum', 'rmsprop', 'adam', 'adamw'] as const;
+export type OptimizerType = (typeof OPTIMIZERS)[number];
+
+/** `momentum` optimizer variants. */
+export const MOMENTUM_VARIANTS = ['classic', 'ema'] as const;
+export type MomentumVariant = (typeof MOMENTUM_VARIANTS)[number];
 
 export interface OptimizerSpec {
   type: OptimizerType;
@@ -63,7 +60,7 @@ export interface OptimizerSpec {
   /** momentum (classic variant): μ in `v = μv + g`, default 0.9; rmsprop: optional momentum, default 0. */
   momentum?: number;
   /** momentum: `"ema"` (the notes: v = βv + (1−β)g) or `"classic"` (v = μv + g). Default `"classic"`. */
-  variant?: 'ema' | 'classic';
+  variant?: MomentumVariant;
   /** momentum: Nesterov look-ahead. Default false. */
   nesterov?: boolean;
   /** rmsprop: centered variant (divide by an estimate of the variance). Default false. */
@@ -72,8 +69,8 @@ export interface OptimizerSpec {
   weightDecay?: number;
 }
 
-export type ScheduleType = 'constant' | 'inverse_time' | 'inverse_sqrt' | 'exponential' | 'step';
-export const SCHEDULES: readonly ScheduleType[] = ['constant', 'inverse_time', 'inverse_sqrt', 'exponential', 'step'];
+export const SCHEDULES = ['constant', 'inverse_time', 'inverse_sqrt', 'exponential', 'step'] as const;
+export type ScheduleType = (typeof SCHEDULES)[number];
 
 /** Learning-rate schedule; `epoch` starts at 0. */
 export interface ScheduleSpec {
@@ -88,7 +85,8 @@ export interface ScheduleSpec {
   stepSize?: number;
 }
 
-export type ClipType = 'value' | 'norm' | 'global_norm';
+export const CLIP_TYPES = ['value', 'norm', 'global_norm'] as const;
+export type ClipType = (typeof CLIP_TYPES)[number];
 export interface ClipSpec {
   type: ClipType;
   /** value: clip every element to [−value, value]. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { paginationShape } from './common.js';
+import { DTYPES } from '../core/types.js';
 
 /** JSON body of `POST /v1/datasets`. */
 export const DatasetJsonBodySchema = z
@@ -27,7 +28,7 @@ export const DatasetSchema = z
     targetKind: z.enum(['integer', 'real']),
     classes: z.number().int().optional().describe('max + 1 when every target is an integer (one target column)'),
     bytes: z.number().int().describe('Bytes of the stored binary features and targets'),
-    dtype: z.enum(['float32', 'float64']).describe('Element type the values are stored in (float32 when lossless)'),
+    dtype: z.enum(DTYPES).describe('Element type the values are stored in (float32 when lossless)'),
     columns: z.array(z.string()).optional().describe('Feature column names (CSV uploads)'),
     targetColumns: z.array(z.string()).optional(),
     createdAt: z.string(),

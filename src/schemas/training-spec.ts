@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import './common.js'; // installs the "required" error message
 import type { ClipSpec, OptimizerSpec, ScheduleSpec, TrainingSpec } from '../core/types.js';
-import { ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES } from '../core/types.js';
+import { ACTIVATIONS, CLIP_TYPES, DTYPES, INITS, LOSSES, MOMENTUM_VARIANTS, OPTIMIZERS, SCHEDULES } from '../core/types.js';
 
 /** Caps that keep one request from occupying a worker for days; see issue 5 for the cost model. */
 export const SPEC_LIMITS = { maxLayers: 32, maxUnits: 4096, maxEpochs: 100_000, maxBatchSize: 1_000_000 } as const;
@@ -60,7 +60,7 @@ export const OptimizerSpecSchema = z
       learningRate,
       beta: coefficient.optional(),
       momentum: coefficient.optional(),
-      variant: z.enum(['ema', 'classic']).optional(),
+      variant: enumOf(MOMENTUM_VARIANTS).optional(),
       nesterov: z.boolean().optional(),
       weightDecay,
     }),
@@ -94,7 +94,7 @@ export const ClipSpecSchema = z
     member('value', { value: positive }),
     member('norm', { maxNorm: positive }),
     member('global_norm', { maxNorm: positive }),
-  ], typeError(['value', 'norm', 'global_norm']))
+  ], typeError(CLIP_TYPES))
   .meta({ id: 'ClipSpec' });
 
 export const EarlyStoppingSpecSchema = z
@@ -131,7 +131,7 @@ export const trainingSpecShape = {
   earlyStopping: EarlyStoppingSpecSchema.optional(),
   maxLossGrowth: z.number().gt(1).finite().optional().describe('The job fails with `diverged` when the mean training loss of an epoch exceeds maxLossGrowth × max(loss at init, 1). Default 100'),
   gradientCheck: z.union([z.boolean(), GradientCheckSpecSchema]).optional(),
-  dtype: z.enum(['float32', 'float64']).optional(),
+  dtype: enumOf(DTYPES).optional(),
 };
 
 export const TrainingSpecSchema = z.strictObject(trainingSpecShape).meta({ id: 'TrainingSpec' });

@@ -26,22 +26,22 @@ describe('spec validation (InvalidSpecError with a field path)', () => {
   it('output units must match the number of classes', async () => {
     const err = await train({ ...base, model: { layers: [{ units: 4, activation: 'relu' }, { units: 2, activation: 'softmax' }] } }, classification).catch((e) => e);
     expect(err).toBeInstanceOf(InvalidSpecError);
-    expect(err.path).toBe('model.layers[1].units');
-    expect(err.message).toBe('the output layer has 2 units but the dataset has 3 classes');
+    expect(err.path).toBe('model.layers.1.units');
+    expect(err.message).toBe('model.layers.1.units: the output layer has 2 units but the dataset has 3 classes (labels 0..2); set units to 3');
   });
 
   const cases: [string, unknown, DataSet | undefined, string][] = [
-    ['softmax on a hidden layer', { ...base, model: { layers: [{ units: 4, activation: 'softmax' }, { units: 3, activation: 'softmax' }] } }, undefined, 'model.layers[0].activation'],
-    ['unknown activation', { ...base, model: { layers: [{ units: 4, activation: 'gelu' }, { units: 3, activation: 'softmax' }] } }, undefined, 'model.layers[0].activation'],
-    ['zero units', { ...base, model: { layers: [{ units: 0, activation: 'relu' }, { units: 3, activation: 'softmax' }] } }, undefined, 'model.layers[0].units'],
+    ['softmax on a hidden layer', { ...base, model: { layers: [{ units: 4, activation: 'softmax' }, { units: 3, activation: 'softmax' }] } }, undefined, 'model.layers.0.activation'],
+    ['unknown activation', { ...base, model: { layers: [{ units: 4, activation: 'gelu' }, { units: 3, activation: 'softmax' }] } }, undefined, 'model.layers.0.activation'],
+    ['zero units', { ...base, model: { layers: [{ units: 0, activation: 'relu' }, { units: 3, activation: 'softmax' }] } }, undefined, 'model.layers.0.units'],
     ['no layers', { ...base, model: { layers: [] } }, undefined, 'model.layers'],
     ['unknown init', { ...base, model: { ...base.model, init: 'zeros' } }, undefined, 'model.init'],
-    ['softmax CE without softmax output', { ...base, model: { layers: [{ units: 3, activation: 'sigmoid' }] } }, undefined, 'model.layers[0].activation'],
-    ['softmax CE with non-integer class', base, { features: [[0], [1]], targets: [0, 1.5] }, 'data.targets[1]'],
-    ['softmax CE with a negative class', base, { features: [[0], [1]], targets: [0, -1] }, 'data.targets[1]'],
-    ['BCE without sigmoid output', { ...base, loss: 'binary_cross_entropy', model: { layers: [{ units: 1, activation: 'linear' }] } }, binary, 'model.layers[0].activation'],
-    ['BCE with a target of 2', { ...base, loss: 'binary_cross_entropy', model: { layers: [{ units: 1, activation: 'sigmoid' }] } }, { features: [[0], [1]], targets: [0, 2] }, 'data.targets[1]'],
-    ['mse width mismatch', { ...base, loss: 'mse', model: { layers: [{ units: 3, activation: 'linear' }] } }, regression, 'model.layers[0].units'],
+    ['softmax CE without softmax output', { ...base, model: { layers: [{ units: 3, activation: 'sigmoid' }] } }, undefined, 'model.layers.0.activation'],
+    ['softmax CE with non-integer class', base, { features: [[0], [1]], targets: [0, 1.5] }, 'loss'],
+    ['softmax CE with a negative class', base, { features: [[0], [1]], targets: [0, -1] }, 'loss'],
+    ['BCE without sigmoid output', { ...base, loss: 'binary_cross_entropy', model: { layers: [{ units: 1, activation: 'linear' }] } }, binary, 'model.layers.0.activation'],
+    ['BCE with a target of 2', { ...base, loss: 'binary_cross_entropy', model: { layers: [{ units: 1, activation: 'sigmoid' }] } }, { features: [[0], [1]], targets: [0, 2] }, 'loss'],
+    ['mse width mismatch', { ...base, loss: 'mse', model: { layers: [{ units: 3, activation: 'linear' }] } }, regression, 'model.layers.0.units'],
     ['unknown loss', { ...base, loss: 'hinge' }, undefined, 'loss'],
     ['batchSize 0', { ...base, batchSize: 0 }, undefined, 'batchSize'],
     ['batchSize 1.5', { ...base, batchSize: 1.5 }, undefined, 'batchSize'],

@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import type { Dataset } from '../../schemas/dataset.js';
 import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type Job } from '../../schemas/job.js';
-import { JobSubmissionSchema } from '../../schemas/training-spec.js';
+import { JobSubmissionSchema, toTrainingSpec } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
-import { HttpProblem, notFound, jsonBodyOnly } from '../problem.js';
+import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
-import { checkSpecAgainstDataset, checkSpecWithCore, needsTargets } from '../spec-check.js';
+import { validateSpec } from '../../core/spec.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same job'),
@@ -78,9 +78,15 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(404, 'dataset_not_found', `dataset '${body.datasetId}' does not exist; upload it with POST /v1/datasets`, [
           { path: 'datasetId', message: 'no such dataset', in: 'body' },
         ]);
-      const targets = needsTargets(body) ? await loadTargets(ds) : undefined;
-      checkSpecAgainstDataset(body, ds, { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST }, targets);
-      checkSpecWithCore(body, ds, targets);
+      // Classification losses are checked against the labels themselves; mse reads no value.
+      const targetValues = body.loss !== 'mse' ? await loadTargets(ds) : undefined;
+      const { datasetId: _d, maxDurationSeconds: _m, ...spec } = body;
+      const problems = validateSpec(
+        toTrainingSpec(spec),
+        { id: ds.id, rows: ds.rows, features: ds.features, targets: ds.targets, targetKind: ds.targetKind, classes: ds.classes, targetValues },
+        { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST },
+      );
+      if (problems.length > 0) throw invalidFields(problems);
       const id = newId('job');
       const key = req.headers['idempotency-key'];
       if (key) {
