@@ -7,6 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { authPlugin } from './api/auth.js';
 import { limitsPlugin } from './api/limits.js';
 import { registerOpenApi } from './api/openapi.js';
+import { routeRulesPlugin } from './api/route-rules.js';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from './api/problem.js';
 import { datasetRoutes } from './api/routes/datasets.js';
 import { healthRoutes } from './api/routes/health.js';
@@ -33,6 +34,9 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
+  // Before any route: operationId/tags required, strict query strings, loose header schemas
+  // (every route declared after this gets them; see src/api/route-rules.ts before adding one).
+  await app.register(routeRulesPlugin);
   // Echo the request id so a client can quote it; it is in every log record of the request.
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -157,7 +157,7 @@ export function parseCsvDataset(input: Buffer | string, target?: string, limits:
   });
   const t = target === undefined ? header.length - 1 : (seen.get(target) ?? -1);
   if (t < 0)
-    throw invalidField('target', `no column '${target}' in the header (columns: ${header.slice(0, 20).join(', ')}${header.length > 20 ? ', …' : ''}); pass one of them as ?target=`, 'querystring');
+    throw invalidField('target', `no column '${target}' in the header (columns: ${header.slice(0, 20).join(', ')}${header.length > 20 ? ', …' : ''}); pass one of them as ?target=`, 'query');
   const rows = records.length - 1;
   if (rows < 2) throw csvProblem(`the CSV has ${rows === 0 ? 'a header row but no data rows' : 'one data row'}; send at least 2 rows`);
   const featureCount = header.length - 1;

@@ -145,18 +145,25 @@ const problem = (status: number, title: string, code: string, detail: string, er
 });
 
 /** One problem document per status, as the error handler writes them (`instance` is set per path). */
-export const problemExamples: Record<number | 'dataset404' | 'events400', Problem> = {
+export const problemExamples: Record<number | 'dataset404' | 'events400' | 'query400', Problem> = {
   400: problem(400, 'Bad Request', 'validation_failed', 'optimizer.learningRate: Too small: expected number to be >0', [
     { path: 'optimizer.learningRate', message: 'Too small: expected number to be >0', in: 'body' },
   ]),
   /** 400 of the event stream: a bad Last-Event-ID */
   events400: problem(400, 'Bad Request', 'validation_failed', 'last-event-id: must be an event id (a non-negative integer)', [
-    { path: 'last-event-id', message: 'must be an event id (a non-negative integer)', in: 'headers' },
+    { path: 'last-event-id', message: 'must be an event id (a non-negative integer)', in: 'header' },
+  ]),
+  /** 400 of a route without a body: an unknown query parameter */
+  query400: problem(400, 'Bad Request', 'validation_failed', "unknown query parameter 'limt' (did you mean 'limit'?): GET /v1/jobs takes status, limit, after", [
+    { path: 'limt', message: "unknown query parameter; did you mean 'limit'?", in: 'query' },
   ]),
   401: problem(401, 'Unauthorized', 'unauthorized', 'send Authorization: Bearer <API key>'),
   404: problem(404, 'Not Found', 'not_found', `job '${JOB_ID}' does not exist`),
   /** 404 of the dataset routes and of `POST /v1/jobs` (its `datasetId`) */
   'dataset404': problem(404, 'Not Found', 'not_found', `dataset '${DATASET_ID}' does not exist`),
+  406: problem(406, 'Not Acceptable', 'not_acceptable', 'Accept: text/html names no media type this route answers; send Accept: application/json or text/csv', [
+    { path: 'accept', message: 'must accept application/json or text/csv', in: 'header' },
+  ]),
   409: problem(409, 'Conflict', 'job_finished', `job '${JOB_ID}' is already completed`),
   413: problem(413, 'Content Too Large', 'too_many_rows', 'features has 20000 rows, at most 10000 per request (MAX_PREDICT_ROWS); split it', [
     { path: 'features', message: 'at most 10000 rows', in: 'body' },

@@ -35,11 +35,12 @@ export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 /** What each error status means on any route; a route's `x-response-descriptions` says it more precisely. */
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request (problem+json with errors[].path naming each invalid field)',
+  400: 'Invalid request: an unknown or invalid query parameter, header or field (problem+json; errors[].path names each, errors[].in says where)',
   401: 'Missing or invalid API key (only when the server runs with API_KEYS set)',
   404: 'No such resource',
   409: 'Conflicts with the current state of the resource',
   413: 'Body or row count over the configured limit',
+  406: 'The Accept header names no media type this route answers',
   415: 'Unsupported Content-Type',
   422: 'Well-formed but does not fit (dataset shape, cost limits, or an Idempotency-Key reused with another body)',
   429: 'Rate limit (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per API key, per IP when open); see Retry-After',
@@ -65,6 +66,8 @@ function documentResponses(url: string, method: string, schema: RouteSchema): Re
   const said = schema['x-response-descriptions'] ?? {};
   const response: Record<string, unknown> = { ...schema.response };
   if (isV1(url)) for (const code of V1_ERRORS) response[code] ??= ProblemSchema;
+  // every API route refuses unknown query parameters (src/api/route-rules.ts)
+  response[400] ??= ProblemSchema;
   const out: Record<string, unknown> = {};
   for (const [code, r] of Object.entries(response)) {
     const status = Number(code);
@@ -90,7 +93,8 @@ function transform(args: TransformArgs) {
   const { body, 'x-extra-body-content': extra, 'x-response-descriptions': _said, ...rest } = schema;
   const method = String((args as { route?: { method?: unknown } }).route?.method ?? '');
   const response = documentResponses(args.url, method, schema);
-  const base: Json = { ...rest, ...(response ? { response } : {}), ...(isV1(args.url) ? { security: [{ bearerAuth: [] }] } : {}) };
+  // public routes say so (security: []), rather than inheriting nothing
+  const base: Json = { ...rest, ...(response ? { response } : {}), security: isV1(args.url) ? [{ bearerAuth: [] }] : [] };
   const content = (body as { content?: Record<string, { schema: unknown }> } | undefined)?.content;
   if (!content && !extra) return jsonSchemaTransform({ ...args, schema: { ...base, ...(body ? { body } : {}) } } as TransformArgs);
   const out = jsonSchemaTransform({ ...args, schema: base } as TransformArgs) as { schema: Json; url: string };
@@ -172,7 +176,7 @@ function dropSafeIntegerBounds(node: unknown): void {
 }
 
 /** Example of a JSON body by component, for a request (`in`) or a response status. */
-function exampleFor(component: string, status: string | 'in', path: string): unknown {
+function exampleFor(component: string, status: string | 'in', path: string, hasBody: boolean): unknown {
   switch (component) {
     case 'DatasetUpload':
       return datasetUploadExample;
@@ -192,7 +196,11 @@ function exampleFor(component: string, status: string | 'in', path: string): unk
       return predictResponseExample;
     case 'Problem': {
       const datasetMissing = status === '404' && (path.startsWith('/v1/datasets') || path === '/v1/jobs');
-      const key = datasetMissing ? 'dataset404' : status === '400' && path.endsWith('/events') ? 'events400' : Number(status);
+      const key =
+        datasetMissing ? 'dataset404'
+        : status === '400' && path.endsWith('/events') ? 'events400'
+        : status === '400' && !hasBody ? 'query400'
+        : Number(status);
       const p = problemExamples[key];
       return p && { ...p, instance: path.replace('{id}', path.startsWith('/v1/datasets') ? DATASET_EXAMPLE_ID : JOB_EXAMPLE_ID) };
     }
@@ -203,22 +211,23 @@ function exampleFor(component: string, status: string | 'in', path: string): unk
 
 /** Media-type examples on request bodies and responses (Swagger UI shows these instead of `"string"`). */
 function addExamples(doc: Json): void {
-  const attach = (content: Record<string, Json> | undefined, status: string | 'in', path: string) => {
+  const attach = (content: Record<string, Json> | undefined, status: string | 'in', path: string, hasBody: boolean) => {
     for (const [type, media] of Object.entries(content ?? {})) {
       if ('example' in media || 'examples' in media) continue;
       const ref = (media.schema as { $ref?: string } | undefined)?.$ref;
       const example =
         type === 'text/event-stream' ? eventStreamExample
         : type === 'text/csv' ? (status === 'in' ? datasetCsvExample : metricsCsvExample)
-        : ref?.startsWith(REF) ? exampleFor(ref.slice(REF.length), status, path)
+        : ref?.startsWith(REF) ? exampleFor(ref.slice(REF.length), status, path, hasBody)
         : undefined;
       if (example !== undefined) media.example = example;
     }
   };
   for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Json>>))
     for (const op of Object.values(item)) {
-      attach((op.requestBody as { content?: Record<string, Json> } | undefined)?.content, 'in', path);
-      for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, { content?: Record<string, Json> }>)) attach(r.content, status, path);
+      const body = (op.requestBody as { content?: Record<string, Json> } | undefined)?.content;
+      attach(body, 'in', path, body !== undefined);
+      for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, { content?: Record<string, Json> }>)) attach(r.content, status, path, body !== undefined);
     }
 }
 
@@ -241,7 +250,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           'Upload datasets, train neural networks on a typed-array core, follow the loss live over SSE, predict. Errors are application/problem+json (RFC 9457). ' +
           'When the server runs with API_KEYS set, every /v1 route needs `Authorization: Bearer <key>` (401 otherwise); without API_KEYS the API is open.',
         version: '1.0.0',
+        license: { name: 'Proprietary (private package, all rights reserved)', identifier: 'LicenseRef-Proprietary' },
       },
+      // relative: the document describes the server that serves it (/docs/json)
+      servers: [{ url: '/', description: 'The server serving this document' }],
       tags: [
         { name: 'datasets', description: 'Training data' },
         { name: 'jobs', description: 'Training jobs, their events, metrics, model and predictions' },

@@ -71,6 +71,9 @@ const dotted = (pointer: string) =>
     .filter((s) => s !== '')
     .join('.');
 
+/** Fastify's validation contexts as OpenAPI names parameter locations (errors[].in). */
+const LOCATION: Record<string, FieldError['in']> = { body: 'body', querystring: 'query', params: 'path', headers: 'header' };
+
 /** Most field errors one problem lists. */
 const MAX_FIELD_ERRORS = 50;
 
@@ -98,7 +101,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
       return sendProblem(reply, req, err.status, { code: err.code, detail: err.message, errors: err.errors });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const where = (err.validationContext ?? 'body') as FieldError['in'];
+      const where = LOCATION[err.validationContext ?? 'body'] ?? 'body';
       const all = err.validation.flatMap((v) => {
         const path = dotted(v.instancePath) || '(root)';
         const params = v.params as { keys?: string[] };

@@ -38,6 +38,11 @@ z.config({
       const what = expected(iss.inst);
       return what ? `required (${what})` : 'required';
     }
+    // a query parameter coerced to a number that is not one (`?limit=x`)
+    if (iss.code === 'invalid_type' && typeof iss.input === 'number' && Number.isNaN(iss.input)) {
+      const what = expected(iss.inst);
+      return what ? `must be ${what}` : 'must be a number';
+    }
     return undefined;
   },
 });
@@ -56,7 +61,7 @@ export const ProblemSchema = z
         z.object({
           path: z.string().describe('Dotted path of the field, e.g. `optimizer.learningRate`'),
           message: z.string(),
-          in: z.enum(['body', 'querystring', 'params', 'headers']).optional(),
+          in: z.enum(['body', 'query', 'path', 'header']).optional().describe('Where the field is: the JSON body, a query parameter, a path parameter or a header (as OpenAPI names parameter locations)'),
         }),
       )
       .optional(),
@@ -67,15 +72,22 @@ export type Problem = z.infer<typeof ProblemSchema>;
 /** `{ id }` path parameter. */
 export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
 
-/** Cursor pagination shared by list routes: newest first, `after` is the last id of the previous page. */
-export const paginationShape = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  // the same form as ID_PATTERN in storage/ids.ts: a garbage cursor is a 400, not an empty page
-  after: z
-    .string()
-    .regex(/^(ds|job)_[0-9a-z]{12}[0-9a-f]{8}$/, { error: 'not a cursor: pass the `next` id of the previous page (e.g. job_0mwx82tum0001d8ce333)' })
-    .optional(),
-};
+/**
+ * Cursor pagination of a list of `kind` ids (the prefix `newId` gives them: `job`, `ds`...): newest
+ * first, `after` is the last id of the previous page, and it must be an id of that kind (a dataset
+ * id as a job cursor, or garbage, is a 400, not an empty page). Same form as ID_PATTERN in storage/ids.ts.
+ */
+export function pagination(kind: string) {
+  const example = `${kind}_0mwx82tum0001d8ce333`;
+  return {
+    limit: z.coerce.number().int().min(1).max(100).default(20).describe('Items per page (1-100)'),
+    after: z
+      .string()
+      .regex(new RegExp(`^${kind}_[0-9a-z]{12}[0-9a-f]{8}$`), { error: `not a ${kind} id: pass the \`next\` of the previous page (e.g. ${example})` })
+      .optional()
+      .describe(`Cursor: the \`next\` of the previous page (a ${kind} id)`),
+  };
+}
 
 export const problemResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, ProblemSchema])) as Record<number, typeof ProblemSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationShape } from './common.js';
+import { pagination } from './common.js';
 import { DTYPES } from '../core/types.js';
 
 /** JSON body of `POST /v1/datasets`. */
@@ -36,7 +36,7 @@ export const DatasetSchema = z
   .meta({ id: 'Dataset' });
 export type Dataset = z.infer<typeof DatasetSchema>;
 
-export const DatasetListQuerySchema = z.strictObject({ ...paginationShape });
+export const DatasetListQuerySchema = z.strictObject({ ...pagination('ds') });
 export const DatasetListSchema = z
   .object({ items: z.array(DatasetSchema), next: z.string().nullable() })
   .meta({ id: 'DatasetList' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationShape } from './common.js';
+import { pagination } from './common.js';
 import { TrainingSpecSchema } from './training-spec.js';
 
 /** `pruned`: a sweep trial that early stopping (ASHA) ended at a rung; it keeps its model and metrics. */
@@ -78,7 +78,7 @@ export const JobSchema = z
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof JobSchema>;
 
-export const JobListQuerySchema = z.strictObject({ status: z.enum(JOB_STATUSES).optional(), ...paginationShape });
+export const JobListQuerySchema = z.strictObject({ status: z.enum(JOB_STATUSES).optional(), ...pagination('job') });
 export const JobListSchema = z.object({ items: z.array(JobSchema), next: z.string().nullable() }).meta({ id: 'JobList' });
 
 export const EventsQuerySchema = z.strictObject({

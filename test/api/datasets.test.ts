@@ -68,7 +68,7 @@ describe('POST /v1/datasets', () => {
 
   it('unknown target column → 400 naming querystring.target', async () => {
     const p = problem(await csv('x,y\n1,2\n', '?target=z'));
-    expect(p.errors).toEqual([expect.objectContaining({ path: 'target', in: 'querystring' })]);
+    expect(p.errors).toEqual([expect.objectContaining({ path: 'target', in: 'query' })]);
     expect(p.detail).toContain("no column 'z'");
   });
 
@@ -116,7 +116,7 @@ describe('GET/DELETE /v1/datasets', () => {
 
   it('rejects a bad limit with the query path', async () => {
     const p = problem(await t.app.inject({ url: '/v1/datasets?limit=0' }));
-    expect(p.errors?.[0]).toMatchObject({ path: 'limit', in: 'querystring' });
+    expect(p.errors?.[0]).toMatchObject({ path: 'limit', in: 'query' });
   });
 
   it('unknown routes are problem+json 404s', async () => {

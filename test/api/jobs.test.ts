@@ -146,7 +146,7 @@ describe('GET /v1/jobs/{id}/events', () => {
     expect(h.map((e) => e.id)).toEqual(['2']);
     const q = parseSse((await t.app.inject({ url: `/v1/jobs/${id}/events?lastEventId=2` })).body);
     expect(q).toEqual([]);
-    expect(problem(await t.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': 'abc' } })).errors?.[0].in).toBe('headers');
+    expect(problem(await t.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': 'abc' } })).errors?.[0].in).toBe('header');
   });
 
   it('unknown job → 404 problem, not a stream', async () => {

@@ -113,7 +113,7 @@ describe('content type and cursors', () => {
 
   it.each(['/v1/jobs', '/v1/datasets'])('%s?after=garbage → 400 at after', async (url) => {
     const p = problem(await t.app.inject({ url: `${url}?after=garbage` }));
-    expect([p.status, p.errors?.[0].path, p.errors?.[0].in]).toEqual([400, 'after', 'querystring']);
+    expect([p.status, p.errors?.[0].path, p.errors?.[0].in]).toEqual([400, 'after', 'query']);
     expect(p.detail).toMatch(/^after: /);
   });
 

@@ -14,6 +14,7 @@ import {
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { parseCsvDataset, parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
+import { IdempotencyKeyHeader } from '../headers.js';
 import { HttpProblem, invalidField, notFound } from '../problem.js';
 
 /** The non-JSON request bodies, for the OpenAPI document only (they are parsed by hand). */
@@ -57,7 +58,7 @@ async function readMultipart(parts: AsyncIterableIterator<MultipartFile | { type
 }
 
 const UploadHeadersSchema = z.looseObject({
-  'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same dataset'),
+  'idempotency-key': IdempotencyKeyHeader.optional().describe('Same key and body → same dataset'),
 });
 
 /** `POST/GET/DELETE /v1/datasets`. */
@@ -81,7 +82,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: svc.config.MAX_DATASET_BYTES,
       schema: {
         tags: ['datasets'],
-        summary: 'Upload a dataset (JSON, text/csv or multipart/form-data)',
+        operationId: 'uploadDataset', summary: 'Upload a dataset (JSON, text/csv or multipart/form-data)',
         querystring: DatasetUploadQuerySchema,
         headers: UploadHeadersSchema,
         body: { content: { 'application/json': { schema: DatasetJsonBodySchema } } } as never,
@@ -140,7 +141,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         if (claim.kind === 'conflict')
           throw new HttpProblem(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different upload; use a new key for a new dataset', [
-            { path: 'idempotency-key', message: 'already used with a different body', in: 'headers' },
+            { path: 'idempotency-key', message: 'already used with a different body', in: 'header' },
           ]);
         if (claim.kind === 'replay') {
           const ds = await awaitDataset(claim.resourceId, req.tenant);
@@ -155,13 +156,13 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/datasets',
-    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: DatasetListQuerySchema, response: { 200: DatasetListSchema, ...problemResponses(400) }, 'x-response-descriptions': { 200: 'One page of datasets, newest first; `next` is the cursor of the next page (null at the end)' } } },
+    { schema: { tags: ['datasets'], operationId: 'listDatasets', summary: 'List datasets, newest first', querystring: DatasetListQuerySchema, response: { 200: DatasetListSchema, ...problemResponses(400) }, 'x-response-descriptions': { 200: 'One page of datasets, newest first; `next` is the cursor of the next page (null at the end)' } } },
     async (req) => svc.datasets.list(req.tenant, req.query.limit, req.query.after),
   );
 
   app.get(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'Dataset metadata', params: IdParamsSchema, response: { 200: DatasetSchema, ...problemResponses(404) }, 'x-response-descriptions': { 200: 'Dataset metadata', 404: 'No dataset with this id' } } },
+    { schema: { tags: ['datasets'], operationId: 'getDataset', summary: 'Dataset metadata', params: IdParamsSchema, response: { 200: DatasetSchema, ...problemResponses(404) }, 'x-response-descriptions': { 200: 'Dataset metadata', 404: 'No dataset with this id' } } },
     async (req) => {
       const ds = await svc.datasets.get(req.params.id, req.tenant);
       if (!ds) throw notFound('dataset', req.params.id);
@@ -171,7 +172,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'Delete a dataset (409 while a queued or running job uses it)', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404, 409) }, 'x-response-descriptions': { 204: 'Deleted', 404: 'No dataset with this id', 409: 'A queued or running job uses this dataset' } } },
+    { schema: { tags: ['datasets'], operationId: 'deleteDataset', summary: 'Delete a dataset (409 while a queued or running job uses it)', params: IdParamsSchema, response: { 204: z.null().describe('Deleted'), ...problemResponses(404, 409) }, 'x-response-descriptions': { 204: 'Deleted', 404: 'No dataset with this id', 409: 'A queued or running job uses this dataset' } } },
     async (req, reply) => {
       if (!(await svc.datasets.delete(req.params.id, req.tenant))) throw notFound('dataset', req.params.id);
       return reply.code(204).send(null);

@@ -7,7 +7,7 @@ import { sendProblem } from '../problem.js';
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Process is up', response: { 200: z.object({ status: z.literal('ok') }) }, 'x-response-descriptions': { 200: 'The process answers' } } },
+    { schema: { tags: ['health'], operationId: 'getHealth', summary: 'Process is up', response: { 200: z.object({ status: z.literal('ok') }) }, 'x-response-descriptions': { 200: 'The process answers' } } },
     async () => ({ status: 'ok' as const }),
   );
   app.get(
@@ -15,7 +15,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['health'],
-        summary: 'Redis is reachable',
+        operationId: 'getReadiness', summary: 'Redis is reachable',
         response: { 200: z.object({ status: z.literal('ready') }), ...problemResponses(503) },
         'x-response-descriptions': { 200: 'Redis answers PING within a second', 503: 'Redis does not answer (Retry-After: 5)' },
       },

@@ -4,6 +4,7 @@ import { predict } from '../../core/index.js';
 import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { MetricsSchema, PredictBodySchema, PredictResponseSchema, TERMINAL_STATUSES } from '../../schemas/job.js';
+import { AcceptHeader, negotiate } from '../headers.js';
 import { HttpProblem, invalidField, notFound, jsonBodyOnly } from '../problem.js';
 
 const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
@@ -15,6 +16,9 @@ function metricsCsv(history: EpochMetrics[]): string {
   for (const m of history) lines.push(METRIC_COLUMNS.map((c) => (m[c] === undefined ? '' : String(m[c]))).join(','));
   return lines.join('\n') + '\n';
 }
+
+/** What `/metrics` answers, by preference when Accept allows both. */
+const METRICS_MEDIA_TYPES = ['application/json', 'text/csv'] as const;
 
 /** `/metrics`, `/model` and `/predict` of a job. */
 export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -51,25 +55,29 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Per-epoch history so far (JSON, or CSV with Accept: text/csv); complete once the job finished',
+        operationId: 'getJobMetrics', summary: 'Per-epoch history so far (JSON, or CSV with Accept: text/csv); complete once the job finished',
         params: IdParamsSchema,
+        headers: z.object({ accept: AcceptHeader.optional().describe('application/json (the default) or text/csv') }),
         response: {
           200: { description: 'Per-epoch history (JSON; CSV with Accept: text/csv)', content: { 'application/json': { schema: MetricsSchema }, 'text/csv': { schema: z.string() } } },
-          ...problemResponses(404),
+          ...problemResponses(400, 404, 406),
         },
-        'x-response-descriptions': { 404: 'No job with this id' },
+        'x-response-descriptions': { 400: 'An unknown query parameter, or an Accept header that does not parse (errors[].in = header)', 404: 'No job with this id', 406: 'Accept names neither application/json nor text/csv' },
       },
     },
     async (req, reply) => {
       const { id } = req.params;
+      const media = negotiate(req.headers.accept, METRICS_MEDIA_TYPES);
+      if (!media)
+        throw new HttpProblem(406, 'not_acceptable', `Accept: ${req.headers.accept!.slice(0, 100)} names no media type this route answers; send Accept: ${METRICS_MEDIA_TYPES.join(' or ')}`, [
+          { path: 'accept', message: `must accept ${METRICS_MEDIA_TYPES.join(' or ')}`, in: 'header' },
+        ]);
       const job = await svc.jobs.get(id, req.tenant);
       if (!job) throw notFound('job', id);
       // Only a finished job's history is final; a queued or running one may still grow.
       const complete = TERMINAL_STATUSES.includes(job.status);
       const history = await svc.jobs.getHistorySoFar(id);
-      const accept = req.headers.accept ?? '';
-      const wantsCsv = accept.includes('text/csv') && !accept.includes('application/json');
-      if (wantsCsv) return reply.type('text/csv; charset=utf-8').serializer((s: unknown) => s as string).send(metricsCsv(history));
+      if (media === 'text/csv') return reply.type('text/csv; charset=utf-8').serializer((s: unknown) => s as string).send(metricsCsv(history));
       return reply.type('application/json').send({ jobId: id, complete, history });
     },
   );
@@ -79,7 +87,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: "The trained model (the core's portable JSON)",
+        operationId: 'getJobModel', summary: "The trained model (the core's portable JSON)",
         params: IdParamsSchema,
         response: { 200: z.record(z.string(), z.unknown()).describe('tsnn-model JSON'), ...problemResponses(404, 409) },
         'x-response-descriptions': { 200: "The trained model (the core's portable tsnn-model JSON)", 404: 'No job with this id', 409: 'The job has no model (not completed yet, or none was stored)' },
@@ -96,7 +104,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
       preParsing: jsonBodyOnly('POST /v1/jobs/{id}/predict'),
       schema: {
         tags: ['jobs'],
-        summary: 'Predict with the trained model (applies the stored normalization)',
+        operationId: 'predictJob', summary: 'Predict with the trained model (applies the stored normalization)',
         params: IdParamsSchema,
         body: PredictBodySchema,
         response: { 200: PredictResponseSchema, ...problemResponses(400, 404, 409, 413, 415) },

@@ -6,12 +6,13 @@ import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type J
 import { JobSubmissionSchema, toTrainingSpec } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
+import { IdempotencyKeyHeader } from '../headers.js';
 import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
 import { validateSpec } from '../../core/spec.js';
 
 const SubmitHeadersSchema = z.looseObject({
-  'idempotency-key': z.string().min(1).max(200).optional().describe('Same key and body → same job'),
+  'idempotency-key': IdempotencyKeyHeader.optional().describe('Same key and body → same job'),
 });
 
 /** `POST /v1/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
@@ -56,7 +57,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       preParsing: jsonBodyOnly('POST /v1/jobs'),
       schema: {
         tags: ['jobs'],
-        summary: 'Submit a training job',
+        operationId: 'createJob', summary: 'Submit a training job',
         headers: SubmitHeadersSchema,
         body: JobSubmissionSchema,
         response: { 202: JobSchema, ...problemResponses(400, 404, 409, 415, 422, 429, 503) },
@@ -123,7 +124,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'List jobs, newest first (cursor: `after` = last id of the previous page)',
+        operationId: 'listJobs', summary: 'List jobs, newest first (cursor: `after` = last id of the previous page)',
         querystring: JobListQuerySchema,
         response: { 200: JobListSchema, ...problemResponses(400) },
         'x-response-descriptions': { 200: 'One page of jobs, newest first; `next` is the cursor of the next page (null at the end)' },
@@ -134,7 +135,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'A job', params: IdParamsSchema, response: { 200: JobSchema, ...problemResponses(404) }, 'x-response-descriptions': { 200: 'The job, with its progress and, once finished, its result or error', 404: 'No job with this id' } } },
+    { schema: { tags: ['jobs'], operationId: 'getJob', summary: 'A job', params: IdParamsSchema, response: { 200: JobSchema, ...problemResponses(404) }, 'x-response-descriptions': { 200: 'The job, with its progress and, once finished, its result or error', 404: 'No job with this id' } } },
     async (req) => {
       const job = await svc.jobs.get(req.params.id, req.tenant);
       if (!job) throw notFound('job', req.params.id);
@@ -147,7 +148,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Cancel a job: a queued job at once (200), a running one within a batch (202)',
+        operationId: 'cancelJob', summary: 'Cancel a job: a queued job at once (200), a running one within a batch (202)',
         params: IdParamsSchema,
         response: { 200: JobSchema, 202: JobSchema, ...problemResponses(404, 409) },
         'x-response-descriptions': {
