@@ -5,6 +5,9 @@ import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { MetricsSchema, PredictBodySchema, PredictResponseSchema, TERMINAL_STATUSES } from '../../schemas/job.js';
 import { AcceptHeader, negotiate } from '../headers.js';
+import { ModelQuerySchema, TfjsExportSchema } from '../../schemas/model-export.js';
+import { modelToOnnx } from '../../export/onnx.js';
+import { modelToTfjs } from '../../export/tfjs.js';
 import { HttpProblem, invalidField, notFound, jsonBodyOnly } from '../problem.js';
 
 const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
@@ -86,14 +89,43 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/jobs/:id/model',
     {
       schema: {
+        operationId: 'getJobModel',
         tags: ['jobs'],
-        operationId: 'getJobModel', summary: "The trained model (the core's portable JSON)",
+        summary: "The trained model: the core's portable JSON (default), ONNX, or a TensorFlow.js layers model",
         params: IdParamsSchema,
-        response: { 200: z.record(z.string(), z.unknown()).describe('tsnn-model JSON'), ...problemResponses(404, 409) },
-        'x-response-descriptions': { 200: "The trained model (the core's portable tsnn-model JSON)", 404: 'No job with this id', 409: 'The job has no model (not completed yet, or none was stored)' },
+        querystring: ModelQuerySchema,
+        response: {
+          200: {
+            description: 'The trained model in the asked format',
+            content: {
+              'application/json': { schema: z.union([z.record(z.string(), z.unknown()).describe('tsnn-model JSON'), TfjsExportSchema]) },
+              'application/octet-stream': { schema: z.string().describe('ONNX ModelProto bytes (format=onnx)') },
+            },
+          },
+          ...problemResponses(400, 404, 409),
+        },
+        'x-response-descriptions': {
+          400: 'Unknown format (errors[].path = format)',
+          404: 'No job with this id',
+          409: 'The job has no model (not completed yet, or none was stored)',
+        },
       },
     },
-    async (req) => (await completedJob(req.params.id, req.tenant)) as unknown as Record<string, unknown>,
+    async (req, reply) => {
+      const model = await completedJob(req.params.id, req.tenant);
+      switch (req.query.format) {
+        case 'onnx':
+          return reply
+            .type('application/octet-stream')
+            .header('content-disposition', `attachment; filename="${req.params.id}.onnx"`)
+            // A Buffer is sent as is (no serializer); the cast only satisfies the route's JSON typing.
+            .send(Buffer.from(modelToOnnx(model)) as unknown as string);
+        case 'tfjs':
+          return reply.type('application/json').send(modelToTfjs(model));
+        default:
+          return reply.type('application/json').send(model as unknown as Record<string, unknown>);
+      }
+    },
   );
 
   app.post(
