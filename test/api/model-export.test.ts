@@ -62,7 +62,7 @@ describe('GET /v1/jobs/{id}/model?format=', () => {
   it('an unknown format or query parameter is a 400 naming it; a job without a model a 409', async () => {
     const bad = await t.app.inject({ url: `/v1/jobs/${jobId}/model?format=pmml` });
     expect(bad.statusCode).toBe(400);
-    expect(problem(bad).errors?.[0]).toMatchObject({ path: 'format', in: 'querystring' });
+    expect(problem(bad).errors?.[0]).toMatchObject({ path: 'format', in: 'query' });
     const extra = await t.app.inject({ url: `/v1/jobs/${jobId}/model?format=onnx&opset=9` });
     expect(extra.statusCode).toBe(400);
     expect(extra.body).toContain('opset');
