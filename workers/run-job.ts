@@ -105,6 +105,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       rows: loaded.meta.rows,
       featureCount: loaded.meta.features,
       targetWidth: loaded.meta.targets,
+      ...featureNamesOf(loaded.meta),
     };
     // The same validation as at submit (the dataset or the rules may have changed since).
     const problems = validateSpec(spec, { id: loaded.meta.id, rows: loaded.meta.rows, features: loaded.meta.features, targets: loaded.meta.targets, targetValues: loaded.targets });
@@ -216,6 +217,11 @@ async function runResuming<T>(ctx: RunContext, jobId: string, saved: StoredCheck
   }
 }
 
+/** The dataset's feature column names (CSV uploads have them), which the model keeps. */
+function featureNamesOf(meta: { features: number; columns?: string[] }): Pick<DataSet, 'featureNames'> {
+  return meta.columns?.length === meta.features ? { featureNames: meta.columns } : {};
+}
+
 /**
  * Stores the model of checkpoint `c` and its finished epochs' history (fenced by the attempt) so
  * a stopped job stays downloadable. Returns the core's result for them, or null when no epoch
@@ -226,7 +232,7 @@ async function keepCheckpointModel(ctx: RunContext, jobId: string, attemptNo: nu
   if (c.epoch < 1) return null;
   const loaded = await ctx.datasets.load((await ctx.jobs.get(jobId))!.datasetId);
   if (!loaded) return null;
-  const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets };
+  const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets, ...featureNamesOf(loaded.meta) };
   // Resuming with `epochs` = the checkpoint's epoch runs no step: it only builds the model.
   const r = await train({ ...spec, epochs: c.epoch }, data, { resumeFrom: c });
   if (!(await ctx.jobs.saveArtifacts(jobId, r.model, r.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);

@@ -76,6 +76,9 @@ export function readDataSet(data: DataSet): Table {
   } else {
     throw new InvalidSpecError('data.features', 'data.features must be number[][] or a flat numeric buffer');
   }
+  const names = data.featureNames;
+  if (names !== undefined && (!Array.isArray(names) || names.length !== featureCount || names.some((n) => typeof n !== 'string')))
+    throw new InvalidSpecError('data.featureNames', `data.featureNames must be ${featureCount} strings, one per feature column`);
   if (rows < 1) throw new InvalidSpecError('data.features', 'the dataset has no rows');
   if (featureCount < 1) throw new InvalidSpecError('data.features[0]', 'rows need at least one feature');
 

@@ -19,6 +19,7 @@ export function toModel(
   dtype: DType,
   normalization: NormalizationStats | undefined,
   classes: number | undefined,
+  featureNames?: readonly string[],
 ): Model {
   const model: Model = {
     format: 'tsnn-model',
@@ -37,6 +38,7 @@ export function toModel(
   };
   if (classes !== undefined) model.classes = classes;
   if (normalization) model.normalization = normalization;
+  if (featureNames) model.featureNames = [...featureNames];
   return model;
 }
 
@@ -105,6 +107,11 @@ export function loadModel(json: unknown): Model {
       const a = s[k] as number[] | undefined;
       a?.forEach((v, i) => v === 0 && fail(`normalization.${k}[${i}]`, 'a standard deviation of 0 is invalid (constant columns store 1)'));
     }
+  }
+  if (m.featureNames !== undefined) {
+    const n = m.featureNames;
+    if (!Array.isArray(n) || n.length !== m.inputSize || n.some((x) => typeof x !== 'string'))
+      fail('featureNames', `featureNames must be an array of ${m.inputSize} strings (one per input)`);
   }
   const model = json as Model;
   if (typeof m.weightsHash !== 'string' || modelHash(model) !== m.weightsHash) fail('weightsHash', 'weightsHash does not match the weights (corrupted or edited model)');

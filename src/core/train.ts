@@ -404,7 +404,7 @@ async function run(
   }
 
   if (!allFinite(kernels, net.params)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights');
-  const model = toModel(net, rs.loss, rs.dtype, normalization, rs.classes);
+  const model = toModel(net, rs.loss, rs.dtype, normalization, rs.classes, data.featureNames);
   const restored = stopped && bestWeights !== undefined && bestEpoch >= 0;
   const final = restored ? history[bestEpoch] : history[history.length - 1];
   const durationMs = performance.now() - startedAt;

@@ -154,6 +154,8 @@ export interface DataSet {
   rows?: number;
   featureCount?: number;
   targetWidth?: number;
+  /** Names of the feature columns, in order (e.g. a CSV header without the target); kept in the model. */
+  featureNames?: string[];
 }
 
 /** Per-epoch record; also one row of `/metrics`. */
@@ -234,6 +236,11 @@ export interface Model {
   normalization?: NormalizationStats;
   /** Hex hash of the final weights, same as `TrainResult.weightsHash`. */
   weightsHash: string;
+  /**
+   * Names of the input columns in order (from `DataSet.featureNames`), so a client can pick them
+   * out of a CSV by name. Absent in models trained without names (and in models stored before).
+   */
+  featureNames?: string[];
 }
 
 export interface Prediction {

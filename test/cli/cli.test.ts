@@ -178,6 +178,28 @@ describe('trainer CLI against a running server', () => {
     expect(lines.map((l) => Number(l.split('\t')[0]))).toEqual(predictions);
   });
 
+  it("predict reads the file's header and the model's column names, not the job's dataset: another column order, dataset deleted", async () => {
+    const ds = json(await cli(['datasets', 'upload', 'moons.csv', '--target', 'label', '--json']));
+    const job = json(await cli(['train', '--dataset', ds.id, '--layers', '16:tanh,2:softmax', '--epochs', '20', '--json']));
+    expect(job.status).toBe('completed');
+    const model = JSON.parse((await cli(['model', job.id])).stdout);
+    expect(model.featureNames).toEqual(['x', 'y']);
+    const reference = json<{ predictions: number[] }>(await cli(['predict', job.id, 'moons.csv', '--json'])).predictions;
+    expect(reference).toHaveLength(400);
+    expect((await fetch(`${stack.url}/v1/datasets/${ds.id}`, { method: 'DELETE' })).status).toBe(204);
+    // the same rows with the columns in another order: picked by name, so the same predictions
+    writeFileSync(join(dir, 'reordered.csv'), 'label,y,x\n' + moons.features.map((f, i) => `${moons.labels[i]},${f[1]},${f[0]}`).join('\n') + '\n');
+    const r = await cli(['predict', job.id, 'reordered.csv']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('ignoring column "label"');
+    expect(r.stdout.trim().split('\n').map((l) => Number(l.split('\t')[0]))).toEqual(reference);
+    // a file without one of the model's columns is refused by name
+    writeFileSync(join(dir, 'no-y.csv'), 'x,label\n1,0\n');
+    const bad = await cli(['predict', job.id, 'no-y.csv']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('the model takes columns x, y; the header (x, label) lacks y');
+  });
+
   it('model -o writes the portable JSON whose hash is the job result', async () => {
     const r = await cli(['model', jobId, '-o', 'model.json']);
     expect(r.code, r.stderr).toBe(0);

@@ -73,12 +73,21 @@ describe('progress bar arithmetic', () => {
 });
 
 describe('featuresFromCsv', () => {
-  it('drops the named target or the extra last column, and says where a cell is not a number', () => {
+  it('a model without stored names: drops the named target or the extra last column, and says where a cell is not a number', () => {
     const csv = '\uFEFFa,b,label\r\n1,2,0\r\n"3",4,1\r\n';
-    expect(featuresFromCsv(csv, 2)).toEqual({ rows: [[1, 2], [3, 4]], dropped: 'label' });
-    expect(featuresFromCsv(csv, undefined, 'a')).toEqual({ rows: [[2, 0], [4, 1]], dropped: 'a' });
-    expect(featuresFromCsv('a,b\n1,2\n', 2)).toEqual({ rows: [[1, 2]], dropped: undefined });
-    expect(() => featuresFromCsv('a,b\n1,x\n', 2)).toThrow('row 2, column 2: "x" is not a number');
+    expect(featuresFromCsv(csv, { inputSize: 2 })).toEqual({ rows: [[1, 2], [3, 4]], ignored: ['label'] });
+    expect(featuresFromCsv(csv, { inputSize: 2 }, 'a')).toEqual({ rows: [[2, 0], [4, 1]], ignored: ['a'] });
+    expect(featuresFromCsv('a,b\n1,2\n', { inputSize: 2 })).toEqual({ rows: [[1, 2]], ignored: [] });
+    expect(() => featuresFromCsv('a,b\n1,x\n', { inputSize: 2 })).toThrow('row 2, column 2 (b): "x" is not a number');
+    expect(() => featuresFromCsv('a,b,c,d\n1,2,3,4\n', { inputSize: 2 })).toThrow(/takes 2 columns and stores no column names; the file has 4/);
+  });
+
+  it('a model with its feature names picks them from the header by name, in any order', () => {
+    const model = { inputSize: 2, featureNames: ['x', 'y'] };
+    expect(featuresFromCsv('label,y,x\n0,2,1\n1,4,3\n', model)).toEqual({ rows: [[1, 2], [3, 4]], ignored: ['label'] });
+    expect(featuresFromCsv('x,y\n1,2\n', model)).toEqual({ rows: [[1, 2]], ignored: [] });
+    expect(() => featuresFromCsv('x,z,label\n1,2,0\n', model)).toThrow('the model takes columns x, y; the header (x, z, label) lacks y');
+    expect(() => featuresFromCsv('x,y\n1,2\n', model, 'x')).toThrow(/"x" is an input of the model/);
   });
 });
 

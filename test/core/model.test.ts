@@ -135,6 +135,24 @@ describe('model JSON and predict', () => {
     expect((p.predictions as number[]).filter((y, i) => y === targets[i]).length).toBeGreaterThanOrEqual(28);
   });
 
+  it('keeps the feature names it was trained with; models without them (stored before) still load and predict', async () => {
+    const data = twoSpirals(30, 9);
+    const spec: TrainingSpec = { model: { layers: [{ units: 4, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 2, batchSize: 8, seed: 1 };
+    const named = await train(spec, { ...data, featureNames: ['u', 'v'] });
+    expect(named.model.featureNames).toEqual(['u', 'v']);
+    expect(loadModel(JSON.parse(JSON.stringify(named.model))).featureNames).toEqual(['u', 'v']);
+    const plain = await train(spec, data);
+    expect(plain.weightsHash).toBe(named.weightsHash); // names change nothing else
+    expect('featureNames' in plain.model).toBe(false);
+    const old = loadModel(JSON.parse(JSON.stringify(plain.model)));
+    expect(predict(old, [[0.1, 0.2]]).predictions).toHaveLength(1);
+    for (const names of [['u'], ['u', 'v', 'w'], ['u', 3]])
+      await expect(train(spec, { ...data, featureNames: names as string[] })).rejects.toMatchObject({ path: 'data.featureNames' });
+    const m = JSON.parse(JSON.stringify(named.model));
+    m.featureNames = ['u'];
+    expect(() => loadModel(m)).toThrow(/featureNames must be an array of 2 strings/);
+  });
+
   it('loadModel rejects bad models with the path of the problem', async () => {
     const { model } = await classifier();
     const bad = (mutate: (m: Record<string, any>) => void): string => {

@@ -271,6 +271,26 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
       for (const j of jobs) await cancel(j.id);
     }
   });
+  it('a job that diverged inside its first epoch, before any progress event, says where (not "failed before training")', async () => {
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer test-key-123' };
+    // sgd at learning rate 1000: the first epoch's mean loss explodes; its 13 steps end long before the first step event (50 ms)
+    const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'sgd', learningRate: 1000 }, epochs: 8, batchSize: 32, seed: 1 };
+    const id = ((await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as any).id as string;
+    let done: any;
+    for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      done = await (await fetch(`${stack.url}/v1/jobs/${id}`, { headers })).json();
+      if (done.status === 'failed') break;
+    }
+    expect(done).toMatchObject({ status: 'failed', progress: null, error: { code: 'diverged', epoch: 0, what: 'loss' } });
+    expect(done.startedAt).toBeTruthy();
+    await page.goto(`${stack.url}/ui/#/jobs/${id}`);
+    await page.waitForSelector('#job-progress[data-terminal=failed]');
+    const text = await page.textContent('#job-progress');
+    expect(text).toMatch(new RegExp(`^failed during training: diverged in epoch 1/8, step ${done.error.step} before the first progress event \\(the loss exploded or went non-finite\\)`));
+    expect(text).not.toContain('before training');
+  });
+
   it('a job cancelled after some epochs offers its kept model for download', async () => {
     const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
     const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 100000, batchSize: 8 };

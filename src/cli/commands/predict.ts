@@ -4,39 +4,63 @@ import { parse } from 'csv-parse/sync';
 import type { ApiClient } from '../http-client.js';
 import { type GlobalOptions, type Io, printJson } from '../output.js';
 import { UsageError } from '../spec-flags.js';
-import type { DatasetView, JobView } from '../types.js';
 
 const enc = encodeURIComponent;
 
+/** What `predict` needs of the model: its input width and, when it kept them, its feature names. */
+export interface ModelInputs {
+  inputSize: number;
+  featureNames?: string[];
+}
+
 /**
- * Feature rows from a CSV with a header. Drops `target` when named; otherwise, when the file
- * has exactly one column more than the model's inputs, drops the last one (the upload default).
+ * Feature rows from a CSV with a header, read by the file's own header: when the model kept its
+ * feature names, those columns are picked by name (any order; other columns such as the target
+ * are ignored); a model without names (stored before they were kept) takes the columns left after
+ * `target`, or, without `target`, all of them or all but the last when the file has exactly one
+ * more (the upload default). Never reads the job's dataset, which may be gone.
  */
-export function featuresFromCsv(text: string, inputs: number | undefined, target?: string): { rows: number[][]; dropped?: string } {
+export function featuresFromCsv(text: string, model: ModelInputs, target?: string): { rows: number[][]; ignored: string[] } {
   const records = parse(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: false }) as string[][];
   if (records.length < 2) throw new UsageError('the CSV needs a header row and at least one data row');
   const header = records[0];
-  let drop = -1;
-  if (target !== undefined) {
-    drop = header.indexOf(target);
-    if (drop < 0) throw new UsageError(`column "${target}" is not in the header (${header.join(', ')})`);
-  } else if (inputs !== undefined && header.length === inputs + 1) drop = header.length - 1;
-  const rows = records.slice(1).map((r, i) => r.filter((_, k) => k !== drop).map((cell, k) => {
-    const x = Number(cell);
-    if (cell === '' || !Number.isFinite(x)) throw new UsageError(`row ${i + 2}, column ${k + 1}: "${cell}" is not a number`);
-    return x;
-  }));
-  return { rows, dropped: drop >= 0 ? header[drop] : undefined };
+  const shownHeader = header.length > 20 ? `${header.slice(0, 20).join(', ')}, …` : header.join(', ');
+  if (target !== undefined && !header.includes(target)) throw new UsageError(`column "${target}" is not in the header (${shownHeader})`);
+  let pick: number[];
+  if (model.featureNames) {
+    if (target !== undefined && model.featureNames.includes(target)) throw new UsageError(`column "${target}" is an input of the model (${model.featureNames.join(', ')}); it cannot be the target`);
+    const missing = model.featureNames.filter((n) => !header.includes(n));
+    if (missing.length) throw new UsageError(`the model takes columns ${model.featureNames.join(', ')}; the header (${shownHeader}) lacks ${missing.join(', ')}`);
+    pick = model.featureNames.map((n) => header.indexOf(n));
+  } else {
+    const rest = header.map((_, i) => i).filter((i) => header[i] !== target);
+    if (rest.length === model.inputSize) pick = rest;
+    else if (target === undefined && header.length === model.inputSize + 1) pick = rest.slice(0, -1);
+    else
+      throw new UsageError(
+        `the model takes ${model.inputSize} columns and stores no column names; the file has ${rest.length}${target !== undefined ? ` besides "${target}"` : ''} (${shownHeader}): pass --target <column> or send only the feature columns`,
+      );
+  }
+  const picked = new Set(pick);
+  const rows = records.slice(1).map((r, i) =>
+    pick.map((k) => {
+      const cell = r[k];
+      const x = Number(cell);
+      if (cell === '' || !Number.isFinite(x)) throw new UsageError(`row ${i + 2}, column ${k + 1} (${header[k]}): "${cell}" is not a number`);
+      return x;
+    }),
+  );
+  return { rows, ignored: header.filter((_, i) => !picked.has(i)) };
 }
 
 export async function predict(api: ApiClient, io: Io, g: GlobalOptions, id: string, file: string, opts: { target?: string; output?: string }): Promise<number> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read ${file}: ${e.code ?? e.message}`);
   });
-  const job = await api.get<JobView>(`/v1/jobs/${enc(id)}`);
-  const ds = await api.get<DatasetView>(`/v1/datasets/${enc(job.datasetId)}`).catch(() => undefined);
-  const { rows, dropped } = featuresFromCsv(text, ds?.features, opts.target);
-  if (dropped !== undefined && !g.json) io.err.write(`ignoring column "${dropped}"\n`);
+  // the model says what it takes (its stored column names), whatever became of its dataset
+  const model = await api.get<ModelInputs>(`/v1/jobs/${enc(id)}/model`);
+  const { rows, ignored } = featuresFromCsv(text, model, opts.target);
+  if (ignored.length && !g.json) io.err.write(`ignoring column${ignored.length > 1 ? 's' : ''} ${ignored.map((c) => `"${c}"`).join(', ')}\n`);
   const res = await api.post<{ predictions: unknown[]; probabilities?: number[][] }>(`/v1/jobs/${enc(id)}/predict`, { features: rows });
   if (opts.output) await writeFile(opts.output, JSON.stringify(res, null, 2) + '\n');
   if (g.json) printJson(io, res);

@@ -7,6 +7,24 @@ import { followEvents } from '../sse.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'pruned'];
 
+const DIVERGED_WHAT = { loss: 'the loss exploded or went non-finite', gradient: 'a gradient went non-finite', weights: 'the weights went non-finite' };
+
+/**
+ * What happened to a job that ended before its first progress event: diverged inside an epoch
+ * (a short epoch can end before the first step event), stopped during training, or never trained.
+ * Epochs are shown 1-based, as in the progress line.
+ */
+export function endedWithoutProgress(job) {
+  const e = job.error;
+  const why = e ? `${e.code}${e.path ? ` at ${e.path}` : ''} — ${e.message}` : '';
+  if (e?.code === 'diverged' && Number.isInteger(e.epoch)) {
+    const where = `epoch ${e.epoch + 1}/${job.spec?.epochs ?? '?'}${Number.isInteger(e.step) ? `, step ${e.step}` : ''}`;
+    return `failed during training: diverged in ${where} before the first progress event (${DIVERGED_WHAT[e.what] ?? 'training went non-finite'}) — ${e.message}`;
+  }
+  if (job.startedAt) return `${job.status} during training, before the first progress event${why ? `: ${why}` : ''}`;
+  return `${job.status} before training${why ? `: ${why}` : ''}`;
+}
+
 export function jobPage(view, id) {
   const path = `/v1/jobs/${encodeURIComponent(id)}`;
   const statusEl = h('span', { id: 'job-status' });
@@ -57,10 +75,9 @@ export function jobPage(view, id) {
       errorEl.hidden = false;
       errorEl.textContent = `${job.error.code}${job.error.path ? ` at ${job.error.path}` : ''}: ${job.error.message}`;
     }
-    // a job that ended without any progress event: say so instead of "waiting for the first progress event…"
+    // a job that ended without any progress event: say what happened instead of "waiting for the first progress event…"
     if ((job.status === 'failed' || job.status === 'cancelled') && !prev && !job.progress) {
-      const why = job.error ? `: ${job.error.code}${job.error.path ? ` at ${job.error.path}` : ''} — ${job.error.message}` : '';
-      progressEl.textContent = `${job.status} before training${why}`;
+      progressEl.textContent = endedWithoutProgress(job);
       progressEl.dataset.terminal = job.status;
     }
     const r = job.result;
