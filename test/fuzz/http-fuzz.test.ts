@@ -3,14 +3,22 @@
  * fast-check generates malformed bodies, headers, query strings and paths for every route; every
  * answer must be < 500 (4xx as problem+json), the server must stay up, and the records that
  * existed before (datasets and jobs of two tenants, with their binary data, events, model and
- * metrics) must be byte-for-byte unchanged afterwards.
+ * metrics) must be byte-for-byte unchanged afterwards. Query strings mix every route's real
+ * parameter names, near misses and junk; a documented route must never answer 2xx to a parameter
+ * it does not document. Headers: Authorization, Last-Event-ID, Idempotency-Key, Accept (q-values,
+ * malformed), Content-Type and headers no route reads.
+ *
+ * Every input that once produced a 5xx, a hang or a wrong 2xx is kept in test/fuzz/corpus/*.json
+ * and replayed first on every run (a failing random request is saved there by the run itself).
  *
  * FUZZ_RUNS (default 20000) sets the number of requests, FUZZ_SEED the seed (printed), e.g.
  * `FUZZ_RUNS=200000 npx vitest run test/fuzz` for a longer run.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +43,8 @@ let redis: Redis;
 let port: number;
 const inflight = new Set<http.IncomingMessage>();
 const ids = { dsA: '', dsB: '', queuedA: '', doneA: '' };
+/** `METHOD /openapi/path` → the query parameter names the route documents (every other one must be refused). */
+const documentedQuery = new Map<string, Set<string>>();
 
 /** Content hash of every pre-existing record key (strings, hashes, streams) of both tenants. */
 async function snapshot(): Promise<Record<string, string>> {
@@ -91,15 +101,19 @@ const PATHS = [
   ['/ui/:id', ['GET']],
 ] as const;
 
+/** Query parameter names: every route's real ones, near misses of them, and anything. */
+const QUERY_NAMES = ['limit', 'after', 'status', 'lastEventId', 'target', 'name', 'format', 'dryRun', 'x', 'Limit', 'limt', 'last_event_id', 'dry_run', '', '__proto__', 'constructor', 'limit[]', 'a.b'];
 const queryArb = fc
   .array(
     fc.tuple(
-      fc.oneof(fc.constantFrom('limit', 'after', 'status', 'lastEventId', 'target', 'name', 'x'), weirdString),
-      fc.oneof(fc.constantFrom('0', '-1', '1', '20', '101', 'abc', '1.5', '1e20', 'queued', 'running', 'label', 'x', 'real-dsA', 'real-queuedA'), weirdString),
+      fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...QUERY_NAMES) }, { weight: 1, arbitrary: weirdString }),
+      fc.oneof(fc.constantFrom('0', '-1', '1', '20', '101', 'abc', '1.5', '1e20', 'true', 'false', 'onnx', 'tfjs', 'json', 'queued', 'running', 'label', 'x', 'real-dsA', 'real-queuedA'), weirdString),
+      fc.boolean(),
     ),
     { maxLength: 4 },
   )
-  .map((pairs) => (pairs.length ? '?' + pairs.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&') : ''));
+  // sometimes a bare name (`?dryRun`), which parses as an empty value
+  .map((pairs) => (pairs.length ? '?' + pairs.map(([k, v, bare]) => (bare && k ? enc(k) : `${enc(k)}=${enc(v)}`)).join('&') : ''));
 
 const weird = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, 1e308, -1e-308, 2 ** 53 + 1, '', 'x', [], {}, [[]], [null], { __proto__: 1 }, 'real-dsA'),
@@ -228,7 +242,15 @@ const requestArb: fc.Arbitrary<FuzzRequest> = fc.constantFrom(...PATHS).chain((r
     auth: authArb,
     lastEventId: sometimes(fc.oneof(fc.constantFrom('0', '1', '-1', '1e20', '9'.repeat(16), 'abc'), headerValue), 4),
     idem: sometimes(fc.oneof(headerValue, fc.constant('k'.repeat(300))), 4),
-    accept: sometimes(fc.constantFrom('text/csv', 'text/event-stream', '*/*', 'application/json', 'text/html', 'x/y;q=bad'), 3),
+    accept: sometimes(
+      fc.oneof(
+        fc.constantFrom('text/csv', 'text/event-stream', '*/*', 'application/json', 'text/html', 'x/y;q=bad', 'text/csv;q=0', 'application/json;q=0.5, text/csv', 'text/*', '*/json', ',', 'text/csv;q=1.0001', 'application/*;q=0.1'),
+        headerValue,
+      ),
+      3,
+    ),
+    /** A header no route reads, with a weird name or value: must change nothing. */
+    extra: sometimes(fc.tuple(fc.constantFrom('x-fuzz', 'x-idempotency-key', 'idempotency_key', 'last-event', 'x-http-method-override', 'prefer'), headerValue), 6),
     typeOverride: sometimes(fc.oneof(fc.constantFrom(...CONTENT_TYPES), headerValue), 12),
   })
   .map((r) => {
@@ -239,6 +261,7 @@ const requestArb: fc.Arbitrary<FuzzRequest> = fc.constantFrom(...PATHS).chain((r
     if (r.lastEventId !== null) headers['last-event-id'] = r.lastEventId;
     if (r.idem !== null) headers['idempotency-key'] = r.idem;
     if (r.accept !== null) headers.accept = r.accept;
+    if (r.extra !== null) headers[r.extra[0]] = r.extra[1];
     // most requests carry the body their route expects, the rest anything
     const body = r.body ?? r.routeBody;
     const type = r.typeOverride ?? body.type;
@@ -276,11 +299,11 @@ interface Answer {
 }
 
 /** Sends one request; an SSE answer is read until its head and then dropped (a live stream never ends). */
-function send(req: FuzzRequest): Promise<Answer | { clientError: string }> {
+function send(req: FuzzRequest, via: http.Agent = agent, timeoutMs = 10_000): Promise<Answer | { clientError: string }> {
   return new Promise((resolvePromise) => {
     let r: http.ClientRequest;
     try {
-      r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.path, headers: req.headers, agent }, (res) => {
+      r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.path, headers: req.headers, agent: via }, (res) => {
         const type = String(res.headers['content-type'] ?? '');
         if (type.startsWith('text/event-stream')) {
           res.destroy();
@@ -300,7 +323,7 @@ function send(req: FuzzRequest): Promise<Answer | { clientError: string }> {
     r.on('socket', (sock) => {
       const h = sock as unknown as { fuzzHistory?: string[] };
       h.fuzzHistory = [...(h.fuzzHistory ?? []).slice(-2), `${req.method} ${req.path.slice(0, 80)} ${JSON.stringify(req.headers).slice(0, 200)} body=${req.body?.length}`];
-      r.setTimeout(10_000, () => {
+      r.setTimeout(timeoutMs, () => {
         if (process.env.FUZZ_DEBUG) console.log('timeout; this socket carried:', h.fuzzHistory);
         r.destroy(new Error('timeout'));
       });
@@ -319,6 +342,9 @@ beforeAll(async () => {
     res.on('close', () => inflight.delete(req));
   });
   port = (app.server.address() as AddressInfo).port;
+  type Doc = { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+  for (const [path, item] of Object.entries((app.swagger() as unknown as Doc).paths))
+    for (const [m, op] of Object.entries(item)) documentedQuery.set(`${m.toUpperCase()} ${path}`, new Set((op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)));
   redis = new Redis(redisUrl());
   const auth = (k: string) => ({ authorization: `Bearer ${k}` });
   const rows = moons(30);
@@ -340,7 +366,135 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
+// ---------------------------------------------------------------- the regression corpus
+
+/**
+ * One stored input that once produced a 5xx, a hang or a wrong 2xx (test/fuzz/corpus/*.json),
+ * replayed on every run. `real-dsA`, `real-dsB`, `real-queuedA`, `real-doneA` in paths and bodies
+ * stand for the records the suite creates. A failing random request is written there as
+ * `found-<seed>-<n>.json` (commit it with the fix).
+ */
+interface CorpusCase {
+  name: string;
+  /** Where it came from: the commit or issue of the bug. */
+  found: string;
+  /** Sent in order on one keep-alive connection. */
+  requests?: CorpusRequest[];
+  /** Bytes written to a fresh socket instead (input that is not HTTP). */
+  raw?: string;
+  expectRaw?: Expectation;
+  /** No job may be created by the case (a dry run, a refused submit). */
+  noNewJobs?: boolean;
+}
+type BodyPiece = string | { repeat: string; times: number };
+interface CorpusRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** UTF-8 text, or pieces joined (`{repeat, times}` for large bodies). */
+  body?: string | BodyPiece[];
+  bodyBase64?: string;
+  expect?: Expectation;
+}
+interface Expectation {
+  status?: number[];
+  notStatus?: number[];
+  /** Every status must be below this (default 500). */
+  below?: number;
+  problemJson?: boolean;
+  /** Answered within this many ms (default 10 s). */
+  withinMs?: number;
+}
+
+const CORPUS_DIR = join(import.meta.dirname, 'corpus');
+const corpus = readdirSync(CORPUS_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => ({ file: f, c: JSON.parse(readFileSync(join(CORPUS_DIR, f), 'utf8')) as CorpusCase }));
+
+function bodyOf(r: CorpusRequest): Buffer | undefined {
+  if (r.bodyBase64 !== undefined) return Buffer.from(r.bodyBase64, 'base64');
+  if (r.body === undefined) return undefined;
+  const pieces = typeof r.body === 'string' ? [r.body] : r.body;
+  return Buffer.from(pieces.map((p) => (typeof p === 'string' ? p : p.repeat.repeat(p.times))).join(''));
+}
+
+/** Stores a failing generated request in the corpus, so every later run replays it. */
+function saveFinding(req: FuzzRequest, why: string, expectation: Expectation): void {
+  if (process.env.FUZZ_SAVE === '0') return;
+  const body = req.body;
+  const utf8 = body && Buffer.from(body.toString('utf8')).equals(body);
+  const c: CorpusCase = {
+    name: why.slice(0, 300),
+    found: `test/fuzz random run, seed ${SEED}`,
+    requests: [{ method: req.method, path: req.path, headers: req.headers, ...(body ? (utf8 ? { body: body.toString('utf8') } : { bodyBase64: body.toString('base64') }) : {}), expect: expectation }],
+  };
+  const file = join(CORPUS_DIR, `found-${SEED}-${createHash('sha256').update(JSON.stringify(c.requests)).digest('hex').slice(0, 8)}.json`);
+  writeFileSync(file, JSON.stringify(c, null, 2) + '\n');
+  console.log(`saved to ${file}: commit it with the fix`);
+}
+
+/** Writes raw bytes on a new socket; the status line and content type of what comes back. */
+function sendRaw(bytes: string, timeoutMs: number): Promise<Answer | { clientError: string }> {
+  return new Promise((done) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      done({ clientError: 'timeout' });
+    }, timeoutMs);
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (!m) return done({ clientError: `no HTTP answer: ${JSON.stringify(text.slice(0, 100))}` });
+      const type = /\r\ncontent-type: ([^\r]*)/i.exec(text)?.[1] ?? '';
+      done({ status: Number(m[1]), type, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+    sock.write(Buffer.from(bytes, 'latin1'));
+  });
+}
+
+/** What is wrong with an answer, by the case's expectation (empty when nothing). */
+function check(a: Answer | { clientError: string }, e: Expectation = {}): string[] {
+  if ('clientError' in a) return [a.clientError === 'timeout' ? `no answer within ${e.withinMs ?? 10_000} ms` : `client error: ${a.clientError}`];
+  const wrong: string[] = [];
+  if (a.status >= (e.below ?? 500)) wrong.push(`status ${a.status} ≥ ${e.below ?? 500}`);
+  if (e.status && !e.status.includes(a.status)) wrong.push(`status ${a.status}, expected ${e.status.join(' or ')}`);
+  if (e.notStatus?.includes(a.status)) wrong.push(`status ${a.status} must not be answered`);
+  if (e.problemJson && !a.type.startsWith('application/problem+json')) wrong.push(`content-type ${a.type}, expected application/problem+json`);
+  return wrong.map((w) => `${w} (${a.body.slice(0, 200)})`);
+}
+
+const jobCount = async () => (await redis.zcard(K.jobIndex('a'))) + (await redis.zcard(K.jobIndex('b')));
+
 describe(`HTTP fuzzing (fast-check, ${RUNS} requests, seed ${SEED})`, () => {
+  it(`replays the regression corpus (${corpus.length} cases in test/fuzz/corpus)`, { timeout: 120_000 }, async () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(10);
+    const before = await snapshot();
+    const failures: string[] = [];
+    for (const { file, c } of corpus) {
+      const jobsBefore = await jobCount();
+      if (c.raw !== undefined) {
+        for (const w of check(await sendRaw(c.raw, c.expectRaw?.withinMs ?? 10_000), c.expectRaw)) failures.push(`${file} (${c.name}): ${w}`);
+      } else {
+        // one connection for the case's requests, in order (a bug left a keep-alive connection unusable)
+        const one = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        for (const [n, r] of (c.requests ?? []).entries()) {
+          const req = resolve({ method: r.method, path: r.path, headers: r.headers ?? {}, body: bodyOf(r) });
+          for (const w of check(await send(req, one, r.expect?.withinMs ?? 10_000), r.expect)) failures.push(`${file} (${c.name}) request ${n + 1}: ${w}`);
+        }
+        one.destroy();
+      }
+      if (c.noNewJobs && (await jobCount()) !== jobsBefore) failures.push(`${file} (${c.name}): a job was created`);
+    }
+    expect(failures).toEqual([]);
+    expect(serverErrors.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('no 5xx, 4xx are problem+json, the server stays up, pre-existing records unchanged', { timeout: 600_000 }, async () => {
     const before = await snapshot();
     const genStart = Date.now();
@@ -361,7 +515,10 @@ describe(`HTTP fuzzing (fast-check, ${RUNS} requests, seed ${SEED})`, () => {
           clientErrors++;
           if (clientErrors <= 3) console.log(`client error ${a.clientError}: ${req.method} ${req.path.slice(0, 200)} ${JSON.stringify(req.headers).slice(0, 300)}`);
           // a request the server never answers is a bug (a HEAD on the event stream hung like this)
-          if (a.clientError === 'timeout') failures.push(`no answer in 10 s: ${req.method} ${req.path.slice(0, 200)} ${JSON.stringify(req.headers).slice(0, 300)}`);
+          if (a.clientError === 'timeout') {
+            failures.push(`no answer in 10 s: ${req.method} ${req.path.slice(0, 200)} ${JSON.stringify(req.headers).slice(0, 300)}`);
+            saveFinding(requests[i], failures.at(-1)!, { withinMs: 10_000 });
+          }
           byStatus.set('client-refused', (byStatus.get('client-refused') ?? 0) + 1);
           continue;
         }
@@ -369,14 +526,22 @@ describe(`HTTP fuzzing (fast-check, ${RUNS} requests, seed ${SEED})`, () => {
         const perRoute = byRoute.get(req.route!) ?? {};
         perRoute[a.status] = (perRoute[a.status] ?? 0) + 1;
         byRoute.set(req.route!, perRoute);
+        const failuresBefore = failures.length;
         const describeReq = () => `#${i} ${req.method} ${req.path} ${JSON.stringify(req.headers)} ${req.body?.toString('utf8').slice(0, 200) ?? ''} → ${a.status} ${a.body.slice(0, 200)}`;
         if (a.status >= 500) failures.push(describeReq());
         if (process.env.FUZZ_DEBUG && a.status === Number(process.env.FUZZ_DEBUG)) console.log(describeReq().slice(0, 400));
         const isApi = req.path.startsWith('/v1') || req.path.startsWith('/metrics');
         if (a.status >= 400 && isApi && req.method !== 'HEAD' && !a.type.startsWith('application/problem+json')) failures.push(`not problem+json: ${describeReq()}`);
+        // a query parameter the route does not document is never accepted (a wrong 2xx: ?dryRun=true queued a job)
+        const documented = documentedQuery.get(`${req.method === 'HEAD' ? 'GET' : req.method} ${req.route!.replace(':id', '{id}')}`);
+        if (documented && a.status < 300) {
+          const unknown = [...new URL(req.path, 'http://x').searchParams.keys()].filter((k) => !documented.has(k));
+          if (unknown.length) failures.push(`unknown query parameter ${JSON.stringify(unknown)} accepted: ${describeReq()}`);
+        }
         // another tenant (or no key) never gets a's records
         if (req.headers.authorization === `Bearer ${KEY_B}` && [ids.queuedA, ids.doneA, ids.dsA].some((id) => req.path.includes(`/${id}`)) && a.status < 300)
           failures.push(`tenant b reached a's record: ${describeReq()}`);
+        if (failures.length > failuresBefore) saveFinding(requests[i], failures.at(-1)!, a.status >= 500 ? { below: 500 } : { below: 500, notStatus: [200, 201, 202, 204] });
       }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
