@@ -20,6 +20,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY openapi ./openapi
+# The local blob store (DATA_DIR) and the workers' blob cache; compose mounts a volume here.
+RUN mkdir -p /data/blobs /data/blob-cache && chown -R node:node /data
 USER node
 ENV HOST=0.0.0.0 PORT=3000
 EXPOSE 3000

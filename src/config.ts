@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { DEFAULT_QUEUE_PREFIX } from './storage/keys.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+/** `true/false`, `1/0`, `yes/no`, `on/off` (z.coerce.boolean would read "false" as true). */
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' })
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v))
+    .default(def);
 
 /**
  * Environment variables read at start-up. Each is documented in the README; invalid values stop
@@ -65,9 +71,56 @@ export const ConfigSchema = z.object({
   MAX_TRAINING_COST: z.coerce.number().positive().default(1e12),
   /** Origins allowed by CORS, comma-separated (`*` for any). Unset: no CORS headers (browsers block cross-origin calls). */
   CORS_ORIGINS: z.string().optional(),
+  /** Where dataset and model blobs live: `local` (DATA_DIR) or `s3` (S3_BUCKET). Default: `s3` when S3_BUCKET is set, else `local`. */
+  BLOB_STORE: z.enum(['local', 's3']).optional(),
+  /** Directory of the local blob store (written as temp file + rename). Default `.data/blobs`. */
+  DATA_DIR: z.string().min(1).default('.data/blobs'),
+  /** S3 (or S3-compatible) bucket of the `s3` blob store; setting it selects that store unless BLOB_STORE says otherwise. */
+  S3_BUCKET: z.string().min(1).optional(),
+  /** Endpoint of an S3-compatible service (MinIO, ...), e.g. `http://minio:9000`. Unset: AWS S3 of S3_REGION. */
+  S3_ENDPOINT: z.string().url().optional(),
+  /** Region of the bucket. Default `us-east-1`. Credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile, instance role). */
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Path-style URLs (`endpoint/bucket/key`), which MinIO and most S3-compatible servers need. Default false. */
+  S3_FORCE_PATH_STYLE: bool(false),
+  /** Worker-local disk cache of downloaded blobs (by dataset id and sha256), for the `s3` store. Default `.data/blob-cache`. */
+  BLOB_CACHE_DIR: z.string().min(1).default('.data/blob-cache'),
+  /** Most bytes the worker's blob cache keeps (least recently used files go first); 0 disables the cache. Default 20 GiB. */
+  BLOB_CACHE_MAX_BYTES: int(20 * 1024 ** 3),
+  /** Milliseconds a job waits before running again when its dataset could not be read (blob store down); no attempt is used. Default 5000. */
+  BLOB_RETRY_DELAY_MS: int(5000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The settings of the blob store (what the API and the worker's trainer children must agree on). */
+export const BLOB_SETTINGS = ['BLOB_STORE', 'DATA_DIR', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'BLOB_CACHE_DIR', 'BLOB_CACHE_MAX_BYTES', 'BLOB_RETRY_DELAY_MS'] as const;
+export type BlobConfig = Pick<Config, (typeof BLOB_SETTINGS)[number]>;
+
+/** The blob store a config selects: BLOB_STORE, else `s3` when S3_BUCKET is set, else `local`. */
+export function blobStoreKind(c: Pick<Config, 'BLOB_STORE' | 'S3_BUCKET'>): 'local' | 's3' {
+  return c.BLOB_STORE ?? (c.S3_BUCKET ? 's3' : 'local');
+}
+
+/** The blob settings of `c` as environment variables (for child processes). */
+export function blobConfigEnv(c: BlobConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of BLOB_SETTINGS) if (c[k] !== undefined) env[k] = String(c[k]);
+  return env;
+}
+
+/** Parses only the blob settings of `env` (a trainer child reads these; the worker validated the rest). */
+export function loadBlobConfig(env: Record<string, string | undefined> = process.env): BlobConfig {
+  const parsed = ConfigSchema.pick({ BLOB_STORE: true, DATA_DIR: true, S3_BUCKET: true, S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true, BLOB_CACHE_DIR: true, BLOB_CACHE_MAX_BYTES: true, BLOB_RETRY_DELAY_MS: true })
+    .superRefine(checkBlob)
+    .safeParse(withoutEmpty(env));
+  if (!parsed.success) throw new ConfigError(`invalid environment: ${configErrorLines(env, parsed.error.issues).join('; ')}`);
+  return parsed.data;
+}
+
+function checkBlob(c: { BLOB_STORE?: 'local' | 's3'; S3_BUCKET?: string }, ctx: z.RefinementCtx) {
+  if (c.BLOB_STORE === 's3' && !c.S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when BLOB_STORE=s3' });
+}
 
 /** Raised when the environment does not validate; the message lists each bad variable. */
 export class ConfigError extends Error {
@@ -91,7 +144,7 @@ function withoutEmpty(env: Record<string, string | undefined>): Record<string, s
 
 /** Parses `env` (default `process.env`) into a typed config, or throws a {@link ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.safeParse(withoutEmpty(env));
+  const parsed = ConfigSchema.superRefine(checkBlob).safeParse(withoutEmpty(env));
   if (!parsed.success) throw new ConfigError(`invalid environment: ${configErrorLines(env, parsed.error.issues).join('; ')}`);
   return parsed.data;
 }
@@ -101,7 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * (no stack trace) and exit code 1.
  */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.safeParse(withoutEmpty(env));
+  const parsed = ConfigSchema.superRefine(checkBlob).safeParse(withoutEmpty(env));
   if (parsed.success) return parsed.data;
   for (const line of configErrorLines(env, parsed.error.issues)) process.stderr.write(`invalid environment: ${line}\n`);
   process.exit(1);

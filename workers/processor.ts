@@ -1,9 +1,11 @@
-import { WaitingError, type SandboxedJob } from 'bullmq';
+import { DelayedError, WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
+import { loadBlobConfig } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
 import { CheckpointStore } from '../src/storage/checkpoint-store.js';
+import { createBlobStore } from '../src/storage/blobs/index.js';
 import { DatasetStore } from '../src/storage/dataset-store.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
@@ -19,6 +21,10 @@ import { runTrainingJob, type RunContext } from './run-job.js';
 const contexts = new Map<string, RunContext>();
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'trainer', pid: process.pid } });
 const reliability = loadReliabilityConfig();
+// The worker passes its validated blob settings to this child's environment (training-worker.ts).
+// Blobs are read through the worker-local disk cache (s3 store), shared by all trainer children.
+const blobConfig = loadBlobConfig();
+const blobs = createBlobStore(blobConfig, { cache: true });
 
 // A signal to this process (Ctrl-C reaches the whole process group) checkpoints and hands back
 // the running job; BullMQ's own handler then exits once the job function returns.
@@ -38,7 +44,7 @@ function contextFor(keyPrefix: string): RunContext {
     const keys = keysFor(keyPrefix);
     ctx = {
       jobs: new JobStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
-      datasets: new DatasetStore(redis, keys),
+      datasets: new DatasetStore(redis, keys, blobs),
       checkpoints: new CheckpointStore(redis, keys),
       cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
@@ -58,6 +64,11 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     // Straight back to the wait list (no attempt used) so another worker resumes it now, not after the lock lapses.
     await job.moveToWait(token);
     throw new WaitingError();
+  }
+  if (outcome === 'retry-later') {
+    // The blob store is down: back to the queue after a pause, without using an attempt, as often as it takes.
+    await job.moveToDelayed(Date.now() + blobConfig.BLOB_RETRY_DELAY_MS, token);
+    throw new DelayedError();
   }
   return outcome;
 }

@@ -3,6 +3,7 @@ import { DivergenceError, InvalidSpecError, TrainingAbortedError, train, validat
 import type { Checkpoint, DataSet, Progress, TrainResult, TrainingSpec } from '../src/core/types.js';
 import type { JobError, JobResult } from '../src/schemas/job.js';
 import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheckpoint } from '../src/storage/checkpoint-store.js';
+import { BlobStoreUnavailableError } from '../src/storage/blobs/blob-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
 import type { CancelRegistry } from './cancel-registry.js';
@@ -31,7 +32,8 @@ export interface Attempt {
   shutdown?: AbortSignal;
 }
 
-export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'handed-back';
+/** `retry-later`: the blob store was unreachable; the job is queued again and should run after a pause. */
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'handed-back' | 'retry-later';
 
 const progressSnapshot = (p: Progress) =>
   JSON.stringify({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, valLoss: p.valLoss ?? null });
@@ -188,6 +190,12 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       }
     }
     const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof BlobStoreUnavailableError) {
+      // Not the job's fault and not an attempt's: queued again (it resumes from its checkpoint) until the store is back.
+      await ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', retry: true, reason: message } } });
+      ctx.log?.({ jobId, attempt: attemptNo, err: message }, 'blob store unavailable; job queued to run again later');
+      return 'retry-later';
+    }
     if (attempt.attemptsMade + 1 >= attempt.maxAttempts) {
       await ctx.jobs.finish(jobId, ['running'], 'failed', { error: { code: 'worker_error', message } }, { attempt: attemptNo }).catch(() => {});
     } else {

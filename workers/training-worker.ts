@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../src/config.js';
+import { blobConfigEnv, type BlobConfig, type Config } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { loadReliabilityConfig, type ReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
@@ -10,7 +10,7 @@ import { keysFor } from '../src/storage/keys.js';
 import { sweepJobIndexes } from '../src/storage/retention.js';
 
 /** Config the worker reads. */
-export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'>;
+export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> & BlobConfig;
 
 /**
  * Node flags of the trainer children. Node 20 runs WebAssembly relaxed SIMD (the fused
@@ -61,7 +61,8 @@ export class TrainingWorker {
       lockDuration: reliability.WORKER_LOCK_DURATION_MS,
       stalledInterval: reliability.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: reliability.WORKER_MAX_STALLED_COUNT,
-      workerForkOptions: { execArgv },
+      // The children read datasets from the blob store this config names.
+      workerForkOptions: { execArgv, env: { ...process.env, ...blobConfigEnv(config) } },
     });
     this.worker.on('failed', (job: Job<TrainingJobData> | undefined, err: Error) => {
       if (!job) return;

@@ -44,7 +44,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: 'Unsupported Content-Type',
   422: 'Well-formed but does not fit (dataset shape, cost limits, or an Idempotency-Key reused with another body)',
   429: 'Rate limit (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per API key, per IP when open); see Retry-After',
-  503: 'Redis or the queue is unavailable; retry after Retry-After',
+  503: 'Redis, the queue or the blob store is unavailable; retry after Retry-After',
 };
 
 /** Errors any `/v1` route can answer, whatever the route declares: the key check, the rate limit, Redis down. */

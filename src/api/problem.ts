@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isRedisUnavailable } from '../queue/connection.js';
+import { BlobStoreUnavailableError } from '../storage/blobs/blob-store.js';
 import type { Problem } from '../schemas/common.js';
 
 export type FieldError = NonNullable<Problem['errors']>[number];
@@ -121,6 +122,12 @@ export function installProblemHandlers(app: FastifyInstance): void {
       // the same path form as errors[].path (where it is, body or query, is in errors[].in)
       const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ') + more;
       return sendProblem(reply, req, 400, { code: 'validation_failed', detail, errors });
+    }
+    if ((err as unknown) instanceof BlobStoreUnavailableError) {
+      const e = err as unknown as BlobStoreUnavailableError;
+      req.log.warn({ err: e.message }, 'blob store unavailable');
+      reply.header('retry-after', String(e.retryAfterSeconds));
+      return sendProblem(reply, req, 503, { code: e.code, detail: 'the blob store (dataset storage) is unreachable; nothing was stored or changed; retry later' });
     }
     if (isRedisUnavailable(err)) {
       reply.header('retry-after', '2');

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { createRedis } from '../queue/connection.js';
 import { sendProblem } from './problem.js';
 import { TrainingQueue } from '../queue/training-queue.js';
+import { createBlobStore, type BlobStore } from '../storage/blobs/index.js';
 import { DatasetStore } from '../storage/dataset-store.js';
 import { JobStore } from '../storage/job-store.js';
 import { keysFor, type Keys } from '../storage/keys.js';
@@ -14,6 +15,7 @@ export interface Services {
   config: Config;
   redis: Redis;
   keys: Keys;
+  blobs: BlobStore;
   datasets: DatasetStore;
   jobs: JobStore;
   queue: TrainingQueue;
@@ -38,11 +40,13 @@ export const servicesPlugin = fp(
     const queueRedis = createRedis(config.REDIS_URL, { name: 'tsnn-api-queue' });
     queueRedis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error (queue)'));
     const keys = keysFor(config.KEY_PREFIX);
+    const blobs = createBlobStore(config);
     const svc: Services = {
       config,
       redis,
       keys,
-      datasets: new DatasetStore(redis, keys),
+      blobs,
+      datasets: new DatasetStore(redis, keys, blobs),
       jobs: new JobStore(redis, keys),
       // BullMQ defines ~40 Lua commands on its connection, and ioredis copies them into every
       // MULTI/pipeline built on it: keep them off the API's command connection.
@@ -67,6 +71,7 @@ export const servicesPlugin = fp(
       await svc.queue.close();
       await queueRedis.quit().catch(() => queueRedis.disconnect());
       await redis.quit().catch(() => redis.disconnect());
+      await blobs.close();
     });
   },
   { name: 'services' },

@@ -29,6 +29,11 @@ export const DatasetSchema = z
     classes: z.number().int().optional().describe('max + 1 when every target is an integer (one target column)'),
     bytes: z.number().int().describe('Bytes of the stored binary features and targets'),
     dtype: z.enum(DTYPES).describe('Element type the values are stored in (float32 when lossless)'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional()
+      .describe('SHA-256 (hex) of the stored binary (features then targets, little-endian `dtype`), computed while storing; absent only for datasets stored before blob storage'),
     columns: z.array(z.string()).optional().describe('Feature column names (CSV uploads)'),
     targetColumns: z.array(z.string()).optional(),
     createdAt: z.string(),

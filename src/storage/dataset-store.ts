@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Dataset } from '../schemas/dataset.js';
+import type { BlobStore } from './blobs/blob-store.js';
 import { newId } from './ids.js';
 import type { Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
@@ -48,9 +49,12 @@ function as(dtype: 'float32' | 'float64', a: Float32Array | Float64Array): Float
   return a instanceof Float64Array ? a : Float64Array.from(a);
 }
 
-function toBuffer(a: Float32Array | Float64Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+function bytesOf(a: Float32Array | Float64Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
+
+/** Blob key of a dataset: features then targets, little-endian, of the stored dtype. */
+export const datasetBlobKey = (id: string) => `datasets/${id}.bin`;
 
 /** Copies (Redis buffers may be unaligned slices of a pool) into a typed array of `dtype`. */
 function fromBuffer(b: Buffer, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
@@ -75,28 +79,35 @@ export class DatasetInUseError extends Error {
 }
 
 /**
- * Datasets in Redis: metadata JSON in a hash, features and targets as little-endian binary
- * strings (float32 when lossless, else float64), an index sorted set per tenant.
+ * Datasets: the values in one blob (features then targets, little-endian float32 when lossless,
+ * else float64; its sha256 is computed while writing) and, in Redis, only the metadata (JSON in a
+ * hash with the owner and the blob key) and an index sorted set per tenant. Datasets stored in
+ * Redis before blob storage (binary strings at `ds:<id>:x` / `:y`) are still read from there.
  */
 export class DatasetStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    readonly blobs: BlobStore,
   ) {}
 
   /** Stores `input` once and returns its metadata. */
   async create(input: DatasetInput): Promise<Dataset> {
     const id = input.id ?? newId('ds');
-    const integer = input.targets.every((v) => Number.isInteger(v));
-    const dtype = fitsFloat32(input.features) && fitsFloat32(input.targets) ? 'float32' : 'float64';
-    const X = as(dtype, input.features);
-    const Y = as(dtype, input.targets);
+    let integer = true;
     let max = -Infinity;
     let min = Infinity;
     for (const v of input.targets) {
       if (v > max) max = v;
       if (v < min) min = v;
+      if (integer && !Number.isInteger(v)) integer = false;
     }
+    const dtype = fitsFloat32(input.features) && fitsFloat32(input.targets) ? 'float32' : 'float64';
+    const X = as(dtype, input.features);
+    const Y = as(dtype, input.targets);
+    const blobKey = datasetBlobKey(id);
+    // The blob first: a dataset becomes visible (Redis) only once all its bytes are stored.
+    const blob = await this.blobs.put(blobKey, [bytesOf(X), bytesOf(Y)]);
     const meta: Dataset = {
       id,
       name: input.name,
@@ -107,17 +118,23 @@ export class DatasetStore {
       ...(integer && input.targetWidth === 1 && min >= 0 ? { classes: max + 1 } : {}),
       bytes: X.byteLength + Y.byteLength,
       dtype,
+      sha256: blob.sha256,
       ...(input.columns ? { columns: input.columns } : {}),
       ...(input.targetColumns ? { targetColumns: input.targetColumns } : {}),
       createdAt: new Date().toISOString(),
     };
-    await this.redis
-      .multi()
-      .set(this.keys.datasetFeatures(id), toBuffer(X))
-      .set(this.keys.datasetTargets(id), toBuffer(Y))
-      .hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta) })
-      .zadd(this.keys.datasetIndex(input.tenant), 0, id)
-      .exec();
+    try {
+      const res = await this.redis
+        .multi()
+        .hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta), blob: blobKey })
+        .zadd(this.keys.datasetIndex(input.tenant), 0, id)
+        .exec();
+      const failed = res?.find(([e]) => e)?.[0];
+      if (failed) throw failed;
+    } catch (err) {
+      await this.blobs.delete(blobKey).catch(() => {});
+      throw err;
+    }
     return meta;
   }
 
@@ -136,13 +153,16 @@ export class DatasetStore {
   }
 
   /**
-   * Deletes the dataset and its buffers; false when it does not exist for `tenant`.
+   * Deletes the dataset and its blob; false when it does not exist for `tenant`. The blob goes
+   * first: when the blob store is down nothing changes (BlobStoreUnavailableError → 503).
    * @throws DatasetInUseError while a queued or running job uses it.
    */
   async delete(id: string, tenant: string): Promise<boolean> {
     if (!(await this.get(id, tenant))) return false;
     const users = await this.redis.smembers(this.keys.datasetActiveJobs(id));
     if (users.length) throw new DatasetInUseError(id, users);
+    const blobKey = await this.redis.hget(this.keys.dataset(id), 'blob');
+    if (blobKey) await this.blobs.delete(blobKey);
     await this.redis
       .multi()
       .del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id))
@@ -151,10 +171,43 @@ export class DatasetStore {
     return true;
   }
 
-  /** Metadata and typed arrays, or null when the dataset is gone. */
+  /**
+   * Only the target values of `meta`'s dataset (a range read of its blob), or null when it is gone.
+   * @throws BlobStoreUnavailableError when the blob store cannot be reached.
+   */
+  async loadTargets(meta: Dataset): Promise<Float32Array | Float64Array | null> {
+    const blobKey = await this.redis.hget(this.keys.dataset(meta.id), 'blob');
+    const Arr = meta.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!blobKey) {
+      const b = await this.redis.getBuffer(this.keys.datasetTargets(meta.id));
+      return b ? fromBuffer(b, meta.dtype) : null;
+    }
+    const out = new Arr(meta.rows * meta.targets);
+    const offset = meta.rows * meta.features * Arr.BYTES_PER_ELEMENT;
+    return (await this.blobs.getInto(blobKey, new Uint8Array(out.buffer), { offset })) ? out : null;
+  }
+
+  /**
+   * Metadata and typed arrays, or null when the dataset (or its blob) is gone. The blob streams
+   * straight into one preallocated buffer that `features` and `targets` view (no other copy),
+   * checked against the recorded sha256.
+   * @throws BlobStoreUnavailableError when the blob store cannot be reached.
+   * @throws BlobIntegrityError when the blob is not what was stored.
+   */
   async load(id: string): Promise<LoadedDataset | null> {
-    const meta = await this.get(id);
-    if (!meta) return null;
+    const [owner, json, blobKey] = await this.redis.hmget(this.keys.dataset(id), 'tenant', 'meta', 'blob');
+    if (!owner || !json) return null;
+    const meta = JSON.parse(json) as Dataset;
+    if (blobKey) {
+      const width = meta.dtype === 'float32' ? 4 : 8;
+      const xLen = meta.rows * meta.features;
+      const yLen = meta.rows * meta.targets;
+      const bytes = new Uint8Array((xLen + yLen) * width);
+      if (!(await this.blobs.getInto(blobKey, bytes, { ...(meta.sha256 ? { sha256: meta.sha256 } : {}), immutable: true }))) return null;
+      const Arr = meta.dtype === 'float32' ? Float32Array : Float64Array;
+      return { meta, features: new Arr(bytes.buffer, 0, xLen), targets: new Arr(bytes.buffer, xLen * width, yLen) };
+    }
+    // Stored before blob storage: the values are still in Redis.
     const [x, y] = await Promise.all([
       this.redis.getBuffer(this.keys.datasetFeatures(id)),
       this.redis.getBuffer(this.keys.datasetTargets(id)),

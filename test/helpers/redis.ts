@@ -1,19 +1,40 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
+import { LocalBlobStore } from '../../src/storage/blobs/local-store.js';
 
 export const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A key prefix no other test run uses: `t-<name>-<random>:`. */
 export const uniquePrefix = (name: string) => `t-${name}-${randomBytes(4).toString('hex')}:`;
 
-/** Config for a test: unique key and queue prefixes, quiet logs; `overrides` win. */
+/** The local blob directory of the test with key prefix `prefix` (removed by {@link deletePrefix}). */
+export const testBlobDir = (prefix: string) => join(tmpdir(), 'tsnn-test-blobs', prefix.replace(/[^A-Za-z0-9_-]/g, ''));
+
+/** A local blob store in {@link testBlobDir}: what a test app on `prefix` uses. */
+export const testBlobStore = (prefix: string) => new LocalBlobStore(testBlobDir(prefix));
+
+/** Config for a test: unique key and queue prefixes, blobs in a temp dir of its own, quiet logs; `overrides` win. */
 export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
-  return loadConfig({ REDIS_URL: redisUrl(), KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'silent', WORKER_CONCURRENCY: '1', ...overrides });
+  return loadConfig({
+    REDIS_URL: redisUrl(),
+    KEY_PREFIX: prefix,
+    QUEUE_PREFIX: `${prefix}bull`,
+    LOG_LEVEL: 'silent',
+    WORKER_CONCURRENCY: '1',
+    DATA_DIR: testBlobDir(prefix),
+    BLOB_CACHE_DIR: join(testBlobDir(prefix), 'cache'),
+    BLOB_STORE: 'local',
+    ...overrides,
+  });
 }
 
-/** Deletes every key under `prefix` (SCAN + UNLINK; never FLUSHDB on a shared Redis). */
+/** Deletes every key under `prefix` (SCAN + UNLINK; never FLUSHDB on a shared Redis) and the test's blob directory. */
 export async function deletePrefix(prefix: string): Promise<number> {
+  rmSync(testBlobDir(prefix), { recursive: true, force: true });
   const r = new Redis(redisUrl());
   let n = 0;
   try {

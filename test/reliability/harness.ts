@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
+import { blobConfigEnv } from '../../src/config.js';
 import { train } from '../../src/core/index.js';
 import type { DataSet, TrainingSpec } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
@@ -29,12 +30,14 @@ export interface WorkerProc {
 
 /** Starts a worker process (inside network namespace `netns`, if given) and resolves once it logged 'worker ready'. */
 export async function startWorker(env: Record<string, string>, opts: { netns?: string } = {}): Promise<WorkerProc> {
+  // The same blob store as an API of testConfig(KEY_PREFIX) (its temp DATA_DIR), unless the test says otherwise.
+  const blobs = env.KEY_PREFIX ? blobConfigEnv(testConfig(env.KEY_PREFIX)) : {};
   const node = [process.execPath, '--import', 'tsx', resolve(root, 'workers/main.ts')];
   // `ip netns exec` execs node in place, so the pid (and process group) is the worker's own.
   const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...node] : node;
   const child = spawn(cmd!, args, {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '1', ...fastRecovery, ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '1', ...fastRecovery, ...blobs, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

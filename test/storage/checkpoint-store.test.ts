@@ -9,7 +9,7 @@ import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor, type Keys } from '../../src/storage/keys.js';
 import { moons, moonsSpec } from '../helpers/data.js';
-import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, uniquePrefix, testBlobStore } from '../helpers/redis.js';
 
 let redis: Redis;
 let keys: Keys;
@@ -24,7 +24,7 @@ beforeAll(async () => {
   keys = keysFor(uniquePrefix('ck'));
   jobs = new JobStore(redis, keys, { retentionSeconds: 100 });
   checkpoints = new CheckpointStore(redis, keys);
-  datasets = new DatasetStore(redis, keys);
+  datasets = new DatasetStore(redis, keys, testBlobStore(keys.prefix));
   const rows = moons(40);
   const features = Float64Array.from(rows.flatMap((r) => r.slice(0, 2)));
   const targets = Float64Array.from(rows.map((r) => r[2]));

@@ -8,7 +8,7 @@ import { JobStore } from '../../src/storage/job-store.js';
 import { DEFAULT_QUEUE_PREFIX, keysFor } from '../../src/storage/keys.js';
 import { KEYS_VERSION, LEGACY_QUEUE_PREFIX, migrateLegacyKeys } from '../../src/storage/migrate-keys.js';
 import { moonsSpec } from '../helpers/data.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, redisUrl, testBlobStore, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('migrate');
 const keys = keysFor(prefix);
@@ -41,7 +41,7 @@ async function toLegacy(kind: 'job' | 'ds', id: string): Promise<string[]> {
 
 describe('migrateLegacyKeys', () => {
   it('moves jobs, datasets and a BullMQ queue written under the old names to the hash-tagged ones, once', async () => {
-    const datasets = new DatasetStore(redis, keys);
+    const datasets = new DatasetStore(redis, keys, testBlobStore(prefix));
     const jobs = new JobStore(redis, keys, { retentionSeconds: 3600 });
     const ds = await datasets.create({ tenant: 'a', name: 'd', rows: 2, featureCount: 1, targetWidth: 1, features: Float64Array.of(1, 2), targets: Float64Array.of(0, 1) });
     const done = await jobs.create('a', moonsSpec(ds.id) as never);

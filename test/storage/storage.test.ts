@@ -1,14 +1,16 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/queue/connection.js';
-import { DatasetStore } from '../../src/storage/dataset-store.js';
+import { BlobIntegrityError } from '../../src/storage/blobs/blob-store.js';
+import { DatasetStore, datasetBlobKey } from '../../src/storage/dataset-store.js';
 import { readEventsAfter, waitEventsAfter } from '../../src/storage/event-stream.js';
 import { bodyHash, canonicalJson, claimIdempotencyKey } from '../../src/storage/idempotency.js';
 import { ID_PATTERN, newId } from '../../src/storage/ids.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { moonsSpec } from '../helpers/data.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, redisUrl, uniquePrefix, testBlobStore } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('store');
 const keys = keysFor(prefix);
@@ -18,7 +20,7 @@ let datasets: DatasetStore;
 beforeAll(() => {
   redis = createRedis(redisUrl());
   jobs = new JobStore(redis, keys);
-  datasets = new DatasetStore(redis, keys);
+  datasets = new DatasetStore(redis, keys, testBlobStore(prefix));
 });
 afterAll(async () => {
   await deletePrefix(prefix);
@@ -38,10 +40,50 @@ describe('DatasetStore', () => {
   it('stores float32 when lossless: 4 bytes a value, exact round trip, classes = max + 1', async () => {
     const meta = await datasets.create({ tenant: 'a', name: 'f32', rows: 3, featureCount: 2, targetWidth: 1, features: Float64Array.of(0.5, -2, 1e3, 0.25, 3, 4), targets: Float64Array.of(0, 4, 1) });
     expect(meta).toMatchObject({ dtype: 'float32', bytes: 9 * 4, targetKind: 'integer', classes: 5 });
-    expect(await redis.strlen(keys.datasetFeatures(meta.id))).toBe(24);
+    // The values live in one blob (features then targets); Redis holds the metadata only.
+    expect(await datasets.blobs.head(datasetBlobKey(meta.id))).toEqual({ size: 36 });
+    expect(await redis.exists(keys.datasetFeatures(meta.id), keys.datasetTargets(meta.id))).toBe(0);
+    const expected = Buffer.concat([Buffer.from(Float32Array.of(0.5, -2, 1e3, 0.25, 3, 4).buffer), Buffer.from(Float32Array.of(0, 4, 1).buffer)]);
+    expect(meta.sha256).toBe(createHash('sha256').update(expected).digest('hex'));
+    expect((await datasets.get(meta.id))!.sha256).toBe(meta.sha256);
     const loaded = (await datasets.load(meta.id))!;
     expect(loaded.features).toBeInstanceOf(Float32Array);
     expect(Array.from(loaded.features)).toEqual([0.5, -2, 1e3, 0.25, 3, 4]);
+    expect(Array.from(loaded.targets)).toEqual([0, 4, 1]);
+  });
+
+  it('takes Float32Array columns as they are (stored float32, no check)', async () => {
+    const features = Float32Array.of(0.1, 0.2, 0.3, 0.4);
+    const meta = await datasets.create({ tenant: 'a', name: 'f32in', rows: 2, featureCount: 2, targetWidth: 1, features, targets: Float32Array.of(1, 0) });
+    expect(meta).toMatchObject({ dtype: 'float32', bytes: 24, classes: 2 });
+    const loaded = (await datasets.load(meta.id))!;
+    expect(loaded.features).toEqual(features);
+  });
+
+  it('delete removes the blob; a blob that does not match its sha256 is refused on load', async () => {
+    const meta = await datasets.create({ tenant: 'a', name: 'gone', rows: 1, featureCount: 1, targetWidth: 1, features: Float64Array.of(2), targets: Float64Array.of(1) });
+    await datasets.blobs.put(datasetBlobKey(meta.id), Buffer.from(Float32Array.of(3, 1).buffer));
+    await expect(datasets.load(meta.id)).rejects.toBeInstanceOf(BlobIntegrityError);
+    expect(await datasets.delete(meta.id, 'a')).toBe(true);
+    expect(await datasets.blobs.head(datasetBlobKey(meta.id))).toBeNull();
+    expect(await datasets.load(meta.id)).toBeNull();
+  });
+
+  it('still reads a dataset stored in Redis before blob storage (no blob field, no sha256)', async () => {
+    const id = 'ds_legacy0000000000000000';
+    const meta = { id, name: 'old', rows: 2, features: 1, targets: 1, targetKind: 'integer', classes: 2, bytes: 16, dtype: 'float32', createdAt: new Date().toISOString() };
+    await redis
+      .multi()
+      .set(keys.datasetFeatures(id), Buffer.from(Float32Array.of(1.5, 2.5).buffer))
+      .set(keys.datasetTargets(id), Buffer.from(Float32Array.of(0, 1).buffer))
+      .hset(keys.dataset(id), { tenant: 'a', meta: JSON.stringify(meta) })
+      .zadd(keys.datasetIndex('a'), 0, id)
+      .exec();
+    const loaded = (await datasets.load(id))!;
+    expect(Array.from(loaded.features)).toEqual([1.5, 2.5]);
+    expect(Array.from(loaded.targets)).toEqual([0, 1]);
+    expect(await datasets.delete(id, 'a')).toBe(true);
+    expect(await redis.exists(keys.dataset(id), keys.datasetFeatures(id), keys.datasetTargets(id))).toBe(0);
   });
 
   it('stores float64 when any value would round in float32', async () => {

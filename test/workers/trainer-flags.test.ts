@@ -12,7 +12,7 @@ import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor, type Keys } from '../../src/storage/keys.js';
 import { TrainingWorker, trainerNodeFlags } from '../../workers/training-worker.js';
 import { moons } from '../helpers/data.js';
-import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, testConfig, uniquePrefix, testBlobStore } from '../helpers/redis.js';
 
 const rows = moons(200);
 const spec = {
@@ -72,7 +72,7 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
     expect(withFma).not.toBe(plain); // the flag is observable in the weights
     expect((await train(spec, data)).weightsHash).toBe(withFma); // vitest runs with the flag too
 
-    const ds = await new DatasetStore(redis, keys).create({
+    const ds = await new DatasetStore(redis, keys, testBlobStore(keys.prefix)).create({
       tenant: 'default', name: 'm', rows: rows.length, featureCount: 2, targetWidth: 1,
       features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])),
     });

@@ -11,7 +11,7 @@ import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor, type Keys } from '../../src/storage/keys.js';
 import { TrainingWorker } from '../../workers/training-worker.js';
 import { moons, moonsSpec } from '../helpers/data.js';
-import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, testConfig, uniquePrefix, testBlobStore } from '../helpers/redis.js';
 
 let config: Config;
 let redis: Redis;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   redis = createRedis(config.REDIS_URL);
   keys = keysFor(prefix);
   jobs = new JobStore(redis, keys);
-  datasets = new DatasetStore(redis, keys);
+  datasets = new DatasetStore(redis, keys, testBlobStore(prefix));
   queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 3 });
   worker = new TrainingWorker(config);
   const rows = moons(80);

@@ -30,11 +30,9 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   async function loadTargets(ds: Dataset): Promise<Float32Array | Float64Array> {
     const cached = targetsCache.get(ds.id);
     if (cached) return cached;
-    const b = await svc.redis.getBuffer(svc.keys.datasetTargets(ds.id));
-    if (!b) throw notFound('dataset', ds.id);
-    const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-    const targets = ds.dtype === 'float32' ? new Float32Array(copy) : new Float64Array(copy);
-    if (b.byteLength <= TARGETS_CACHE_MAX_BYTES) {
+    const targets = await svc.datasets.loadTargets(ds);
+    if (!targets) throw notFound('dataset', ds.id);
+    if (targets.byteLength <= TARGETS_CACHE_MAX_BYTES) {
       if (targetsCache.size >= TARGETS_CACHE_ENTRIES) targetsCache.delete(targetsCache.keys().next().value!);
       targetsCache.set(ds.id, targets);
     }

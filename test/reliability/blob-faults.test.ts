@@ -1,0 +1,243 @@
+import { request } from 'node:http';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
+import { createRedis } from '../../src/queue/connection.js';
+import { TrainingQueue } from '../../src/queue/training-queue.js';
+import type { Job } from '../../src/schemas/job.js';
+import { BlobStoreUnavailableError, createBlobStore, S3BlobStore, type BlobStore } from '../../src/storage/blobs/index.js';
+import { DatasetStore } from '../../src/storage/dataset-store.js';
+import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { JobStore } from '../../src/storage/job-store.js';
+import { keysFor } from '../../src/storage/keys.js';
+import { TrainingWorker } from '../../workers/training-worker.js';
+import { problem, testApp } from '../helpers/app.js';
+import { moons, moonsSpec, toCsv } from '../helpers/data.js';
+import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { S3rver, S3RVER_CREDENTIALS } from '../helpers/s3rver.js';
+
+/*
+ * The blob store failing under the service: a real S3-protocol server (s3rver) stopped and
+ * started again, a client upload cut half-way. Never a mock.
+ */
+
+let s3: S3rver;
+beforeAll(async () => {
+  s3 = await S3rver.start();
+  // The SDK's default credential chain (what the service uses) reads these; trainer children inherit them.
+  process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+});
+afterAll(async () => s3?.close());
+
+const s3Env = () => {
+  const { AWS_ACCESS_KEY_ID: _a, AWS_SECRET_ACCESS_KEY: _b, ...env } = s3.env();
+  return env;
+};
+
+async function bucketKeys(prefix = ''): Promise<string[]> {
+  const store = new S3BlobStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, client: { credentials: S3RVER_CREDENTIALS } });
+  try {
+    const res = await store.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+    return (res.Contents ?? []).map((o) => o.Key!);
+  } finally {
+    await store.close();
+  }
+}
+
+async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const csv = toCsv(['x', 'y', 'label'], moons(60));
+
+describe('API with the S3 blob store down', () => {
+  it('upload and delete answer 503 + Retry-After (problem+json) and change nothing; both work once it is back', async () => {
+    const t = await testApp('blob503', s3Env());
+    try {
+      const upload = () => t.app.inject({ method: 'POST', url: '/v1/datasets?target=label', headers: { 'content-type': 'text/csv' }, payload: csv });
+      await s3.stop();
+      const down = await upload();
+      expect(down.statusCode).toBe(503);
+      expect(down.headers['retry-after']).toBe('5');
+      expect(problem(down)).toMatchObject({ code: 'blob_store_unavailable' });
+      expect((await t.app.inject({ url: '/v1/datasets' })).json().items).toEqual([]);
+
+      await s3.start();
+      const up = await upload();
+      expect(up.statusCode).toBe(201);
+      const ds = up.json();
+      expect(ds.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(await bucketKeys(`datasets/${ds.id}`)).toEqual([`datasets/${ds.id}.bin`]);
+
+      await s3.stop();
+      const del = await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${ds.id}` });
+      expect(del.statusCode).toBe(503);
+      expect(del.headers['retry-after']).toBe('5');
+      expect((await t.app.inject({ url: `/v1/datasets/${ds.id}` })).statusCode).toBe(200);
+
+      await s3.start();
+      expect((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${ds.id}` })).statusCode).toBe(204);
+      expect(await bucketKeys(`datasets/${ds.id}`)).toEqual([]);
+    } finally {
+      await s3.start();
+      await t.close();
+    }
+  });
+});
+
+describe('S3 server stopped mid-transfer', () => {
+  let redis: Redis;
+  let datasets: DatasetStore;
+  let blobs: BlobStore;
+  const prefix = uniquePrefix('s3mid');
+  const keys = keysFor(prefix);
+  beforeAll(() => {
+    redis = createRedis(testConfig(prefix).REDIS_URL);
+    blobs = createBlobStore(testConfig(prefix, s3Env()));
+    datasets = new DatasetStore(redis, keys, blobs);
+  });
+  afterAll(async () => {
+    await blobs.close();
+    await deletePrefix(prefix);
+    redis.disconnect();
+  });
+
+  // 48 MB of float32 features: six multipart parts, long enough to stop the server in between.
+  const rows = 600_000;
+  const big = () => {
+    const features = new Float32Array(rows * 20);
+    for (let i = 0; i < features.length; i++) features[i] = (i % 977) / 977;
+    return { tenant: 'default', name: 'big', rows, featureCount: 20, targetWidth: 1, features, targets: new Float32Array(rows).map((_, i) => i % 3) };
+  };
+
+  it('mid-upload: create fails with BlobStoreUnavailableError; no dataset and no object exist afterwards', async () => {
+    const partsBefore = (s3.log.match(/UploadPart/g) ?? []).length;
+    const create = datasets.create(big());
+    const outcome = create.then(
+      () => 'stored',
+      (e: unknown) => e,
+    );
+    await until('the first part to arrive', () => (s3.log.match(/UploadPart/g) ?? []).length > partsBefore);
+    await s3.stop();
+    const err = await outcome;
+    expect(err).toBeInstanceOf(BlobStoreUnavailableError);
+    expect((err as Error).message).toMatch(/S3 blob store s3:\/\/.*uploading 'datasets\/ds_/);
+    expect((await datasets.list('default', 10)).items).toEqual([]);
+    await s3.start();
+    expect(await bucketKeys('datasets/')).toEqual([]);
+  });
+
+  it('mid-download: load fails with BlobStoreUnavailableError (not a checksum error) and works once the server is back', async () => {
+    const meta = await datasets.create(big());
+    const target = new Uint8Array(meta.bytes);
+    let stopped: Promise<void> | undefined;
+    const err = await blobs
+      .getInto(`datasets/${meta.id}.bin`, target, { sha256: meta.sha256!, onChunk: () => void (stopped ??= s3.stop()) })
+      .then(() => 'read', (e: unknown) => e);
+    await stopped;
+    expect(err).toBeInstanceOf(BlobStoreUnavailableError);
+    await expect(datasets.load(meta.id)).rejects.toBeInstanceOf(BlobStoreUnavailableError);
+    await s3.start();
+    const loaded = (await datasets.load(meta.id))!;
+    expect(loaded.features[12345]).toBe(big().features[12345]);
+    expect(await datasets.delete(meta.id, 'default')).toBe(true);
+  });
+});
+
+describe('worker with the S3 blob store', () => {
+  let config: Config;
+  let redis: Redis;
+  let jobs: JobStore;
+  let datasets: DatasetStore;
+  let queue: TrainingQueue;
+  let worker: TrainingWorker;
+  let dsId: string;
+  const prefix = uniquePrefix('s3wrk');
+  beforeAll(async () => {
+    config = testConfig(prefix, { ...s3Env(), BLOB_RETRY_DELAY_MS: '300' });
+    redis = createRedis(config.REDIS_URL);
+    jobs = new JobStore(redis, keysFor(prefix));
+    datasets = new DatasetStore(redis, keysFor(prefix), createBlobStore(config));
+    queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 1 });
+    worker = new TrainingWorker(config);
+    const rows = moons(80);
+    const features = Float64Array.from(rows.flatMap((r) => r.slice(0, 2)));
+    dsId = (await datasets.create({ tenant: 'default', name: 'm', rows: 80, featureCount: 2, targetWidth: 1, features, targets: Float64Array.from(rows.map((r) => r[2])) })).id;
+  });
+  afterAll(async () => {
+    await worker?.close(1000);
+    await queue?.close();
+    await datasets?.blobs.close();
+    await deletePrefix(prefix);
+    redis?.disconnect();
+  });
+
+  async function waitFor(id: string, pred: (j: Job) => boolean, timeoutMs = 45_000): Promise<Job> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const j = (await jobs.get(id))!;
+      if (pred(j)) return j;
+      if (Date.now() > end) throw new Error(`job ${id} stuck: ${JSON.stringify(j).slice(0, 300)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const submit = async () => {
+    const job = await jobs.create('default', moonsSpec(dsId, 5));
+    await queue.enqueue(job.id);
+    return job.id;
+  };
+
+  it('a job whose dataset cannot be downloaded is queued again (no attempt used, one allowed) and completes once S3 is back', async () => {
+    await s3.stop();
+    const id = await submit();
+    try {
+      await until('a retry event', async () => (await readEventsAfter(redis, keysFor(prefix).jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true));
+      await new Promise((r) => setTimeout(r, 1000)); // a few more tries while down
+      expect((await jobs.get(id))!.status).not.toBe('failed');
+    } finally {
+      await s3.start();
+    }
+    const done = await waitFor(id, (j) => ['completed', 'failed'].includes(j.status));
+    expect(done.status).toBe('completed');
+    const reasons = (await readEventsAfter(redis, keysFor(prefix).jobEvents(id), 0)).map((e) => JSON.parse(e.data)).filter((d) => d.retry);
+    expect(reasons[0].reason).toMatch(/S3 blob store/);
+  });
+
+  it('the next jobs on the same dataset download nothing: the worker reads its disk cache (no GetObject reaches S3)', async () => {
+    const before = s3.getObjectCount();
+    for (let i = 0; i < 2; i++) expect((await waitFor(await submit(), (j) => ['completed', 'failed'].includes(j.status))).status).toBe('completed');
+    expect(s3.getObjectCount()).toBe(before);
+  });
+});
+
+describe.each(['local', 's3'] as const)('upload connection cut half-way (%s)', (kind) => {
+  it('leaves no dataset and no blob', async () => {
+    const t = await testApp(`cut${kind}`, kind === 's3' ? s3Env() : {});
+    try {
+      const keysBefore = kind === 's3' ? await bucketKeys('datasets/') : [];
+      const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const body = Buffer.from(toCsv(['x', 'y', 'label'], moons(20_000)));
+      const req = request(`${base}/v1/datasets?target=label`, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': body.length } });
+      req.on('error', () => {});
+      req.write(body.subarray(0, body.length >> 1));
+      await new Promise((r) => setTimeout(r, 300));
+      req.destroy();
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await t.app.inject({ url: '/v1/datasets' })).json().items).toEqual([]);
+      if (kind === 's3') expect(await bucketKeys('datasets/')).toEqual(keysBefore);
+      else {
+        const { readdirSync, existsSync } = await import('node:fs');
+        const dir = `${t.app.svc.config.DATA_DIR}/datasets`;
+        expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
