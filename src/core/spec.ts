@@ -12,12 +12,14 @@ import type {
   GradientCheckSpec,
   InitName,
   LossName,
+  OptimizerSpec,
   ScheduleSpec,
   Task,
   TrainingSpec,
 } from './types.js';
-import { ACTIVATIONS, DTYPES, INITS, LOSSES } from './types.js';
-import { createOptimizer } from './optimizers/index.js';
+import { ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS } from './types.js';
+import { OPTIMIZER_FIELDS } from './optimizers/registry.js';
+import { fieldsProblems } from './spec-fields.js';
 
 /** A training spec with its defaults applied, checked against the dataset. */
 export interface ResolvedSpec {
@@ -278,7 +280,10 @@ function check(spec: TrainingSpec, ds: DatasetMeta, limits: SpecLimits): Checked
   if (typeof maxLossGrowth !== 'number' || !(maxLossGrowth > 1) || !Number.isFinite(maxLossGrowth)) add('maxLossGrowth', `must be a finite number > 1, got ${String(maxLossGrowth)}`);
   if (spec.gradientCheck) collect(problems, () => resolveGradientCheck(spec.gradientCheck));
 
-  collect(problems, () => createOptimizer(spec.optimizer));
+  const o = spec.optimizer as OptimizerSpec | null | undefined;
+  if (o === null || typeof o !== 'object') add('optimizer', 'must be an object with a type');
+  else if (!isOneOf(OPTIMIZERS, o.type)) add('optimizer.type', `must be one of ${OPTIMIZERS.join(', ')}, got ${String(o.type)}`);
+  else problems.push(...fieldsProblems('optimizer', o.type, OPTIMIZER_FIELDS[o.type], o));
   if (spec.clip !== undefined) {
     if (spec.clip === null || typeof spec.clip !== 'object') add('clip', 'must be an object with a type');
     else collect(problems, () => validateClip(spec.clip!));

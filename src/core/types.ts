@@ -1,8 +1,11 @@
 /**
  * Public types of the training core. The field names are the same ones the HTTP API uses:
  * a `TrainingSpec` here is the body of `POST /v1/jobs` minus `datasetId`.
- * This file imports nothing; `src/core` imports nothing outside `src/core`.
+ * This file imports only types (the optimizers' field tables); `src/core` imports nothing
+ * outside `src/core`.
  */
+import type { OPTIMIZER_FIELDS } from './optimizers/registry.js';
+import type { FieldValues } from './spec-fields.js';
 
 // Every enumeration of the spec is declared once, here, as an `as const` array; its type is
 // derived from the array. The API's zod schemas, `GET /v1/spec/options`, the CLI and the
@@ -45,29 +48,16 @@ export type OptimizerType = (typeof OPTIMIZERS)[number];
 export const MOMENTUM_VARIANTS = ['classic', 'ema'] as const;
 export type MomentumVariant = (typeof MOMENTUM_VARIANTS)[number];
 
-export interface OptimizerSpec {
-  type: OptimizerType;
-  /** Base learning rate α. Default 0.01 (sgd, momentum, rmsprop) or 0.001 (adam, adamw). */
-  learningRate?: number;
-  /** momentum (ema variant; `momentum` is used when `beta` is absent) and rmsprop: averaging coefficient β. Default 0.9. */
-  beta?: number;
-  /** adam/adamw: first-moment coefficient. Default 0.9. */
-  beta1?: number;
-  /** adam/adamw: second-moment coefficient. Default 0.999. */
-  beta2?: number;
-  /** rmsprop/adam/adamw: added to the denominator, outside the square root. Default 1e-8 for all three. */
-  epsilon?: number;
-  /** momentum (classic variant): μ in `v = μv + g`, default 0.9; rmsprop: optional momentum, default 0. */
-  momentum?: number;
-  /** momentum: `"ema"` (the notes: v = βv + (1−β)g) or `"classic"` (v = μv + g). Default `"classic"`. */
-  variant?: MomentumVariant;
-  /** momentum: Nesterov look-ahead. Default false. */
-  nesterov?: boolean;
-  /** rmsprop: centered variant (divide by an estimate of the variance). Default false. */
-  centered?: boolean;
-  /** adamw: decoupled weight decay λ (W −= α·λ·W). Default 0.01. sgd/momentum/rmsprop/adam: L2 added to the gradient, default 0. */
-  weightDecay?: number;
-}
+/** The fields of every optimizer's own table (`src/core/optimizers/<name>.ts`), merged. */
+type AnyOptimizerFields = UnionToIntersection<{ [T in OptimizerType]: FieldValues<(typeof OPTIMIZER_FIELDS)[T]> }[OptimizerType]>;
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/**
+ * An optimizer: its `type` and the parameters of that type. The parameters are declared once,
+ * with their defaults and ranges, in each optimizer's file (`ADAM_FIELDS`, …; see
+ * `OPTIMIZER_FIELDS`); this type is derived from them.
+ */
+export type OptimizerSpec = { type: OptimizerType } & { [K in keyof AnyOptimizerFields]?: AnyOptimizerFields[K] };
 
 export const SCHEDULES = ['constant', 'inverse_time', 'inverse_sqrt', 'exponential', 'step'] as const;
 export type ScheduleType = (typeof SCHEDULES)[number];

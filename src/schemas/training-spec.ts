@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import './common.js'; // installs the "required" error message
-import type { ClipSpec, OptimizerSpec, ScheduleSpec, TrainingSpec } from '../core/types.js';
-import { ACTIVATIONS, CLIP_TYPES, DTYPES, INITS, LOSSES, MOMENTUM_VARIANTS, OPTIMIZERS, SCHEDULES } from '../core/types.js';
+import type { ClipSpec, OptimizerSpec, OptimizerType, ScheduleSpec, TrainingSpec } from '../core/types.js';
+import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
+import { expected, type Field, type Fields, type FieldValue, type FieldValues } from '../core/spec-fields.js';
+import { ACTIVATIONS, CLIP_TYPES, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES } from '../core/types.js';
 
 /** Caps that keep one request from occupying a worker for days; see issue 5 for the cost model. */
 export const SPEC_LIMITS = { maxLayers: 32, maxUnits: 4096, maxEpochs: 100_000, maxBatchSize: 1_000_000 } as const;
@@ -10,9 +12,6 @@ export const SPEC_LIMITS = { maxLayers: 32, maxUnits: 4096, maxEpochs: 100_000, 
 const enumOf = <T extends string>(values: readonly T[]) => z.enum(values as unknown as [T, ...T[]]);
 
 const positive = z.number().positive().finite();
-/** An averaging coefficient in [0, 1), as the core's optimizers check it (docs/optimizers.md). */
-const inUnit = { error: (iss: { input?: unknown }) => `must be in [0, 1), got ${String(iss.input)}` };
-const coefficient = z.number().min(0, inUnit).lt(1, inUnit);
 
 export const LayerSpecSchema = z
   .strictObject({
@@ -49,33 +48,36 @@ function member<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
   });
 }
 
-const learningRate = positive.optional();
-const weightDecay = z.number().min(0).finite().optional();
-const epsilon = positive.optional();
+/** A zod schema for one declared field (its range and message are the core's: one source). */
+function zodField<F extends Field>(f: F): z.ZodOptional<z.ZodType<FieldValue<F>>> {
+  const error = (iss: { input?: unknown }) => `must be ${expected(f)}, got ${typeof iss.input === 'string' ? JSON.stringify(iss.input) : String(iss.input)}`;
+  let t: z.ZodType;
+  if (f.kind === 'boolean') t = z.boolean({ error });
+  else if (f.kind === 'enum') t = z.enum(f.values as unknown as [string, ...string[]], { error });
+  else {
+    let n = z.number({ error });
+    if (f.integer) n = n.int({ error });
+    if (f.min !== undefined) n = f.exclusiveMin ? n.gt(f.min, { error }) : n.min(f.min, { error });
+    if (f.max !== undefined) n = f.exclusiveMax ? n.lt(f.max, { error }) : n.max(f.max, { error });
+    t = n;
+  }
+  return t.optional().describe(f.description) as unknown as z.ZodOptional<z.ZodType<FieldValue<F>>>;
+}
 
-export const OptimizerSpecSchema = z
-  .discriminatedUnion('type', [
-    member('sgd', { learningRate, weightDecay }),
-    member('momentum', {
-      learningRate,
-      beta: coefficient.optional(),
-      momentum: coefficient.optional(),
-      variant: enumOf(MOMENTUM_VARIANTS).optional(),
-      nesterov: z.boolean().optional(),
-      weightDecay,
-    }),
-    member('rmsprop', {
-      learningRate,
-      beta: coefficient.optional(),
-      epsilon,
-      momentum: coefficient.optional(),
-      centered: z.boolean().optional(),
-      weightDecay,
-    }),
-    member('adam', { learningRate, beta1: coefficient.optional(), beta2: coefficient.optional(), epsilon, weightDecay }),
-    member('adamw', { learningRate, beta1: coefficient.optional(), beta2: coefficient.optional(), epsilon, weightDecay }),
-  ], typeError(OPTIMIZERS))
-  .meta({ id: 'OptimizerSpec' });
+/** The zod shape of a field table. */
+function zodShape<T extends Fields>(fields: T): { [K in keyof T]: z.ZodOptional<z.ZodType<FieldValue<T[K]>>> } {
+  return Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, zodField(f)])) as { [K in keyof T]: z.ZodOptional<z.ZodType<FieldValue<T[K]>>> };
+}
+
+type OptimizerMember<T extends OptimizerType> = { type: T } & FieldValues<(typeof OPTIMIZER_FIELDS)[T]>;
+/** One member per optimizer type, from the optimizers' own field tables. */
+const optimizerMembers = OPTIMIZERS.map((type) => member(type, zodShape(OPTIMIZER_FIELDS[type])));
+
+export const OptimizerSpecSchema = (
+  z.discriminatedUnion('type', optimizerMembers as unknown as [(typeof optimizerMembers)[number], ...(typeof optimizerMembers)[number][]], typeError(OPTIMIZERS)) as unknown as z.ZodType<
+    { [T in OptimizerType]: OptimizerMember<T> }[OptimizerType]
+  >
+).meta({ id: 'OptimizerSpec' });
 
 const gamma = z.number().gt(0).max(1);
 

@@ -1,7 +1,16 @@
 import type { AdamCoefficients } from '../kernels/types.js';
 import type { Buf, OptimizerSpec } from '../types.js';
-import { OptimizerBase } from './optimizer-base.js';
-import { coefficient, positive } from './validate.js';
+import { learningRateField, OptimizerBase, weightDecayField } from './optimizer-base.js';
+import { coefficientField, positiveField, readField } from '../spec-fields.js';
+
+/** The parameters `optimizer: {type: 'adam'}` takes (AdamW: the same, its own weight decay). */
+export const ADAM_FIELDS = {
+  learningRate: learningRateField(0.001),
+  beta1: coefficientField(0.9, 'first-moment coefficient β1. Default 0.9'),
+  beta2: coefficientField(0.999, 'second-moment coefficient β2. Default 0.999'),
+  epsilon: positiveField(1e-8, 'added to the denominator, outside the square root. Default 1e-8'),
+  weightDecay: weightDecayField(0),
+} as const;
 
 const SLOTS: readonly string[] = ['m', 'v'];
 
@@ -29,11 +38,11 @@ export class Adam extends OptimizerBase {
   /** Reused argument of the fused update (no allocation per step). */
   private readonly coefficients: AdamCoefficients = { beta1: 0, beta2: 0, epsilon: 0, lr: 0, c1: 1, c2: 1, l2: 0, shrink: 1 };
 
-  constructor(spec: OptimizerSpec, defaultWeightDecay = 0) {
-    super(spec, 0.001, defaultWeightDecay);
-    this.beta1 = coefficient('optimizer.beta1', spec.beta1, 0.9);
-    this.beta2 = coefficient('optimizer.beta2', spec.beta2, 0.999);
-    this.epsilon = positive('optimizer.epsilon', spec.epsilon, 1e-8);
+  constructor(spec: OptimizerSpec, fields: typeof ADAM_FIELDS = ADAM_FIELDS) {
+    super(spec, fields);
+    this.beta1 = readField('optimizer.beta1', fields.beta1, spec.beta1);
+    this.beta2 = readField('optimizer.beta2', fields.beta2, spec.beta2);
+    this.epsilon = readField('optimizer.epsilon', fields.epsilon, spec.epsilon);
   }
 
   protected slotNames(): readonly string[] {

@@ -1,5 +1,12 @@
 import type { OptimizerSpec } from '../types.js';
-import { Adam } from './adam.js';
+import { Adam, ADAM_FIELDS } from './adam.js';
+import { weightDecayField } from './optimizer-base.js';
+
+/** The parameters `optimizer: {type: 'adamw'}` takes: Adam's, with decoupled weight decay 0.01 by default. */
+export const ADAMW_FIELDS = {
+  ...ADAM_FIELDS,
+  weightDecay: weightDecayField(0.01, 'decoupled weight decay λ: W ← W(1 − αλ) before the Adam update. Default 0.01'),
+} as const;
 
 /**
  * AdamW (Loshchilov & Hutter), as `torch.optim.AdamW`: the weight decay is decoupled from the
@@ -12,7 +19,7 @@ export class AdamW extends Adam {
   override readonly type = 'adamw' as const;
 
   constructor(spec: OptimizerSpec) {
-    super(spec, 0.01);
+    super(spec, ADAMW_FIELDS);
     this.decoupled = this.weightDecay;
   }
 }

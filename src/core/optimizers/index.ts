@@ -6,7 +6,7 @@ export { Adam } from './adam.js';
 export { AdamW } from './adamw.js';
 export { Momentum } from './momentum.js';
 export { OptimizerBase, type OptimizerState } from './optimizer-base.js';
-export { OPTIMIZER_REGISTRY, type OptimizerFactory } from './registry.js';
+export { OPTIMIZER_FIELDS, OPTIMIZER_REGISTRY, type OptimizerFactory } from './registry.js';
 export { RmsProp } from './rmsprop.js';
 export { Sgd } from './sgd.js';
 

@@ -1,7 +1,18 @@
-import { InvalidSpecError } from '../errors.js';
 import type { Buf, OptimizerSpec } from '../types.js';
 import { OptimizerBase } from './optimizer-base.js';
-import { coefficient, flag } from './validate.js';
+import { learningRateField, weightDecayField } from './optimizer-base.js';
+import { booleanField, coefficientField, enumField, readField } from '../spec-fields.js';
+import { MOMENTUM_VARIANTS } from '../types.js';
+
+/** The parameters `optimizer: {type: 'momentum'}` takes. */
+export const MOMENTUM_FIELDS = {
+  learningRate: learningRateField(0.01),
+  beta: coefficientField(0.9, 'ema variant: averaging coefficient β in v = βv + (1−β)g (momentum is used when beta is absent). Default 0.9'),
+  momentum: coefficientField(0.9, 'classic variant: μ in v = μv + g. Default 0.9'),
+  variant: enumField(MOMENTUM_VARIANTS, 'classic', 'classic (v = μv + g) or ema (the notes: v = βv + (1−β)g). Default classic'),
+  nesterov: booleanField(false, 'Nesterov look-ahead. Default false'),
+  weightDecay: weightDecayField(0),
+} as const;
 
 const SLOTS: readonly string[] = ['v'];
 
@@ -28,12 +39,13 @@ export class Momentum extends OptimizerBase {
   readonly coefficient: number;
 
   constructor(spec: OptimizerSpec) {
-    super(spec, 0.01);
-    const variant = spec.variant ?? 'classic';
-    if (variant !== 'ema' && variant !== 'classic') throw new InvalidSpecError('optimizer.variant', `optimizer.variant must be "ema" or "classic", got ${String(variant)}`);
+    super(spec, MOMENTUM_FIELDS);
+    const f = MOMENTUM_FIELDS;
+    const variant = readField('optimizer.variant', f.variant, spec.variant);
     this.variant = variant;
-    this.nesterov = flag('optimizer.nesterov', spec.nesterov, false);
-    this.coefficient = variant === 'classic' ? coefficient('optimizer.momentum', spec.momentum, 0.9) : spec.beta === undefined && spec.momentum !== undefined ? coefficient('optimizer.momentum', spec.momentum, 0.9) : coefficient('optimizer.beta', spec.beta, 0.9);
+    this.nesterov = readField('optimizer.nesterov', f.nesterov, spec.nesterov);
+    const useMomentum = variant === 'classic' || (spec.beta === undefined && spec.momentum !== undefined);
+    this.coefficient = useMomentum ? readField('optimizer.momentum', f.momentum, spec.momentum) : readField('optimizer.beta', f.beta, spec.beta);
   }
 
   protected slotNames(): readonly string[] {

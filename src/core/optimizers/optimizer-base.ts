@@ -1,7 +1,12 @@
 import { InvalidSpecError } from '../errors.js';
 import type { Kernels } from '../kernels/types.js';
 import type { Buf, Optimizer, OptimizerSpec, OptimizerType } from '../types.js';
-import { nonNegative, positive } from './validate.js';
+import { nonNegativeField, positiveField, readField, type NumberField } from '../spec-fields.js';
+
+/** The learning rate α every optimizer takes, with its own default. */
+export const learningRateField = (def: number) => positiveField(def, `Base learning rate α (schedules scale it). Default ${def}`);
+/** L2 weight decay λ added to the gradient (AdamW: decoupled decay), with its default. */
+export const weightDecayField = (def: number, description = `L2 weight decay λ added to the gradient (g + λW). Default ${def}`) => nonNegativeField(def, description);
 
 /** What `Optimizer.state()` returns: the step count and copies of the slot tensors by name. */
 export interface OptimizerState {
@@ -28,9 +33,10 @@ export abstract class OptimizerBase implements Optimizer {
   /** Kernel backend of the training run, when set: slots live in its memory and fused updates may run there. */
   protected kernels: Kernels<Buf> | undefined;
 
-  constructor(spec: OptimizerSpec, defaultLearningRate: number, defaultWeightDecay = 0) {
-    this.learningRate = positive('optimizer.learningRate', spec.learningRate, defaultLearningRate);
-    this.weightDecay = nonNegative('optimizer.weightDecay', spec.weightDecay, defaultWeightDecay);
+  /** `fields`: the optimizer's own field table (its defaults for `learningRate` and `weightDecay`). */
+  constructor(spec: OptimizerSpec, fields: { readonly learningRate: NumberField; readonly weightDecay: NumberField }) {
+    this.learningRate = readField('optimizer.learningRate', fields.learningRate, spec.learningRate);
+    this.weightDecay = readField('optimizer.weightDecay', fields.weightDecay, spec.weightDecay);
   }
 
   /** Names of the per-tensor state buffers this optimizer keeps (e.g. `m`, `v`); a constant array (called every step). */

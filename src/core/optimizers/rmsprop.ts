@@ -1,6 +1,16 @@
 import type { Buf, OptimizerSpec } from '../types.js';
-import { OptimizerBase } from './optimizer-base.js';
-import { coefficient, flag, positive } from './validate.js';
+import { learningRateField, OptimizerBase, weightDecayField } from './optimizer-base.js';
+import { booleanField, coefficientField, positiveField, readField } from '../spec-fields.js';
+
+/** The parameters `optimizer: {type: 'rmsprop'}` takes. */
+export const RMSPROP_FIELDS = {
+  learningRate: learningRateField(0.01),
+  beta: coefficientField(0.9, 'averaging coefficient β of S = βS + (1−β)g². Default 0.9'),
+  epsilon: positiveField(1e-8, 'added to the denominator, outside the square root. Default 1e-8'),
+  momentum: coefficientField(0, 'momentum μ on the scaled step (0: none). Default 0'),
+  centered: booleanField(false, 'divide by an estimate of the variance instead of the second moment. Default false'),
+  weightDecay: weightDecayField(0),
+} as const;
 
 /**
  * RMSprop, with PyTorch's semantics (`torch.optim.RMSprop`) for its options:
@@ -25,11 +35,12 @@ export class RmsProp extends OptimizerBase {
   private readonly names: readonly string[];
 
   constructor(spec: OptimizerSpec) {
-    super(spec, 0.01);
-    this.beta = coefficient('optimizer.beta', spec.beta, 0.9);
-    this.epsilon = positive('optimizer.epsilon', spec.epsilon, 1e-8);
-    this.momentum = coefficient('optimizer.momentum', spec.momentum, 0);
-    this.centered = flag('optimizer.centered', spec.centered, false);
+    super(spec, RMSPROP_FIELDS);
+    const f = RMSPROP_FIELDS;
+    this.beta = readField('optimizer.beta', f.beta, spec.beta);
+    this.epsilon = readField('optimizer.epsilon', f.epsilon, spec.epsilon);
+    this.momentum = readField('optimizer.momentum', f.momentum, spec.momentum);
+    this.centered = readField('optimizer.centered', f.centered, spec.centered);
     // slot order: S, then ḡ (centered), then b (momentum)
     this.names = ['S', ...(this.centered ? ['gAvg'] : []), ...(this.momentum > 0 ? ['b'] : [])];
   }

@@ -1,5 +1,11 @@
 import type { Buf, OptimizerSpec } from '../types.js';
-import { OptimizerBase } from './optimizer-base.js';
+import { learningRateField, OptimizerBase, weightDecayField } from './optimizer-base.js';
+
+/** The parameters `optimizer: {type: 'sgd'}` takes. */
+export const SGD_FIELDS = {
+  learningRate: learningRateField(0.01),
+  weightDecay: weightDecayField(0),
+} as const;
 
 const NO_SLOTS: readonly string[] = [];
 
@@ -11,7 +17,7 @@ export class Sgd extends OptimizerBase {
   readonly type = 'sgd' as const;
 
   constructor(spec: OptimizerSpec) {
-    super(spec, 0.01);
+    super(spec, SGD_FIELDS);
   }
 
   protected slotNames(): readonly string[] {
