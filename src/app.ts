@@ -9,6 +9,7 @@ import { limitsPlugin } from './api/limits.js';
 import { registerOpenApi } from './api/openapi.js';
 import { routeRulesPlugin } from './api/route-rules.js';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from './api/problem.js';
+import { CSV_TYPES, JSONL_TYPES } from './api/ingest/read-table.js';
 import { datasetRoutes } from './api/routes/datasets.js';
 import { healthRoutes } from './api/routes/health.js';
 import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
@@ -58,8 +59,8 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   // Operations (/metrics, Bull Board; its timing hooks must precede the routes) and the dashboard.
   await app.register(opsPlugin);
   await app.register(uiPlugin);
-  // CSV bodies stay bytes: csv-parse handles the BOM and the encoding.
-  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // CSV and JSON Lines bodies stay a stream: the routes that take them parse it as it arrives.
+  app.addContentTypeParser([...CSV_TYPES, ...JSONL_TYPES], (_req, payload, done) => done(null, payload));
   await app.register(multipart, { limits: { fileSize: config.MAX_DATASET_BYTES, files: 1, fields: 10 } });
   await registerOpenApi(app);
   const z = app.withTypeProvider<ZodTypeProvider>();

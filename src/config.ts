@@ -27,8 +27,10 @@ export const ConfigSchema = z.object({
   WORKERS: int(1, 1),
   /** pino level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Largest dataset upload (CSV, JSON or multipart) in bytes. Default 50 MiB. */
-  MAX_DATASET_BYTES: int(50 * 1024 * 1024, 1),
+  /** Largest dataset upload (CSV, JSON Lines or multipart, streamed; also the most bytes once gunzipped) and CSV predict body, in bytes. Default 2 GiB. */
+  MAX_DATASET_BYTES: int(2 * 1024 ** 3, 1),
+  /** Largest application/json dataset upload or predict body (JSON is parsed whole, CSV streams), in bytes; at most MAX_DATASET_BYTES is used. Default 50 MiB. */
+  MAX_JSON_DATASET_BYTES: int(50 * 1024 * 1024, 1),
   /** Largest body of every other request in bytes. Default 1 MiB. */
   MAX_BODY_BYTES: int(1024 * 1024, 1),
   /** Prefix of every key this service writes (datasets, job records, event streams); no `{` or `}` (keys carry their own hash tags). Default `tsnn:`. */
@@ -61,8 +63,8 @@ export const ConfigSchema = z.object({
   MAX_ACTIVE_JOBS_PER_TENANT: int(20, 1),
   /** Open SSE streams per API key (per client IP when open) on one API process; more → 429. Default 10. */
   MAX_SSE_STREAMS_PER_KEY: int(10, 1),
-  /** Most data rows in one dataset. Default 1000000. */
-  MAX_DATASET_ROWS: int(1_000_000, 2),
+  /** Most data rows in one dataset. Default 10000000. */
+  MAX_DATASET_ROWS: int(10_000_000, 2),
   /** Most columns (features + targets) in one dataset. Default 10000. */
   MAX_DATASET_COLUMNS: int(10_000, 2),
   /** Most trainable parameters (weights + biases) of one model. Default 10000000. */

@@ -44,9 +44,9 @@ describe('openapi/openapi.json', () => {
     expect(Object.keys(doc.paths).some((p) => p.startsWith('/docs'))).toBe(false);
   });
 
-  it('documents the three upload media types and the spec with the core field names', () => {
+  it('documents the four upload media types and the spec with the core field names', () => {
     const doc = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8'));
-    expect(Object.keys(doc.paths['/v1/datasets'].post.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data', 'text/csv']);
+    expect(Object.keys(doc.paths['/v1/datasets'].post.requestBody.content).sort()).toEqual(['application/json', 'application/x-ndjson', 'multipart/form-data', 'text/csv']);
     const spec = doc.components.schemas.JobSubmission;
     expect(Object.keys(spec.properties).sort()).toEqual(
       ['batchSize', 'clip', 'datasetId', 'dtype', 'earlyStopping', 'epochs', 'gradientCheck', 'loss', 'maxDurationSeconds', 'maxLossGrowth', 'model', 'normalize', 'optimizer', 'schedule', 'seed', 'validationSplit'].sort(),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -13,21 +14,32 @@ import {
 } from '../../schemas/dataset.js';
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
-import { parseCsvDataset, parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
 import { IdempotencyKeyHeader } from '../headers.js';
+import { parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
+import type { ParsedTable } from '../ingest/csv-table.js';
+import { bodyTooLarge, readTable, splitTarget, tableFormatOf, type ReadTableOptions, type TableFormat } from '../ingest/read-table.js';
 import { HttpProblem, invalidField, notFound } from '../problem.js';
 
 /** The non-JSON request bodies, for the OpenAPI document only (they are parsed by hand). */
 export const DATASET_UPLOAD_DOC_CONTENT = {
   'text/csv': {
-    schema: { type: 'string', description: 'CSV with a header row; `?target=` names the target column (default: last)' },
+    schema: {
+      type: 'string',
+      description: 'CSV with a header row, streamed; `?target=` names the target column (default: last). Gzip with `Content-Encoding: gzip` or as a .csv.gz body (recognized by its bytes)',
+    },
+  },
+  'application/x-ndjson': {
+    schema: {
+      type: 'string',
+      description: 'JSON Lines (also application/jsonl): one object of named numbers per line, the keys of line 1 are the columns; streamed, gzip as for CSV',
+    },
   },
   'multipart/form-data': {
     schema: {
       type: 'object',
       required: ['file'],
       properties: {
-        file: { type: 'string', format: 'binary', description: 'CSV file with a header row' },
+        file: { type: 'string', format: 'binary', description: 'CSV file with a header row (or JSON Lines as .jsonl/.ndjson); .gz files are gunzipped' },
         name: { type: 'string' },
         target: { type: 'string', description: 'Target column; default: the last' },
       },
@@ -35,26 +47,58 @@ export const DATASET_UPLOAD_DOC_CONTENT = {
   },
 };
 
-async function readMultipart(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>) {
+type Part = MultipartFile | { type: 'field'; fieldname: string; value: unknown };
+
+/** The table format of a multipart file: JSON Lines by name or type, else CSV (gzip is recognized by its bytes). */
+function fileFormat(part: MultipartFile): TableFormat {
+  const name = part.filename.toLowerCase().replace(/\.gz$/, '');
+  return name.endsWith('.jsonl') || name.endsWith('.ndjson') || tableFormatOf(part.mimetype) === 'jsonl' ? 'jsonl' : 'csv';
+}
+
+/**
+ * Reads the parts of a multipart upload, streaming the `file` part into a table (fields may come
+ * before or after it; a `target` field sent before the file is checked against the header at once).
+ */
+async function readMultipart(parts: AsyncIterableIterator<Part>, opts: Omit<ReadTableOptions, 'format' | 'target'> & { target?: string }) {
   const fields: Record<string, string> = {};
-  let file: Buffer | undefined;
+  let table: ParsedTable | undefined;
+  let fileHash: string | undefined;
   try {
     for await (const part of parts) {
       if (part.type === 'file') {
         if (part.fieldname !== 'file') throw new HttpProblem(400, 'invalid_multipart', `unexpected file field '${part.fieldname}'; send the CSV as 'file'`);
-        file = await part.toBuffer();
+        const file = part.file;
+        const tooLarge = () => new HttpProblem(413, 'fst_req_file_too_large', `the file is over ${opts.maxBytes} bytes (MAX_DATASET_BYTES); send a smaller file or gzip it`);
+        async function* untruncated() {
+          for await (const chunk of file) yield chunk as Buffer;
+          if (file.truncated) throw tooLarge();
+        }
+        const hash = opts.hash ? createHash('sha256') : undefined;
+        table = await readTable(untruncated(), { ...opts, format: fileFormat(part), target: fields.target || opts.target, hash, tooLarge });
+        fileHash = hash?.digest('hex');
       } else {
         fields[part.fieldname] = String(part.value);
       }
     }
   } catch (err) {
+    table?.matrix.discard();
     // Limits keep their status (413); a body busboy cannot read is the client's, not ours.
     const status = (err as { statusCode?: number }).statusCode;
     if (err instanceof HttpProblem || (status && status < 500)) throw err;
     throw new HttpProblem(400, 'invalid_multipart', `the multipart body does not parse: ${(err as Error).message}`);
   }
-  if (!file) throw new HttpProblem(400, 'invalid_multipart', "no 'file' part; send the CSV as a file field named 'file'", [{ path: 'file', message: 'required', in: 'body' }]);
-  return { file, fields };
+  if (!table) throw new HttpProblem(400, 'invalid_multipart', "no 'file' part; send the CSV as a file field named 'file'", [{ path: 'file', message: 'required', in: 'body' }]);
+  return { table, fields, fileHash };
+}
+
+/** {@link splitTarget}, freeing the table when the target is unknown. */
+function splitOrDiscard(table: ParsedTable, target?: string): ParsedDataset {
+  try {
+    return splitTarget(table, target);
+  } catch (err) {
+    table.matrix.discard();
+    throw err;
+  }
 }
 
 const UploadHeadersSchema = z.looseObject({
@@ -79,10 +123,12 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/datasets',
     {
-      bodyLimit: svc.config.MAX_DATASET_BYTES,
+      // application/json only: CSV, JSON Lines and multipart stream under MAX_DATASET_BYTES
+      bodyLimit: Math.min(svc.config.MAX_JSON_DATASET_BYTES, svc.config.MAX_DATASET_BYTES),
       schema: {
         tags: ['datasets'],
-        operationId: 'uploadDataset', summary: 'Upload a dataset (JSON, text/csv or multipart/form-data)',
+        operationId: 'uploadDataset',
+        summary: 'Upload a dataset (text/csv or JSON Lines streamed, multipart/form-data, or JSON)',
         querystring: DatasetUploadQuerySchema,
         headers: UploadHeadersSchema,
         body: { content: { 'application/json': { schema: DatasetJsonBodySchema } } } as never,
@@ -90,10 +136,10 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: DatasetSchema, ...problemResponses(400, 409, 413, 415, 422) },
         'x-response-descriptions': {
           201: 'Dataset stored (Location: /v1/datasets/{id}); a replayed Idempotency-Key answers the same dataset with Idempotent-Replayed: true',
-          400: 'Invalid query, JSON body, CSV or multipart (problem+json with errors[].path)',
+          400: 'Invalid query, JSON body, CSV, JSON Lines, gzip or multipart (problem+json with errors[].path)',
           409: 'A request with the same Idempotency-Key is still being processed; retry shortly',
-          413: 'Body over MAX_DATASET_BYTES, or more rows/columns than MAX_DATASET_ROWS/MAX_DATASET_COLUMNS',
-          415: 'Not application/json, text/csv or multipart/form-data',
+          413: 'Body over MAX_DATASET_BYTES (JSON: MAX_JSON_DATASET_BYTES), or more rows/columns than MAX_DATASET_ROWS/MAX_DATASET_COLUMNS',
+          415: 'Not application/json, text/csv, JSON Lines or multipart/form-data, or a Content-Encoding other than gzip',
           422: 'The Idempotency-Key was used with a different upload',
         },
       } as never,
@@ -103,25 +149,52 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
       let parsed: ParsedDataset;
       let name = query.name;
       let hash: string;
-      if (req.isMultipart()) {
-        const { file, fields } = await readMultipart(req.parts() as never).catch((err) => {
-          // the rest of the body stays unread in a paused stream: the next request on this keep-alive
-          // connection would never be parsed (found by test/fuzz), so close it after the answer
-          reply.header('connection', 'close');
-          throw err;
-        });
-        // the same bounds as the JSON body and the query give these fields
-        for (const f of ['name', 'target'] as const)
-          if (fields[f] !== undefined && fields[f].length > 200) throw invalidField(f, 'at most 200 characters');
-        name = fields.name || name;
-        parsed = parseCsvDataset(file, fields.target || query.target, limits);
-        hash = createHash('sha256').update(bodyHash({ query, name: fields.name, target: fields.target })).update(file).digest('hex');
-      } else if (Buffer.isBuffer(req.body)) {
-        parsed = parseCsvDataset(req.body, query.target, limits);
-        hash = createHash('sha256').update(bodyHash({ query })).update(req.body).digest('hex');
+      const wantsHash = (req.headers as { 'idempotency-key'?: string })['idempotency-key'] !== undefined;
+      const format = tableFormatOf(req.headers['content-type']);
+      if (req.isMultipart() || format) {
+        const contentLength = Number(req.headers['content-length']);
+        const maxBytes = svc.config.MAX_DATASET_BYTES;
+        // whatever happens, a body left half-read must not hold the keep-alive connection
+        const unread = () => {
+          if (!req.raw.complete) reply.header('connection', 'close');
+        };
+        if (contentLength > maxBytes) {
+          unread();
+          throw bodyTooLarge(maxBytes)();
+        }
+        const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+        if (encoding && encoding !== 'gzip' && encoding !== 'identity') {
+          unread();
+          throw new HttpProblem(415, 'unsupported_media_type', `Content-Encoding ${encoding} is not supported; send gzip or no encoding`, [
+            { path: 'content-encoding', message: 'gzip or identity', in: 'header' },
+          ]);
+        }
+        const opts = { maxBytes, limits, gzip: encoding === 'gzip', hash: wantsHash ? createHash('sha256') : undefined };
+        if (req.isMultipart()) {
+          const { table, fields, fileHash } = await readMultipart(req.parts() as never, { ...opts, target: query.target }).catch((err) => {
+            unread();
+            throw err;
+          });
+          // the same bounds as the JSON body and the query give these fields
+          for (const f of ['name', 'target'] as const)
+            if (fields[f] !== undefined && fields[f].length > 200) {
+              table.matrix.discard();
+              throw invalidField(f, 'at most 200 characters');
+            }
+          name = fields.name || name;
+          parsed = splitOrDiscard(table, fields.target || query.target);
+          hash = createHash('sha256').update(bodyHash({ query, name: fields.name, target: fields.target })).update(fileHash ?? '').digest('hex');
+        } else {
+          const table = await readTable(req.body as Readable, { ...opts, format: format!, target: query.target }).catch((err) => {
+            unread();
+            throw err;
+          });
+          parsed = splitOrDiscard(table, query.target);
+          hash = createHash('sha256').update(bodyHash({ query, format })).update(opts.hash?.digest('hex') ?? '').digest('hex');
+        }
       } else if (typeof req.body !== 'object' || req.body === null) {
-        // Fastify parses text/plain too; a dataset is JSON, CSV or multipart only.
-        throw new HttpProblem(415, 'unsupported_media_type', `send application/json, text/csv or multipart/form-data, not ${req.headers['content-type']}`);
+        // Fastify parses text/plain too; a dataset is JSON, JSON Lines, CSV or multipart only.
+        throw new HttpProblem(415, 'unsupported_media_type', `send application/json, text/csv, application/x-ndjson or multipart/form-data, not ${req.headers['content-type']}`);
       } else {
         const body = req.body as DatasetJsonBody;
         name = body.name ?? name;

@@ -132,7 +132,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/jobs/:id/predict',
     {
       // Feature rows are data, like an upload: MAX_PREDICT_ROWS bounds the work, this the bytes.
-      bodyLimit: svc.config.MAX_DATASET_BYTES,
+      bodyLimit: Math.min(svc.config.MAX_JSON_DATASET_BYTES, svc.config.MAX_DATASET_BYTES),
       preParsing: jsonBodyOnly('POST /v1/jobs/{id}/predict'),
       schema: {
         tags: ['jobs'],

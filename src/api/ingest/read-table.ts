@@ -1,0 +1,127 @@
+import type { Hash } from 'node:crypto';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { HttpProblem } from '../problem.js';
+import { CsvTableParser, targetIndex, type ParsedTable, type TableLimits, type TableParser } from './csv-table.js';
+import { JsonlTableParser } from './jsonl-table.js';
+
+export type TableFormat = 'csv' | 'jsonl';
+
+/** Media types read as a stream of table rows. */
+export const CSV_TYPES = ['text/csv', 'application/csv'];
+export const JSONL_TYPES = ['application/jsonl', 'application/x-ndjson', 'application/ndjson', 'application/x-jsonlines', 'application/jsonlines'];
+
+/** The table format of a media type (parameters ignored), or null. */
+export function tableFormatOf(contentType: string | undefined): TableFormat | null {
+  const type = contentType?.split(';')[0].trim().toLowerCase() ?? '';
+  return CSV_TYPES.includes(type) ? 'csv' : JSONL_TYPES.includes(type) ? 'jsonl' : null;
+}
+
+/** Options of {@link readTable}. */
+export interface ReadTableOptions {
+  format: TableFormat;
+  /** Most bytes read from `source` (compressed), and most bytes after decompression. */
+  maxBytes: number;
+  limits: TableLimits;
+  /** The target column, when known before the data: checked as soon as the header is read. */
+  target?: string;
+  /** `Content-Encoding: gzip` was sent. Gzip is also recognized by its magic bytes (a `.csv.gz` file). */
+  gzip?: boolean;
+  /** Receives every byte as read (before decompression), e.g. for an Idempotency-Key hash. */
+  hash?: Hash;
+  /** Called with the bytes read so far, at most every 64 KiB. */
+  onProgress?: (bytes: number) => void;
+  /** The error for more than `maxBytes` read. Default: 413 `fst_err_ctp_body_too_large`. */
+  tooLarge?: () => Error;
+}
+
+export const bodyTooLarge = (maxBytes: number) => () =>
+  new HttpProblem(413, 'fst_err_ctp_body_too_large', `the body is over ${maxBytes} bytes (MAX_DATASET_BYTES); send a smaller file or gzip it`, [
+    { path: 'body', message: `at most ${maxBytes} bytes`, in: 'body' },
+  ]);
+
+/** A parser of `format`. */
+export function tableParser(format: TableFormat, limits: TableLimits, target?: string): TableParser {
+  return format === 'csv' ? new CsvTableParser(limits, target) : new JsonlTableParser(limits, target);
+}
+
+/**
+ * Reads a CSV or JSON Lines body from `source` chunk by chunk (gunzipping when it is gzip) into
+ * a {@link ParsedTable}. Memory: the table's values plus a chunk; nothing else grows with the
+ * body. Any failure (a bad cell, a limit, a cut connection, bad gzip) frees what was parsed and
+ * throws an {@link HttpProblem}.
+ */
+export async function readTable(source: AsyncIterable<Buffer>, opts: ReadTableOptions): Promise<ParsedTable> {
+  const parser = tableParser(opts.format, opts.limits, opts.target);
+  const tooLarge = opts.tooLarge ?? bodyTooLarge(opts.maxBytes);
+  let read = 0;
+  let reported = 0;
+  async function* counted() {
+    for await (const chunk of source) {
+      read += chunk.length;
+      if (read > opts.maxBytes) throw tooLarge();
+      opts.hash?.update(chunk);
+      if (opts.onProgress && read - reported >= 65_536) opts.onProgress((reported = read));
+      yield chunk;
+    }
+  }
+  const it = counted()[Symbol.asyncIterator]();
+  try {
+    const first = await it.next();
+    const gzip = opts.gzip || (!first.done && first.value[0] === 0x1f && first.value[1] === 0x8b);
+    async function* all() {
+      if (first.done) return;
+      yield first.value;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    }
+    let decoded = 0;
+    const stream: AsyncIterable<Buffer> = gzip ? pipeline(Readable.from(all()), createGunzip({ chunkSize: 256 * 1024 }), () => {}) : all();
+    for await (const chunk of stream) {
+      decoded += chunk.length;
+      if (decoded > opts.maxBytes)
+        throw new HttpProblem(413, 'fst_err_ctp_body_too_large', `the body is over ${opts.maxBytes} bytes (MAX_DATASET_BYTES) once decompressed; send a smaller file`, [
+          { path: 'body', message: `at most ${opts.maxBytes} bytes decompressed`, in: 'body' },
+        ]);
+      parser.write(chunk);
+    }
+    opts.onProgress?.(read);
+    return parser.end();
+  } catch (err) {
+    parser.discard();
+    throw asProblem(err);
+  }
+}
+
+/** Splits a table into features and the `target` column (default: the last). */
+export function splitTarget(table: ParsedTable, target?: string) {
+  const { columns, rows } = table;
+  const t = target === undefined ? columns.length - 1 : targetIndex(columns, target);
+  const { features, targets } = table.matrix.finish(columns.length, t);
+  return {
+    rows,
+    featureCount: columns.length - 1,
+    targetWidth: 1,
+    features,
+    targets,
+    columns: columns.filter((_, i) => i !== t),
+    targetColumns: [columns[t]],
+  };
+}
+
+/** Stream and zlib errors as the client's problem. */
+function asProblem(err: unknown): unknown {
+  if (err instanceof HttpProblem) return err;
+  const e = err as NodeJS.ErrnoException & { statusCode?: number };
+  if (e.statusCode && e.statusCode < 500) return err;
+  if (typeof e.code === 'string' && e.code.startsWith('Z_'))
+    return new HttpProblem(400, 'invalid_gzip', `the body is not valid gzip: ${e.message}`, [{ path: 'body', message: 'not valid gzip', in: 'body' }]);
+  if (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.message === 'aborted')
+    return new HttpProblem(400, 'upload_aborted', 'the upload ended before its last byte (connection closed); nothing was stored', [
+      { path: 'body', message: 'incomplete', in: 'body' },
+    ]);
+  return err;
+}
