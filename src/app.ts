@@ -13,6 +13,7 @@ import { CSV_TYPES, JSONL_TYPES } from './api/ingest/read-table.js';
 import { datasetRoutes } from './api/routes/datasets.js';
 import { healthRoutes } from './api/routes/health.js';
 import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
+import { webhookRoutes } from './api/routes/webhooks.js';
 import { jobEventRoutes } from './api/routes/job-events.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { securityHeadersPlugin } from './api/security-headers.js';
@@ -69,6 +70,7 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   await z.register(jobRoutes);
   await z.register(jobEventRoutes);
   await z.register(jobArtifactRoutes);
+  await z.register(webhookRoutes);
 }
 
 /** The app plugin, not encapsulated so the caller sees `svc` and `swagger()`. */

@@ -43,6 +43,39 @@ export const ConfigSchema = z.object({
   QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
   /** BullMQ queue name. Default `training`. */
   QUEUE_NAME: z.string().min(1).default('training'),
+  /** BullMQ queue (under QUEUE_PREFIX) from which workers deliver webhooks. Default `webhooks`. */
+  WEBHOOK_QUEUE_NAME: z.string().min(1).default('webhooks'),
+  /** Webhook deliveries one worker process sends at once. Default 8. */
+  WEBHOOK_CONCURRENCY: int(8, 1),
+  /**
+   * Delays between webhook delivery attempts, comma-separated, each `<n>ms|s|m|h` (a plain number
+   * is ms); one more attempt than entries. ±10% jitter. Default the Standard Webhooks schedule
+   * `5s,5m,30m,2h,5h,10h,14h,20h,24h`.
+   */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default('5s,5m,30m,2h,5h,10h,14h,20h,24h')
+    .transform((s, ctx) => {
+      const ms = parseSchedule(s);
+      if (!ms) {
+        ctx.addIssue({ code: 'custom', message: 'must be comma-separated durations like 5s,5m,2h (a plain number is ms)' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  /** Milliseconds one webhook delivery may take (connect to last byte). Default 10000. */
+  WEBHOOK_TIMEOUT_MS: int(10_000, 1),
+  /**
+   * `true` lets webhooks target loopback, private (RFC 1918, ULA), link-local and other
+   * non-public addresses (checked at registration and again at each delivery). Default false:
+   * refused, so a tenant cannot make the service call into its own network (SSRF).
+   */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  /** Webhook endpoints one tenant may register. Default 20. */
+  MAX_WEBHOOKS_PER_TENANT: int(20, 1),
   /** Attempts per job for infrastructure failures (bad specs are never retried). Default 3. */
   JOB_ATTEMPTS: int(3, 1),
   /** Minimum milliseconds between two progress events of one job (epoch ends included). Default 100. */
@@ -122,6 +155,19 @@ export function loadBlobConfig(env: Record<string, string | undefined> = process
 
 function checkBlob(c: { BLOB_STORE?: 'local' | 's3'; S3_BUCKET?: string }, ctx: z.RefinementCtx) {
   if (c.BLOB_STORE === 's3' && !c.S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when BLOB_STORE=s3' });
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `5s,5m,2h` → `[5000, 300000, 7200000]`; null when an entry is not `<number>[ms|s|m|h]`. */
+export function parseSchedule(s: string): number[] | null {
+  const out: number[] = [];
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(part);
+    if (!m) return null;
+    out.push(Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']));
+  }
+  return out;
 }
 
 /** Raised when the environment does not validate; the message lists each bad variable. */

@@ -5,12 +5,16 @@ import { blobConfigEnv, type BlobConfig, type Config } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { loadReliabilityConfig, type ReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
+import { WebhookQueue } from '../src/queue/webhook-queue.js';
+import { TERMINAL_STATUSES } from '../src/schemas/job.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
 import { sweepJobIndexes } from '../src/storage/retention.js';
 
 /** Config the worker reads. */
-export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> & BlobConfig;
+export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> &
+  BlobConfig &
+  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE'>>;
 
 /**
  * Node flags of the trainer children. Node 20 runs WebAssembly relaxed SIMD (the fused
@@ -45,6 +49,7 @@ export class TrainingWorker {
   private readonly connection: Redis;
   private readonly storeRedis: Redis;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly webhooks: WebhookQueue;
 
   constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = loadReliabilityConfig()) {
     this.reliability = reliability;
@@ -64,6 +69,21 @@ export class TrainingWorker {
       // The children read datasets from the blob store this config names.
       workerForkOptions: { execArgv, env: { ...process.env, ...blobConfigEnv(config) } },
     });
+    // Children end jobs; this parent publishes the webhook event of every job that ended (an
+    // event id per job and status, so a second publish, e.g. by the API, adds nothing).
+    this.webhooks = new WebhookQueue(this.storeRedis, {
+      name: config.WEBHOOK_QUEUE_NAME ?? 'webhooks',
+      prefix: config.QUEUE_PREFIX,
+      keyPrefix: config.KEY_PREFIX,
+      scheduleMs: config.WEBHOOK_RETRY_SCHEDULE ?? [],
+      onError: (err, what) => log({ err: err.message }, `${what} could not be queued`),
+    });
+    const publishEnded = async (data: TrainingJobData) => {
+      const jobs = new JobStore(this.storeRedis, keysFor(data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
+      const [ended, tenant] = await Promise.all([jobs.get(data.jobId), jobs.tenantOf(data.jobId)]);
+      if (ended && tenant !== null && TERMINAL_STATUSES.includes(ended.status)) await this.webhooks.jobFinished(ended, tenant);
+    };
+    this.worker.on('completed', (job: Job<TrainingJobData>) => void publishEnded(job.data).catch(() => {}));
     this.worker.on('failed', (job: Job<TrainingJobData> | undefined, err: Error) => {
       if (!job) return;
       // BullMQ fails a job outright once it stalled more than WORKER_MAX_STALLED_COUNT times.
@@ -73,6 +93,7 @@ export class TrainingWorker {
       const jobs = new JobStore(this.storeRedis, keysFor(job.data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
       void jobs
         .finish(job.data.jobId, ['queued', 'running'], 'failed', { error: { code: 'worker_error', message: err.message } })
+        .then(() => publishEnded(job.data))
         .catch(() => {});
     });
     this.worker.on('stalled', (jobId: string) => log({ jobId }, 'job stalled (its worker died); back to wait, it resumes from its checkpoint'));
@@ -92,6 +113,7 @@ export class TrainingWorker {
     this.worker.cancelAllJobs('worker shutting down');
     const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) await this.worker.close(true);
+    await this.webhooks.close().catch(() => {});
     await this.storeRedis.quit().catch(() => {});
     await this.connection.quit().catch(() => {});
   }

@@ -257,6 +257,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'datasets', description: 'Training data' },
         { name: 'jobs', description: 'Training jobs, their events, metrics, model and predictions' },
+        { name: 'webhooks', description: 'Signed event deliveries (Standard Webhooks): endpoints, secrets, delivery log' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

@@ -6,6 +6,8 @@ import { createRedis } from '../queue/connection.js';
 import { sendProblem } from './problem.js';
 import { TrainingQueue } from '../queue/training-queue.js';
 import { createBlobStore, type BlobStore } from '../storage/blobs/index.js';
+import { WebhookQueue } from '../queue/webhook-queue.js';
+import { WebhookStore } from '../storage/webhook-store.js';
 import { DatasetStore } from '../storage/dataset-store.js';
 import { JobStore } from '../storage/job-store.js';
 import { keysFor, type Keys } from '../storage/keys.js';
@@ -19,6 +21,9 @@ export interface Services {
   datasets: DatasetStore;
   jobs: JobStore;
   queue: TrainingQueue;
+  webhooks: WebhookStore;
+  /** Producer of webhook events and deliveries (workers deliver them). */
+  webhookQueue: WebhookQueue;
 }
 
 declare module 'fastify' {
@@ -41,13 +46,22 @@ export const servicesPlugin = fp(
     queueRedis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error (queue)'));
     const keys = keysFor(config.KEY_PREFIX);
     const blobs = createBlobStore(config);
+    const webhookQueue = new WebhookQueue(queueRedis, {
+      name: config.WEBHOOK_QUEUE_NAME,
+      prefix: config.QUEUE_PREFIX,
+      keyPrefix: config.KEY_PREFIX,
+      scheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+      onError: (err, what) => app.log.error({ err: err.message }, `${what} could not be queued`),
+    });
     const svc: Services = {
       config,
       redis,
       keys,
       blobs,
       datasets: new DatasetStore(redis, keys, blobs),
-      jobs: new JobStore(redis, keys),
+      jobs: new JobStore(redis, keys, { onFinished: (job, tenant) => webhookQueue.jobFinished(job, tenant) }),
+      webhooks: new WebhookStore(redis, keys),
+      webhookQueue,
       // BullMQ defines ~40 Lua commands on its connection, and ioredis copies them into every
       // MULTI/pipeline built on it: keep them off the API's command connection.
       queue: new TrainingQueue(queueRedis, {
@@ -69,6 +83,7 @@ export const servicesPlugin = fp(
     });
     app.addHook('onClose', async () => {
       await svc.queue.close();
+      await webhookQueue.close();
       await queueRedis.quit().catch(() => queueRedis.disconnect());
       await redis.quit().catch(() => redis.disconnect());
       await blobs.close();

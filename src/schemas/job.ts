@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pagination } from './common.js';
 import { TrainingSpecSchema } from './training-spec.js';
+import { JobWebhookSchema } from './webhook.js';
 
 /** `pruned`: a sweep trial that early stopping (ASHA) ended at a rung; it keeps its model and metrics. */
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'pruned'] as const;
@@ -74,6 +75,7 @@ export const JobSchema = z
     attempts: z.number().int().describe('Times a worker started this job'),
     cancelRequested: z.boolean().optional(),
     maxDurationSeconds: z.number().int().optional(),
+    webhook: JobWebhookSchema.optional().describe('Where this job\'s events are POSTed (Standard Webhooks, signed with the tenant\'s default secret)'),
   })
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof JobSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JobWebhookSchema } from './webhook.js';
 import './common.js'; // installs the "required" error message
 import type { ClipSpec, OptimizerSpec, OptimizerType, ScheduleSpec, TrainingSpec } from '../core/types.js';
 import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
@@ -150,6 +151,7 @@ export const JobSubmissionSchema = z
       .max(30 * 24 * 3600)
       .optional()
       .describe('Wall-clock limit from the first start; then the job fails with code `timeout`, keeping the model of its last checkpoint'),
+    webhook: JobWebhookSchema.optional(),
   })
   .meta({ id: 'JobSubmission' });
 export type JobSubmission = z.infer<typeof JobSubmissionSchema>;

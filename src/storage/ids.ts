@@ -21,7 +21,7 @@ function randomHex4(): string {
  * `ZREVRANGEBYLEX` and the id itself is the cursor. Ids made by different processes in the same
  * millisecond sort in random order.
  */
-export function newId(kind: 'ds' | 'job', now = Date.now()): string {
+export function newId(kind: 'ds' | 'job' | 'whk' | 'msg', now = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
     seq = 0;

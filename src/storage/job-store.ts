@@ -4,6 +4,7 @@ import type { EpochMetrics, Model } from '../core/types.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
+import type { JobWebhook } from '../schemas/webhook.js';
 import type { JobEventType } from './event-stream.js';
 import { newId } from './ids.js';
 import type { Keys } from './keys.js';
@@ -41,6 +42,7 @@ function toJob(h: Fields): Job {
     attempts: Number(h.attempts ?? 0),
     ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
     ...(h.maxDurationSeconds ? { maxDurationSeconds: Number(h.maxDurationSeconds) } : {}),
+    ...(h.webhook ? { webhook: JSON.parse(h.webhook) as JobWebhook } : {}),
   };
 }
 
@@ -48,12 +50,15 @@ function toJob(h: Fields): Job {
 export interface JobStoreOptions {
   /** Seconds a finished job's keys live. Default `JOB_RETENTION_SECONDS` (7 days). */
   retentionSeconds?: number;
+  /** Called once a {@link JobStore.finish} applied (webhooks); awaited, and it must not throw. */
+  onFinished?: (job: Job, tenant: string) => Promise<void>;
 }
 
 /** Job records: a hash per job, an index sorted set per tenant, an event stream per job. */
 export class JobStore {
   private readonly r;
   readonly retentionSeconds: number;
+  private readonly onFinished: JobStoreOptions['onFinished'];
 
   constructor(
     private readonly redis: Redis,
@@ -62,6 +67,7 @@ export class JobStore {
   ) {
     this.r = scripted(redis);
     this.retentionSeconds = opts.retentionSeconds ?? loadReliabilityConfig().JOB_RETENTION_SECONDS;
+    this.onFinished = opts.onFinished;
   }
 
   /**
@@ -69,7 +75,7 @@ export class JobStore {
    * MULTI, and returns the job as {@link JobStore.get} would read it back.
    */
   async create(tenant: string, submission: JobSubmission, id = newId('job')): Promise<Job> {
-    const { datasetId, maxDurationSeconds, ...spec } = submission;
+    const { datasetId, maxDurationSeconds, webhook, ...spec } = submission;
     const fields: Fields = {
       id,
       tenant,
@@ -81,6 +87,7 @@ export class JobStore {
       // The first event is written here with id 1 (what tsnnAppendEvent would give a new record).
       eventSeq: '1',
       ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
+      ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
     };
     const results = await this.redis
       .multi()
@@ -192,6 +199,14 @@ export class JobStore {
       JSON.stringify(job),
       ...flat(fields),
     );
+    if (applied === 1 && this.onFinished) {
+      const tenant = await this.tenantOf(id);
+      if (tenant !== null) await this.onFinished({ ...job, attempts: Number(attempts) }, tenant);
+    }
+    if (applied === 1 && this.onFinished) {
+      const tenant = await this.tenantOf(id);
+      if (tenant !== null) await this.onFinished({ ...job, attempts: Number(attempts) }, tenant);
+    }
     return { applied: applied === 1, previous: previous as JobStatus | '', eventId: Number(eventId), attempts: Number(attempts) };
   }
 

@@ -27,6 +27,16 @@ export function keysFor(prefix: string) {
     /** Reservations of a tenant's queued or running jobs (sorted set, score: reservation time). */
     activeJobs: (tenant: string) => `${prefix}active-jobs:${tenant}`,
     idempotency: (tenant: string, scope: string, key: string) => `${prefix}idem:${tenant}:${scope}:${key}`,
+    /**
+     * A webhook endpoint (hash), its deliveries (sorted set of message ids, score: creation ms) and
+     * each delivery (JSON string), all under the endpoint's tag `{<endpoint id>}`. The per-job
+     * webhooks of a tenant (`webhook` in a job spec) share the pseudo-endpoint `default.<tenant>`.
+     */
+    webhook: (id: string) => `${prefix}webhook:{${id}}`,
+    webhookDeliveries: (id: string) => `${prefix}webhook:{${id}}:deliveries`,
+    webhookDelivery: (id: string, messageId: string) => `${prefix}webhook:{${id}}:delivery:${messageId}`,
+    /** A tenant's registered endpoint ids (sorted set, scores 0: ids sort by time). */
+    webhookIndex: (tenant: string) => `${prefix}webhook-index:${tenant}`,
     /** Pub/sub channel on which the API asks workers to cancel a running job (message: job id). */
     cancelChannel: () => `${prefix}cancel`,
     /** SCAN patterns (glob) of the keys sweepers walk. */

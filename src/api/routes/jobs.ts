@@ -10,6 +10,7 @@ import { IdempotencyKeyHeader } from '../headers.js';
 import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
 import { validateSpec } from '../../core/spec.js';
+import { checkWebhookUrl } from './webhooks.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': IdempotencyKeyHeader.optional().describe('Same key and body → same job'),
@@ -79,7 +80,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         ]);
       // Classification losses are checked against the labels themselves; mse reads no value.
       const targetValues = body.loss !== 'mse' ? await loadTargets(ds) : undefined;
-      const { datasetId: _d, maxDurationSeconds: _m, ...spec } = body;
+      const { datasetId: _d, maxDurationSeconds: _m, webhook, ...spec } = body;
+      if (webhook) await checkWebhookUrl(svc.config, 'webhook.url', webhook.url);
       const problems = validateSpec(
         toTrainingSpec(spec),
         { id: ds.id, rows: ds.rows, features: ds.features, targets: ds.targets, targetKind: ds.targetKind, classes: ds.classes, targetValues },
