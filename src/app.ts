@@ -16,6 +16,7 @@ import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { jobEventRoutes } from './api/routes/job-events.js';
 import { jobRoutes } from './api/routes/jobs.js';
+import { sweepRoutes } from './api/routes/sweeps.js';
 import { securityHeadersPlugin } from './api/security-headers.js';
 import { servicesPlugin } from './api/services.js';
 import type { Config } from './config.js';
@@ -71,6 +72,7 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   await z.register(jobEventRoutes);
   await z.register(jobArtifactRoutes);
   await z.register(webhookRoutes);
+  await z.register(sweepRoutes);
 }
 
 /** The app plugin, not encapsulated so the caller sees `svc` and `swagger()`. */

@@ -9,6 +9,7 @@ import { createBlobStore } from '../src/storage/blobs/index.js';
 import { DatasetStore } from '../src/storage/dataset-store.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
+import { SweepStore } from '../src/storage/sweep-store.js';
 import { CancelRegistry } from './cancel-registry.js';
 import { runTrainingJob, type RunContext } from './run-job.js';
 
@@ -46,6 +47,7 @@ function contextFor(keyPrefix: string): RunContext {
       jobs: new JobStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
       datasets: new DatasetStore(redis, keys, blobs),
       checkpoints: new CheckpointStore(redis, keys),
+      sweeps: new SweepStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
       cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,

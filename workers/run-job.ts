@@ -6,6 +6,11 @@ import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheck
 import { BlobStoreUnavailableError } from '../src/storage/blobs/blob-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
+import type { SweepStore } from '../src/storage/sweep-store.js';
+import { rungEpochs } from '../src/sweeps/search-space.js';
+import { scoreOf } from '../src/sweeps/scheduler.js';
+import type { Job } from '../src/schemas/job.js';
+import type { SweepMetricName } from '../src/schemas/sweep.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
@@ -15,6 +20,8 @@ export interface RunContext {
   datasets: DatasetStore;
   cancels: CancelRegistry;
   checkpoints: CheckpointStore;
+  /** Sweep records: a sweep trial asks them for ASHA rung decisions and announces its start. */
+  sweeps?: SweepStore;
   /** Minimum ms between progress events; the last epoch is always sent. Default 100. */
   progressIntervalMs?: number;
   /** Most ms between mid-epoch checkpoints (every epoch end checkpoints anyway). Default 5000. */
@@ -33,7 +40,38 @@ export interface Attempt {
 }
 
 /** `retry-later`: the blob store was unreachable; the job is queued again and should run after a pause. */
-export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'handed-back' | 'retry-later';
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'pruned' | 'skipped' | 'handed-back' | 'retry-later';
+
+/** ASHA of a sweep trial: where its rungs are and how it is ranked. */
+interface TrialAsha {
+  sweepId: string;
+  index: number;
+  eta: number;
+  metric: { name: SweepMetricName; goal: 'minimize' | 'maximize' };
+  rungs: number[];
+}
+
+/** The ASHA settings of job `job` when it is a trial of a sweep with early stopping, else null. */
+async function ashaOf(sweeps: SweepStore | undefined, job: Job): Promise<TrialAsha | null> {
+  if (!sweeps || !job.sweepId || job.sweepTrial === undefined) return null;
+  const meta = await sweeps.meta(job.sweepId);
+  const es = meta?.spec.earlyStop;
+  if (!meta || !es) return null;
+  return { sweepId: job.sweepId, index: job.sweepTrial, eta: es.eta, metric: meta.spec.metric, rungs: rungEpochs(es.minEpochs, es.eta, job.spec.epochs) };
+}
+
+/**
+ * The rung decision for a trial at epoch-end checkpoint `c` ('continue' off a rung). Made once
+ * per trial and rung in Redis (atomic per sweep), so it holds across workers and restarts.
+ */
+async function rungDecision(sweeps: SweepStore, a: TrialAsha, jobId: string, c: Checkpoint): Promise<'continue' | 'prune'> {
+  const rung = a.rungs.indexOf(c.epoch);
+  const last = c.history.at(-1);
+  if (rung < 0 || c.step !== 0 || !last) return 'continue';
+  const value = last[a.metric.name];
+  const metric = typeof value === 'number' && Number.isFinite(value) ? value : NaN;
+  return sweeps.decide(a.sweepId, { index: a.index, jobId, rung, epoch: c.epoch, metric, score: Number.isNaN(metric) ? Infinity : scoreOf(metric, a.metric), eta: a.eta });
+}
 
 const progressSnapshot = (p: Progress) =>
   JSON.stringify({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, valLoss: p.valLoss ?? null });
@@ -66,7 +104,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
   const owned = (w: OwnedWrite) => ctx.checkpoints.write(jobId, attemptNo, w);
 
   const controller = await ctx.cancels.register(jobId);
-  let stopReason: 'shutdown' | 'timeout' | undefined;
+  let stopReason: 'shutdown' | 'timeout' | 'pruned' | undefined;
   const onShutdown = () => {
     stopReason ??= 'shutdown';
     controller.abort(new Error('worker shutting down'));
@@ -88,6 +126,14 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       },
     });
     if (saved) ctx.log?.({ jobId, attempt: attemptNo, epoch: saved.epoch, step: saved.step, bytes: saved.bytes }, 'job resumed from checkpoint');
+    const asha = await ashaOf(ctx.sweeps, before);
+    if (before.sweepId && attemptNo === 1) await ctx.sweeps?.appendEvent(before.sweepId, 'trial.started', { trial: before.sweepTrial, jobId });
+    const prune = () => {
+      stopReason ??= 'pruned';
+      controller.abort(new Error('pruned'));
+    };
+    // Resumed at a rung it was already judged at (the worker died right after the decision): the same answer.
+    if (asha && saved && (await rungDecision(ctx.sweeps!, asha, jobId, saved.checkpoint)) === 'prune') prune();
 
     const spec = before.spec as TrainingSpec;
     const { maxDurationSeconds } = before;
@@ -135,6 +181,7 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
           pendingEpoch = null;
           await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p) } : {}) });
           if (c.step === 0) lastEpochEnd = c;
+          if (asha && c.step === 0 && !controller.signal.aborted && (await rungDecision(ctx.sweeps!, asha, jobId, c)) === 'prune') prune();
         },
       });
     };
@@ -172,6 +219,11 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
           throw e;
         });
       }
+      if (stopReason === 'pruned')
+        return pruned(ctx, jobId, attemptNo, before.spec as TrainingSpec, lastEpochEnd ?? err.checkpoint).catch((e: unknown) => {
+          if (e instanceof JobFencedError) return 'skipped' as const;
+          throw e;
+        });
       if (stopReason === 'timeout')
         return timedOut(ctx, jobId, attemptNo, before.spec as TrainingSpec, before.maxDurationSeconds!, err.checkpoint).catch((e: unknown) => {
           if (e instanceof JobFencedError) return 'skipped' as const;
@@ -264,23 +316,38 @@ async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, spec:
  */
 async function cancelled(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint, at: string): Promise<'cancelled' | 'skipped'> {
   const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
-  const result: JobResult | undefined = r
-    ? {
-        loss: r.loss,
-        ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
-        ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
-        ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
-        epochsRun: r.epochsRun,
-        stoppedEarly: false,
-        weightsHash: r.weightsHash,
-        // The rebuild ran no step: time and throughput are the finished epochs' own.
-        durationMs: r.history.reduce((t, m) => t + m.durationMs, 0),
-        samplesPerSecond: r.history.at(-1)!.samplesPerSecond,
-      }
-    : undefined;
+  const result = r ? checkpointResult(r, false) : undefined;
   const kept = r ? `the model after epoch ${r.epochsRun} (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept` : 'no epoch had finished, so there is no model';
   const done = await ctx.jobs.finish(jobId, ['running'], 'cancelled', { ...(result ? { result } : {}), error: { code: 'cancelled', message: `cancelled by request at ${at}; ${kept}` } }, { attempt: attemptNo });
   if (!done.applied) return 'skipped';
   ctx.log?.({ jobId, at, epochsKept: r?.epochsRun ?? 0 }, 'job cancelled');
   return 'cancelled';
+}
+
+/** The job result of a model rebuilt from an epoch-end checkpoint. */
+function checkpointResult(r: TrainResult, stoppedEarly: boolean): JobResult {
+  return {
+    loss: r.loss,
+    ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
+    ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
+    ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
+    epochsRun: r.epochsRun,
+    stoppedEarly,
+    weightsHash: r.weightsHash,
+    // The rebuild ran no step: time and throughput are the finished epochs' own.
+    durationMs: r.history.reduce((t, m) => t + m.durationMs, 0),
+    samplesPerSecond: r.history.at(-1)?.samplesPerSecond ?? 0,
+  };
+}
+
+/**
+ * ASHA pruned the sweep trial at the rung ending at checkpoint `c`: the model and metrics of that
+ * epoch are kept (`result`, `stoppedEarly: true`), status `pruned`.
+ */
+async function pruned(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint): Promise<'pruned' | 'skipped'> {
+  const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
+  const done = await ctx.jobs.finish(jobId, ['running'], 'pruned', r ? { result: checkpointResult(r, true) } : {}, { attempt: attemptNo });
+  if (!done.applied) return 'skipped';
+  ctx.log?.({ jobId, epoch: c.epoch }, 'sweep trial pruned');
+  return 'pruned';
 }

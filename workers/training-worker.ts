@@ -7,14 +7,20 @@ import { loadReliabilityConfig, type ReliabilityConfig } from '../src/queue/reli
 import type { TrainingJobData } from '../src/queue/training-queue.js';
 import { WebhookQueue } from '../src/queue/webhook-queue.js';
 import { TERMINAL_STATUSES } from '../src/schemas/job.js';
+import { TrainingQueue } from '../src/queue/training-queue.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
 import { sweepJobIndexes } from '../src/storage/retention.js';
+import { SweepStore } from '../src/storage/sweep-store.js';
+import { SweepScheduler } from '../src/sweeps/scheduler.js';
 
 /** Config the worker reads. */
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> &
   BlobConfig &
-  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE'>>;
+  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT'>>;
+
+/** How often a worker reconciles every running sweep (a safety net: trial ends already trigger it). */
+const SWEEP_RECONCILE_MS = 5000;
 
 /**
  * Node flags of the trainer children. Node 20 runs WebAssembly relaxed SIMD (the fused
@@ -50,13 +56,41 @@ export class TrainingWorker {
   private readonly storeRedis: Redis;
   private readonly sweeper: NodeJS.Timeout;
   private readonly webhooks: WebhookQueue;
+  private readonly sweepReconciler: NodeJS.Timeout;
+  private readonly queueRedis: Redis;
+  private readonly schedulers = new Map<string, { scheduler: SweepScheduler; queue: TrainingQueue }>();
+  private readonly settling = new Set<Promise<void>>();
 
   constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = loadReliabilityConfig()) {
     this.reliability = reliability;
     this.connection = createRedis(config.REDIS_URL, { name: 'tsnn-worker', blocking: true });
     this.storeRedis = createRedis(config.REDIS_URL, { name: 'tsnn-worker-store' });
+    this.queueRedis = createRedis(config.REDIS_URL, { name: 'tsnn-worker-queue' });
     this.connection.on('error', () => {});
     this.storeRedis.on('error', () => {});
+    this.queueRedis.on('error', () => {});
+    /** The sweep scheduler of a key prefix (one per deployment sharing this queue). */
+    const schedulerFor = (keyPrefix: string): SweepScheduler => {
+      let s = this.schedulers.get(keyPrefix);
+      if (!s) {
+        const keys = keysFor(keyPrefix);
+        const queue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix });
+        const jobs = new JobStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
+        const sweeps = new SweepStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
+        const scheduler = new SweepScheduler({ redis: this.storeRedis, keys, jobs, sweeps, queue, maxActivePerTenant: config.MAX_ACTIVE_JOBS_PER_TENANT ?? 20, log });
+        this.schedulers.set(keyPrefix, (s = { scheduler, queue }));
+      }
+      return s.scheduler;
+    };
+    /** A trial's job ended: record it and start the next trial of its sweep. */
+    const settle = (keyPrefix: string, sweepId: string | undefined) => {
+      if (!sweepId) return;
+      const p = schedulerFor(keyPrefix)
+        .settle(sweepId)
+        .catch((err: unknown) => log({ sweepId, err: String(err) }, 'sweep settle failed'))
+        .finally(() => this.settling.delete(p));
+      this.settling.add(p);
+    };
     const { file, execArgv } = processorFile();
     this.worker = new Worker<TrainingJobData>(config.QUEUE_NAME, file, {
       connection: this.connection,
@@ -94,12 +128,15 @@ export class TrainingWorker {
       void jobs
         .finish(job.data.jobId, ['queued', 'running'], 'failed', { error: { code: 'worker_error', message: err.message } })
         .then(() => publishEnded(job.data))
-        .catch(() => {});
+        .catch(() => {})
+        .then(() => settle(job.data.keyPrefix, job.data.sweepId));
     });
+    this.worker.on('completed', (job: Job<TrainingJobData>) => settle(job.data.keyPrefix, job.data.sweepId));
     this.worker.on('stalled', (jobId: string) => log({ jobId }, 'job stalled (its worker died); back to wait, it resumes from its checkpoint'));
     this.worker.on('error', (err) => log({ err: err.message }, 'worker error'));
     const keys = keysFor(config.KEY_PREFIX);
     this.sweeper = setInterval(() => void sweepJobIndexes(this.storeRedis, keys).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();
+    this.sweepReconciler = setInterval(() => void schedulerFor(config.KEY_PREFIX).settleAll().catch(() => {}), SWEEP_RECONCILE_MS).unref();
   }
 
   /**
@@ -109,11 +146,15 @@ export class TrainingWorker {
    */
   async close(graceMs = this.reliability.WORKER_SHUTDOWN_TIMEOUT_MS): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.sweepReconciler);
     const graceful = this.worker.close();
     this.worker.cancelAllJobs('worker shutting down');
     const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) await this.worker.close(true);
     await this.webhooks.close().catch(() => {});
+    await Promise.allSettled([...this.settling]);
+    for (const { queue } of this.schedulers.values()) await queue.close().catch(() => {});
+    await this.queueRedis.quit().catch(() => {});
     await this.storeRedis.quit().catch(() => {});
     await this.connection.quit().catch(() => {});
   }

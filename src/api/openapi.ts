@@ -258,6 +258,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'datasets', description: 'Training data' },
         { name: 'jobs', description: 'Training jobs, their events, metrics, model and predictions' },
         { name: 'webhooks', description: 'Signed event deliveries (Standard Webhooks): endpoints, secrets, delivery log' },
+        { name: 'sweeps', description: 'Hyperparameter sweeps: one job per trial, ASHA early stopping, trials table and events' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

@@ -11,6 +11,7 @@ import { WebhookStore } from '../storage/webhook-store.js';
 import { DatasetStore } from '../storage/dataset-store.js';
 import { JobStore } from '../storage/job-store.js';
 import { keysFor, type Keys } from '../storage/keys.js';
+import { SweepStore } from '../storage/sweep-store.js';
 
 /** Shared services of the API, one set per app instance. */
 export interface Services {
@@ -20,6 +21,7 @@ export interface Services {
   blobs: BlobStore;
   datasets: DatasetStore;
   jobs: JobStore;
+  sweeps: SweepStore;
   queue: TrainingQueue;
   webhooks: WebhookStore;
   /** Producer of webhook events and deliveries (workers deliver them). */
@@ -62,6 +64,7 @@ export const servicesPlugin = fp(
       jobs: new JobStore(redis, keys, { onFinished: (job, tenant) => webhookQueue.jobFinished(job, tenant) }),
       webhooks: new WebhookStore(redis, keys),
       webhookQueue,
+      sweeps: new SweepStore(redis, keys),
       // BullMQ defines ~40 Lua commands on its connection, and ioredis copies them into every
       // MULTI/pipeline built on it: keep them off the API's command connection.
       queue: new TrainingQueue(queueRedis, {

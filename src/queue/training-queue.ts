@@ -8,6 +8,8 @@ export interface TrainingJobData {
   jobId: string;
   /** Key prefix of the job record and dataset (so one Redis can host isolated deployments). */
   keyPrefix: string;
+  /** The sweep the job is a trial of: the worker reconciles that sweep when the job ends. */
+  sweepId?: string;
 }
 
 /** Options of {@link TrainingQueue}. */
@@ -39,10 +41,10 @@ export class TrainingQueue {
   }
 
   /** Enqueues our job `jobId`; the BullMQ job id is the same id, so a second add is a no-op. */
-  async enqueue(jobId: string): Promise<void> {
+  async enqueue(jobId: string, opts: { sweepId?: string } = {}): Promise<void> {
     await this.queue.add(
       'train',
-      { jobId, keyPrefix: this.keyPrefix },
+      { jobId, keyPrefix: this.keyPrefix, ...(opts.sweepId ? { sweepId: opts.sweepId } : {}) },
       {
         jobId,
         attempts: this.attempts,

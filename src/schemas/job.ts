@@ -76,6 +76,8 @@ export const JobSchema = z
     cancelRequested: z.boolean().optional(),
     maxDurationSeconds: z.number().int().optional(),
     webhook: JobWebhookSchema.optional().describe('Where this job\'s events are POSTed (Standard Webhooks, signed with the tenant\'s default secret)'),
+    sweepId: z.string().optional().describe('The sweep this job is a trial of'),
+    sweepTrial: z.number().int().optional().describe('Its trial index in that sweep'),
   })
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof JobSchema>;

@@ -21,7 +21,7 @@ function randomHex4(): string {
  * `ZREVRANGEBYLEX` and the id itself is the cursor. Ids made by different processes in the same
  * millisecond sort in random order.
  */
-export function newId(kind: 'ds' | 'job' | 'whk' | 'msg', now = Date.now()): string {
+export function newId(kind: 'ds' | 'job' | 'whk' | 'msg' | 'sw', now = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
     seq = 0;
@@ -30,4 +30,4 @@ export function newId(kind: 'ds' | 'job' | 'whk' | 'msg', now = Date.now()): str
 }
 
 /** Ids accepted in paths and cursors; anything else is simply not found. */
-export const ID_PATTERN = /^(ds|job)_[0-9a-z]{12}[0-9a-f]{8}$/;
+export const ID_PATTERN = /^(ds|job|sw)_[0-9a-z]{12}[0-9a-f]{8}$/;

@@ -43,6 +43,7 @@ function toJob(h: Fields): Job {
     ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
     ...(h.maxDurationSeconds ? { maxDurationSeconds: Number(h.maxDurationSeconds) } : {}),
     ...(h.webhook ? { webhook: JSON.parse(h.webhook) as JobWebhook } : {}),
+    ...(h.sweepId ? { sweepId: h.sweepId, sweepTrial: Number(h.sweepTrial) } : {}),
   };
 }
 
@@ -74,7 +75,7 @@ export class JobStore {
    * Creates a `queued` job record, its index entries and its first `status` event (id 1) in one
    * MULTI, and returns the job as {@link JobStore.get} would read it back.
    */
-  async create(tenant: string, submission: JobSubmission, id = newId('job')): Promise<Job> {
+  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number } } = {}): Promise<Job> {
     const { datasetId, maxDurationSeconds, webhook, ...spec } = submission;
     const fields: Fields = {
       id,
@@ -88,6 +89,7 @@ export class JobStore {
       eventSeq: '1',
       ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
       ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
+      ...(opts.sweep ? { sweepId: opts.sweep.id, sweepTrial: String(opts.sweep.trial) } : {}),
     };
     const results = await this.redis
       .multi()

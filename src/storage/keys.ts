@@ -46,6 +46,23 @@ export function keysFor(prefix: string) {
       activeJobs: `${prefix}active-jobs:*`,
       datasetActiveJobs: `${prefix}ds:{*}:jobs`,
     },
+    // A sweep's keys share the hash tag {id}, so its Lua scripts touch one cluster slot.
+    /** Sweep record (hash: status, spec, best, eventSeq, …). */
+    sweep: (id: string) => `${prefix}sweep:{${id}}`,
+    sweepEvents: (id: string) => `${prefix}sweep:{${id}}:events`,
+    /** Hash: trial index → trial JSON (params, job id, outcome once ended). */
+    sweepTrials: (id: string) => `${prefix}sweep:{${id}}:trials`,
+    /** List of trial indexes not yet given a job. */
+    sweepPending: (id: string) => `${prefix}sweep:{${id}}:pending`,
+    /** Set of trial indexes whose job is queued or running (at most maxConcurrent). */
+    sweepActive: (id: string) => `${prefix}sweep:{${id}}:active`,
+    /** Sorted set of one ASHA rung: trial index scored by its metric (lower is better). */
+    sweepRung: (id: string, rung: number) => `${prefix}sweep:{${id}}:rung:${rung}`,
+    /** List of every rung decision (JSON), in order. */
+    sweepDecisions: (id: string) => `${prefix}sweep:{${id}}:decisions`,
+    sweepIndex: (tenant: string) => `${prefix}sweep-index:${tenant}`,
+    /** Set of running sweeps (what workers reconcile periodically). */
+    sweepsRunning: () => `${prefix}sweeps-running`,
   };
 }
 export type Keys = ReturnType<typeof keysFor>;

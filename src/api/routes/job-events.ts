@@ -1,8 +1,10 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { EventsQuerySchema, TERMINAL_STATUSES } from '../../schemas/job.js';
 import { TERMINAL_EVENTS, type StoredEvent } from '../../storage/event-stream.js';
+import { SWEEP_TERMINAL_EVENTS } from '../../storage/sweep-store.js';
 import { EventHub } from '../event-hub.js';
 import { LastEventIdHeader } from '../headers.js';
 import { notFound } from '../problem.js';
@@ -47,6 +49,74 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
     for (const end of streams) end();
   });
   app.addHook('onClose', async () => hub.close());
+  /**
+   * Writes the SSE stream `o.stream` after id `o.after` on the hijacked socket: replay, then live
+   * through the hub, closed after a terminal event (or when `o.ended()` says nothing more comes).
+   */
+  async function serveEvents(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    o: { stream: string; after: number; terminal: readonly string[]; logFields: object; ended: () => Promise<boolean> },
+  ): Promise<void> {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    await new Promise<void>((done) => {
+      let open = true;
+      const finish = () => {
+        if (!open) return;
+        open = false;
+        follower.close();
+        clearInterval(heartbeat);
+        clearInterval(check);
+        streams.delete(shutdown);
+        req.raw.off('close', finish);
+        res.end();
+        done();
+      };
+      const shutdown = () => {
+        if (open) res.write('retry: 1000\n\n');
+        finish();
+      };
+      const follower = hub.follow(o.stream, o.after, (e) => {
+        res.write(frameOf(e));
+        if (o.terminal.includes(e.type)) finish();
+        else if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+          req.log.debug({ ...o.logFields, buffered: res.writableLength }, 'slow event stream client paused');
+          follower.pause();
+          res.once('drain', () => {
+            if (open) follower.resume().catch(failed);
+          });
+        }
+      });
+      /** Ends the stream when the job is gone or ended and nothing is left after the cursor. */
+      const checkEnded = async () => {
+        const ended = await o.ended();
+        if (!open || follower.paused) return; // a paused stream ends when it resumes and reaches the terminal event
+        if (ended) {
+          // Read what is left, then we are done.
+          await follower.sync();
+          finish();
+        }
+      };
+      const failed = (err: unknown) => {
+        if (open) req.log.warn({ err, ...o.logFields }, 'event stream failed');
+        finish();
+      };
+      req.raw.on('close', finish);
+      streams.add(shutdown);
+      const heartbeat = setInterval(() => res.write(': ping\n\n'), svc.config.SSE_HEARTBEAT_MS);
+      const check = setInterval(() => checkEnded().catch(failed), STATUS_CHECK_MS);
+      follower.ready.then(() => (open ? checkEnded() : undefined)).catch(failed);
+    });
+  }
+
   app.get(
     '/v1/jobs/:id/events',
     {
@@ -85,62 +155,63 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
       // request hung holding a follower until the job ended (found by test/fuzz); answer the head alone
       if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
 
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      res.write('retry: 2000\n\n');
-      await new Promise<void>((done) => {
-        let open = true;
-        const finish = () => {
-          if (!open) return;
-          open = false;
-          follower.close();
-          clearInterval(heartbeat);
-          clearInterval(check);
-          streams.delete(shutdown);
-          req.raw.off('close', finish);
-          res.end();
-          done();
-        };
-        const shutdown = () => {
-          if (open) res.write('retry: 1000\n\n');
-          finish();
-        };
-        const follower = hub.follow(stream, after, (e) => {
-          res.write(frameOf(e));
-          if (TERMINAL_EVENTS.includes(e.type)) finish();
-          else if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
-            req.log.debug({ jobId: id, buffered: res.writableLength }, 'slow event stream client paused');
-            follower.pause();
-            res.once('drain', () => {
-              if (open) follower.resume().catch(failed);
-            });
-          }
-        });
-        /** Ends the stream when the job is gone or ended and nothing is left after the cursor. */
-        const checkEnded = async () => {
+      return serveEvents(req, reply, {
+        stream,
+        after,
+        terminal: TERMINAL_EVENTS,
+        logFields: { jobId: id },
+        // Status and terminal event are written atomically: once it is terminal, what is left is all there is.
+        ended: async () => {
           const status = await svc.redis.hget(svc.keys.job(id), 'status');
-          if (!open || follower.paused) return; // a paused stream ends when it resumes and reaches the terminal event
-          if (status === null || (TERMINAL_STATUSES as readonly string[]).includes(status)) {
-            // Status and terminal event are written atomically: read what is left, then we are done.
-            await follower.sync();
-            finish();
-          }
-        };
-        const failed = (err: unknown) => {
-          if (open) req.log.warn({ err, jobId: id }, 'event stream failed');
-          finish();
-        };
-        req.raw.on('close', finish);
-        streams.add(shutdown);
-        const heartbeat = setInterval(() => res.write(': ping\n\n'), svc.config.SSE_HEARTBEAT_MS);
-        const check = setInterval(() => checkEnded().catch(failed), STATUS_CHECK_MS);
-        follower.ready.then(() => (open ? checkEnded() : undefined)).catch(failed);
+          return status === null || (TERMINAL_STATUSES as readonly string[]).includes(status);
+        },
+      });
+    },
+  );
+
+  app.get(
+    '/v1/sweeps/:id/events',
+    {
+      schema: {
+        tags: ['sweeps'],
+        operationId: 'streamSweepEvents',
+        summary: 'Live sweep events (SSE): trial.started, trial.pruned, trial.completed, sweep.best, then sweep.completed or sweep.cancelled; resumable with Last-Event-ID',
+        params: IdParamsSchema,
+        querystring: EventsQuerySchema,
+        headers: EventsHeadersSchema,
+        response: {
+          200: {
+            description:
+              'Server-Sent Events with increasing integer `id:`s. `trial.started` ({trial, jobId}) when a trial\'s job starts; `trial.completed`, `trial.pruned`, `trial.failed`, `trial.cancelled` ' +
+              '({trial, jobId, status, metric, epochsRun, params}) when it ends; `sweep.best` ({trial, jobId, metric, params}) when a completed trial beats the best so far; ' +
+              'then one terminal event, `sweep.completed` or `sweep.cancelled` ({status, best}), after which the server closes the stream. Resume with `Last-Event-ID` (or `?lastEventId=`).',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
+          ...problemResponses(400, 404, 429),
+        },
+        'x-response-descriptions': {
+          400: 'Last-Event-ID or lastEventId is not an event id (a non-negative integer)',
+          404: 'No sweep with this id',
+          429: 'Rate limit',
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      if (!(await svc.sweeps.meta(id, req.tenant))) throw notFound('sweep', id);
+      const header = req.headers['last-event-id'];
+      const after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
+      if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
+      return serveEvents(req, reply, {
+        stream: svc.keys.sweepEvents(id),
+        after,
+        terminal: SWEEP_TERMINAL_EVENTS,
+        logFields: { sweepId: id },
+        // Status and terminal event are written in one script.
+        ended: async () => {
+          const status = await svc.redis.hget(svc.keys.sweep(id), 'status');
+          return status === null || status === 'completed' || status === 'cancelled';
+        },
       });
     },
   );
