@@ -194,7 +194,7 @@ describe('sweeps over the real service', () => {
       expect(t.params['optimizer.learningRate']).toBeLessThan(1e-2);
       expect([4, 5, 6, 7, 8]).toContain(t.params['model.layers.0.units']);
     }
-    expect(r.json.counts.queued + (r.json.counts.running ?? 0)).toBe(2);
+    expect((r.json.counts.queued ?? 0) + (r.json.counts.running ?? 0)).toBe(2);
     expect(r.json.counts.pending).toBe(2);
     // Wait until a trial runs.
     for (let i = 0; i < 100 && !(await call('GET', `/v1/sweeps/${id}`)).json.trials.some((t: Json) => t.status === 'running'); i++) await new Promise((res) => setTimeout(res, 100));
