@@ -14,6 +14,7 @@ import { datasetRoutes } from './api/routes/datasets.js';
 import { healthRoutes } from './api/routes/health.js';
 import { jobArtifactRoutes } from './api/routes/job-artifacts.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
+import { jobCheckpointRoutes } from './api/routes/job-checkpoints.js';
 import { jobEventRoutes } from './api/routes/job-events.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { sweepRoutes } from './api/routes/sweeps.js';
@@ -71,6 +72,7 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   await z.register(jobRoutes);
   await z.register(jobEventRoutes);
   await z.register(jobArtifactRoutes);
+  await z.register(jobCheckpointRoutes);
   await z.register(webhookRoutes);
   await z.register(sweepRoutes);
 }

@@ -74,6 +74,8 @@ export const ConfigSchema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
+  /** Epoch-end checkpoints kept per job as artifacts (`GET /v1/jobs/{id}/checkpoints`, `fromCheckpoint`): the last N plus the best. Default 3. */
+  CHECKPOINTS_KEPT: int(3, 1),
   /** Webhook endpoints one tenant may register. Default 20. */
   MAX_WEBHOOKS_PER_TENANT: int(20, 1),
   /** Attempts per job for infrastructure failures (bad specs are never retried). Default 3. */

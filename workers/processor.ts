@@ -1,6 +1,7 @@
 import { DelayedError, WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
 import { loadBlobConfig } from '../src/config.js';
+import { ConfigSchema } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
@@ -51,6 +52,7 @@ function contextFor(keyPrefix: string): RunContext {
       cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
+      checkpointsKept: ConfigSchema.shape.CHECKPOINTS_KEPT.parse(process.env.CHECKPOINTS_KEPT || undefined),
       log: (obj, msg) => logger.info(obj, msg),
     };
     contexts.set(keyPrefix, ctx);

@@ -26,6 +26,8 @@ export interface RunContext {
   progressIntervalMs?: number;
   /** Most ms between mid-epoch checkpoints (every epoch end checkpoints anyway). Default 5000. */
   checkpointIntervalMs?: number;
+  /** Epoch-end checkpoints kept per job as artifacts (the last ones, plus the best). Default 3 (CHECKPOINTS_KEPT). */
+  checkpointsKept?: number;
   log?: (obj: object, msg: string) => void;
 }
 
@@ -180,7 +182,11 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
           const p = pendingEpoch;
           pendingEpoch = null;
           await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p) } : {}) });
-          if (c.step === 0) lastEpochEnd = c;
+          if (c.step === 0) {
+            lastEpochEnd = c;
+            // Epoch ends are also kept as artifacts (GET /v1/jobs/{id}/checkpoints, fromCheckpoint).
+            await ctx.checkpoints.keep(jobId, c, ctx.checkpointsKept ?? 3, ctx.jobs.retentionSeconds);
+          }
           if (asha && c.step === 0 && !controller.signal.aborted && (await rungDecision(ctx.sweeps!, asha, jobId, c)) === 'prune') prune();
         },
       });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { pagination } from './common.js';
 import { TrainingSpecSchema } from './training-spec.js';
 import { JobWebhookSchema } from './webhook.js';
+import { JobFromCheckpointSchema } from './checkpoint.js';
 
 /** `pruned`: a sweep trial that early stopping (ASHA) ended at a rung; it keeps its model and metrics. */
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'pruned'] as const;
@@ -75,6 +76,7 @@ export const JobSchema = z
     attempts: z.number().int().describe('Times a worker started this job'),
     cancelRequested: z.boolean().optional(),
     maxDurationSeconds: z.number().int().optional(),
+    fromCheckpoint: JobFromCheckpointSchema.optional().describe('The checkpoint this job started from'),
     webhook: JobWebhookSchema.optional().describe('Where this job\'s events are POSTed (Standard Webhooks, signed with the tenant\'s default secret)'),
     sweepId: z.string().optional().describe('The sweep this job is a trial of'),
     sweepTrial: z.number().int().optional().describe('Its trial index in that sweep'),

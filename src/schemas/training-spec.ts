@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JobWebhookSchema } from './webhook.js';
+import { FromCheckpointSchema } from './checkpoint.js';
 import './common.js'; // installs the "required" error message
 import type { ClipSpec, OptimizerSpec, OptimizerType, ScheduleSpec, TrainingSpec } from '../core/types.js';
 import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
@@ -152,6 +153,7 @@ export const JobSubmissionSchema = z
       .optional()
       .describe('Wall-clock limit from the first start; then the job fails with code `timeout`, keeping the model of its last checkpoint'),
     webhook: JobWebhookSchema.optional(),
+    fromCheckpoint: FromCheckpointSchema.optional(),
   })
   .meta({ id: 'JobSubmission' });
 export type JobSubmission = z.infer<typeof JobSubmissionSchema>;

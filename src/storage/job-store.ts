@@ -5,6 +5,7 @@ import { CheckpointStore } from './checkpoint-store.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
 import type { JobWebhook } from '../schemas/webhook.js';
+import type { JobFromCheckpoint } from '../schemas/checkpoint.js';
 import type { JobEventType } from './event-stream.js';
 import { newId } from './ids.js';
 import type { Keys } from './keys.js';
@@ -42,6 +43,7 @@ function toJob(h: Fields): Job {
     attempts: Number(h.attempts ?? 0),
     ...(h.cancelRequested === '1' ? { cancelRequested: true } : {}),
     ...(h.maxDurationSeconds ? { maxDurationSeconds: Number(h.maxDurationSeconds) } : {}),
+    ...(h.fromCheckpoint ? { fromCheckpoint: JSON.parse(h.fromCheckpoint) as JobFromCheckpoint } : {}),
     ...(h.webhook ? { webhook: JSON.parse(h.webhook) as JobWebhook } : {}),
     ...(h.sweepId ? { sweepId: h.sweepId, sweepTrial: Number(h.sweepTrial) } : {}),
   };
@@ -75,8 +77,8 @@ export class JobStore {
    * Creates a `queued` job record, its index entries and its first `status` event (id 1) in one
    * MULTI, and returns the job as {@link JobStore.get} would read it back.
    */
-  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number } } = {}): Promise<Job> {
-    const { datasetId, maxDurationSeconds, webhook, ...spec } = submission;
+  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number }; fromCheckpoint?: JobFromCheckpoint } = {}): Promise<Job> {
+    const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
     const fields: Fields = {
       id,
       tenant,
@@ -90,6 +92,7 @@ export class JobStore {
       ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
       ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
       ...(opts.sweep ? { sweepId: opts.sweep.id, sweepTrial: String(opts.sweep.trial) } : {}),
+      ...(opts.fromCheckpoint ? { fromCheckpoint: JSON.stringify(opts.fromCheckpoint) } : {}),
     };
     const results = await this.redis
       .multi()

@@ -23,6 +23,9 @@ export function keysFor(prefix: string) {
     jobModel: (id: string) => `${job(id)}:model`,
     jobMetrics: (id: string) => `${job(id)}:metrics`,
     jobCheckpoint: (id: string) => `${job(id)}:checkpoint`,
+    /** Kept epoch-end checkpoints: a hash epoch → metadata JSON, and one string per epoch (`v8.serialize`d). */
+    jobKeptCheckpoints: (id: string) => `${job(id)}:ckpts`,
+    jobKeptCheckpoint: (id: string, epoch: number) => `${job(id)}:ckpt:${epoch}`,
     jobIndex: (tenant: string) => `${prefix}job-index:${tenant}`,
     /** Reservations of a tenant's queued or running jobs (sorted set, score: reservation time). */
     activeJobs: (tenant: string) => `${prefix}active-jobs:${tenant}`,

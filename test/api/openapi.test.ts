@@ -49,7 +49,7 @@ describe('openapi/openapi.json', () => {
     expect(Object.keys(doc.paths['/v1/datasets'].post.requestBody.content).sort()).toEqual(['application/json', 'application/x-ndjson', 'multipart/form-data', 'text/csv']);
     const spec = doc.components.schemas.JobSubmission;
     expect(Object.keys(spec.properties).sort()).toEqual(
-      ['batchSize', 'clip', 'datasetId', 'dtype', 'earlyStopping', 'epochs', 'gradientCheck', 'loss', 'maxDurationSeconds', 'maxLossGrowth', 'model', 'normalize', 'optimizer', 'schedule', 'seed', 'validationSplit', 'webhook'].sort(),
+      ['batchSize', 'clip', 'datasetId', 'dtype', 'earlyStopping', 'epochs', 'gradientCheck', 'loss', 'maxDurationSeconds', 'maxLossGrowth', 'model', 'normalize', 'optimizer', 'schedule', 'seed', 'validationSplit', 'webhook', 'fromCheckpoint'].sort(),
     );
     expect(spec.additionalProperties).toBe(false);
     expect(Object.keys(doc.paths['/v1/jobs/{id}/events'].get.responses['200'].content)).toEqual(['text/event-stream']);

@@ -11,6 +11,8 @@ import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.j
 import { reserveActiveJob } from '../limits.js';
 import { validateSpec } from '../../core/spec.js';
 import { checkWebhookUrl } from './webhooks.js';
+import { checkpointToStartFrom } from '../from-checkpoint.js';
+import { CheckpointStore } from '../../storage/checkpoint-store.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': IdempotencyKeyHeader.optional().describe('Same key and body → same job'),
@@ -80,7 +82,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         ]);
       // Classification losses are checked against the labels themselves; mse reads no value.
       const targetValues = body.loss !== 'mse' ? await loadTargets(ds) : undefined;
-      const { datasetId: _d, maxDurationSeconds: _m, webhook, ...spec } = body;
+      const { datasetId: _d, maxDurationSeconds: _m, webhook, fromCheckpoint, ...spec } = body;
       if (webhook) await checkWebhookUrl(svc.config, 'webhook.url', webhook.url);
       const problems = validateSpec(
         toTrainingSpec(spec),
@@ -88,6 +90,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST },
       );
       if (problems.length > 0) throw invalidFields(problems);
+      const start = fromCheckpoint ? await checkpointToStartFrom(svc, req.tenant, body) : undefined;
       const id = newId('job');
       const key = req.headers['idempotency-key'];
       if (key) {
@@ -107,7 +110,9 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       }
       await reserveActiveJob(svc.redis, svc.keys, req.tenant, id, svc.config.MAX_ACTIVE_JOBS_PER_TENANT);
-      const job = await svc.jobs.create(req.tenant, body, id);
+      // The worker resumes from the seeded checkpoint as from one of the job's own.
+      if (start) await new CheckpointStore(svc.redis, svc.keys).seed(id, start.checkpoint);
+      const job = await svc.jobs.create(req.tenant, body, id, start ? { fromCheckpoint: start.record } : {});
       try {
         await svc.queue.enqueue(id);
       } catch (err) {
