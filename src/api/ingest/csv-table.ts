@@ -10,11 +10,30 @@ export interface TableLimits {
   maxColumns?: number;
 }
 
-/** A parsed table: column names and rows × columns.length values, row-major. */
+/**
+ * A parsed table: column names, the column `target` (the one named before the data, else the
+ * last) in `targets`, every other column row-major in `features`.
+ */
 export interface ParsedTable {
   columns: string[];
   rows: number;
-  matrix: ValueMatrix;
+  target: number;
+  features: ValueMatrix;
+  targets: ValueMatrix;
+}
+
+/** Frees a table's values (an upload refused after parsing). */
+export function discardTable(t: ParsedTable): void {
+  t.features.discard();
+  t.targets.discard();
+}
+
+/** Two value arrays that turn float64 together: features and targets. */
+export function columnGroups(): { features: ValueMatrix; targets: ValueMatrix } {
+  const features = new ValueMatrix();
+  const targets = new ValueMatrix();
+  ValueMatrix.link(features, targets);
+  return { features, targets };
 }
 
 /** The incremental parser interface both formats share: bytes in, a table out. */
@@ -173,8 +192,10 @@ function splitHeader(text: string, line: number): string[] {
  */
 export class CsvTableParser implements TableParser {
   columns: string[] | null = null;
-  private matrix: ValueMatrix | null = null;
+  private features: ValueMatrix | null = null;
+  private targets: ValueMatrix | null = null;
   private width = 0;
+  private targetCol = -1;
   /** Absolute offset (in the decoded stream) of the chunk being parsed. */
   private offset = 0;
   private line = 1;
@@ -294,10 +315,10 @@ export class CsvTableParser implements TableParser {
       if (seen.has(h)) throw csvProblem(`column name '${h.slice(0, 60)}' appears twice in the header (columns ${seen.get(h)! + 1} and ${i + 1}); rename one`, line, i + 1);
       seen.set(h, i);
     });
-    if (this.target !== undefined) targetIndex(header, this.target);
+    this.targetCol = this.target !== undefined ? targetIndex(header, this.target) : header.length - 1;
     this.columns = header;
     this.width = header.length;
-    this.matrix = new ValueMatrix();
+    ({ features: this.features, targets: this.targets } = columnGroups());
   }
 
   private scanData(buf: Buffer, i: number): void {
@@ -337,7 +358,7 @@ export class CsvTableParser implements TableParser {
         }
         if (j < n && (c === COMMA || c === LF) && digits > 0 && digits + scale <= 15) {
           const v = scale === 0 ? mant : mant / POW10[scale];
-          this.matrix!.push(neg ? -v : v);
+          (this.col === this.targetCol ? this.targets! : this.features!).push(neg ? -v : v);
           this.col++;
           if (c === LF) this.endRecord(LF);
           i = j + 1;
@@ -399,11 +420,12 @@ export class CsvTableParser implements TableParser {
       throw csvProblem(`line ${this.recordLine} has more fields than the header's ${this.width}; every row needs one value per column`, this.recordLine);
     if (e - s > MAX_CELL_BYTES) throw this.longCell();
     const v = parseDecimal(b, s, e);
+    const into = this.col === this.targetCol ? this.targets! : this.features!;
     if (!(v - v === 0)) {
       // NaN or ±Infinity
       this.cellError ??= this.badCell(b, s, e, at);
-      this.matrix!.push(0);
-    } else this.matrix!.push(v);
+      into.push(0);
+    } else into.push(v);
     this.col++;
     if (delim !== COMMA) this.endRecord(delim);
   }
@@ -459,12 +481,13 @@ export class CsvTableParser implements TableParser {
     }
     const rows = this.rows;
     if (rows < 2) throw csvProblem(`the CSV has ${rows === 0 ? 'a header row but no data rows' : 'one data row'}; send at least 2 rows`);
-    return { columns: this.columns!, rows, matrix: this.matrix! };
+    return { columns: this.columns!, rows, target: this.targetCol, features: this.features!, targets: this.targets! };
   }
 
   discard(): void {
-    this.matrix?.discard();
-    this.matrix = null;
+    this.features?.discard();
+    this.targets?.discard();
+    this.features = this.targets = null;
     this.carry = null;
     this.headerParts = [];
   }

@@ -1,5 +1,5 @@
 import { HttpProblem } from '../problem.js';
-import { targetIndex, tooManyRows, type ParsedTable, type TableLimits, type TableParser } from './csv-table.js';
+import { columnGroups, targetIndex, tooManyRows, type ParsedTable, type TableLimits, type TableParser } from './csv-table.js';
 import { decodeUtf8 } from './utf8.js';
 import { ValueMatrix } from './value-matrix.js';
 
@@ -20,7 +20,9 @@ export const jsonlProblem = (message: string, line?: number, column?: number) =>
  */
 export class JsonlTableParser implements TableParser {
   columns: string[] | null = null;
-  private matrix: ValueMatrix | null = null;
+  private features: ValueMatrix | null = null;
+  private targets: ValueMatrix | null = null;
+  private targetCol = -1;
   private carry: Buffer | null = null;
   private offset = 0;
   private line = 0;
@@ -80,7 +82,7 @@ export class JsonlTableParser implements TableParser {
         const what = v === undefined ? 'is missing' : `is ${JSON.stringify(v)?.slice(0, 40)}, not a finite number`;
         throw jsonlProblem(`line ${line}, key '${columns[c].slice(0, 60)}' ${what}; every line needs a number for each key of line 1`, line, c + 1);
       }
-      this.matrix!.push(v);
+      (c === this.targetCol ? this.targets! : this.features!).push(v);
     }
     let keys = 0;
     for (const k in o) if (Object.hasOwn(o, k)) keys++;
@@ -98,9 +100,9 @@ export class JsonlTableParser implements TableParser {
         { path: `jsonl:${line}`, message: `at most ${maxColumns} columns`, in: 'body' },
       ]);
     if (columns.length < 2) throw jsonlProblem(`line ${line} has ${columns.length} key(s); send at least two: features and a target`, line);
-    if (this.target !== undefined) targetIndex(columns, this.target);
+    this.targetCol = this.target !== undefined ? targetIndex(columns, this.target) : columns.length - 1;
     this.columns = columns;
-    this.matrix = new ValueMatrix();
+    ({ features: this.features, targets: this.targets } = columnGroups());
   }
 
   end(): ParsedTable {
@@ -111,12 +113,13 @@ export class JsonlTableParser implements TableParser {
     }
     if (!this.columns) throw jsonlProblem('the JSON Lines body is empty; send one object per line, at least 2 lines');
     if (this.rows < 2) throw jsonlProblem('the JSON Lines body has one line; send at least 2 rows');
-    return { columns: this.columns, rows: this.rows, matrix: this.matrix! };
+    return { columns: this.columns, rows: this.rows, target: this.targetCol, features: this.features!, targets: this.targets! };
   }
 
   discard(): void {
-    this.matrix?.discard();
-    this.matrix = null;
+    this.features?.discard();
+    this.targets?.discard();
+    this.features = this.targets = null;
     this.carry = null;
   }
 }

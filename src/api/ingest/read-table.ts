@@ -96,20 +96,47 @@ export async function readTable(source: AsyncIterable<Buffer>, opts: ReadTableOp
   }
 }
 
-/** Splits a table into features and the `target` column (default: the last). */
+/**
+ * The dataset values of a table with `target` (default: the last column) as the target: the
+ * parser's own split when it is the column it was told (or the last), else one pass that moves
+ * the column in place.
+ */
 export function splitTarget(table: ParsedTable, target?: string) {
   const { columns, rows } = table;
   const t = target === undefined ? columns.length - 1 : targetIndex(columns, target);
-  const { features, targets } = table.matrix.finish(columns.length, t);
+  if (t !== table.target) moveTarget(table.features.view(), table.targets.view(), rows, columns.length, table.target, t);
   return {
     rows,
     featureCount: columns.length - 1,
     targetWidth: 1,
-    features,
-    targets,
+    features: table.features.finish(),
+    targets: table.targets.finish(),
     columns: columns.filter((_, i) => i !== t),
     targetColumns: [columns[t]],
   };
+}
+
+/**
+ * Rows of `width - 1` features without column `from` (which is in T) become rows without column
+ * `to` (which goes to T), in place: per row, the values between the two shift by one.
+ */
+export function moveTarget(F: Float32Array | Float64Array, T: Float32Array | Float64Array, rows: number, width: number, from: number, to: number): void {
+  const w = width - 1;
+  for (let r = 0; r < rows; r++) {
+    const base = r * w;
+    const old = T[r];
+    if (to < from) {
+      // features hold columns 0..from-1 at their own index: `to` is at base + to
+      T[r] = F[base + to];
+      for (let k = base + to; k < base + from - 1; k++) F[k] = F[k + 1];
+      F[base + from - 1] = old;
+    } else {
+      // columns after `from` sit one to the left: `to` is at base + to - 1
+      T[r] = F[base + to - 1];
+      for (let k = base + to - 1; k > base + from; k--) F[k] = F[k - 1];
+      F[base + from] = old;
+    }
+  }
 }
 
 /** Stream and zlib errors as the client's problem. */

@@ -16,7 +16,7 @@ import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { IdempotencyKeyHeader } from '../headers.js';
 import { parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
-import type { ParsedTable } from '../ingest/csv-table.js';
+import { discardTable, type ParsedTable } from '../ingest/csv-table.js';
 import { bodyTooLarge, readTable, splitTarget, tableFormatOf, type ReadTableOptions, type TableFormat } from '../ingest/read-table.js';
 import { HttpProblem, invalidField, notFound } from '../problem.js';
 
@@ -81,7 +81,7 @@ async function readMultipart(parts: AsyncIterableIterator<Part>, opts: Omit<Read
       }
     }
   } catch (err) {
-    table?.matrix.discard();
+    if (table) discardTable(table);
     // Limits keep their status (413); a body busboy cannot read is the client's, not ours.
     const status = (err as { statusCode?: number }).statusCode;
     if (err instanceof HttpProblem || (status && status < 500)) throw err;
@@ -96,7 +96,7 @@ function splitOrDiscard(table: ParsedTable, target?: string): ParsedDataset {
   try {
     return splitTarget(table, target);
   } catch (err) {
-    table.matrix.discard();
+    discardTable(table);
     throw err;
   }
 }
@@ -178,7 +178,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
           // the same bounds as the JSON body and the query give these fields
           for (const f of ['name', 'target'] as const)
             if (fields[f] !== undefined && fields[f].length > 200) {
-              table.matrix.discard();
+              discardTable(table);
               throw invalidField(f, 'at most 200 characters');
             }
           name = fields.name || name;

@@ -3,9 +3,8 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpProblem } from '../../../src/api/problem.js';
-import { CsvTableParser, parseDecimal } from '../../../src/api/ingest/csv-table.js';
-import { readTable, splitTarget } from '../../../src/api/ingest/read-table.js';
-import { ValueMatrix } from '../../../src/api/ingest/value-matrix.js';
+import { columnGroups, CsvTableParser, parseDecimal } from '../../../src/api/ingest/csv-table.js';
+import { moveTarget, readTable, splitTarget } from '../../../src/api/ingest/read-table.js';
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const num = (s: string) => parseDecimal(Buffer.from(s, 'latin1'), 0, s.length);
@@ -145,15 +144,38 @@ describe('readTable', () => {
   });
 });
 
-describe('ValueMatrix', () => {
-  it('finish() moves the target column out and compacts the features in place', () => {
-    const m = new ValueMatrix();
-    for (let i = 0; i < 300_000; i++) m.push(i);
-    const { features, targets } = m.finish(3, 1);
-    expect(features).toBeInstanceOf(Float32Array);
-    expect(features.length).toBe(200_000);
-    expect(targets.length).toBe(100_000);
-    expect([features[0], features[1], features[2], targets[0], targets[99_999]]).toEqual([0, 2, 3, 1, 299_998]);
-    expect(features.buffer.byteLength).toBe(200_000 * 4);
+describe('ValueMatrix and moveTarget', () => {
+  it('finish() shrinks to the values written; float32 turns float64 with its peer', () => {
+    const { features, targets } = columnGroups();
+    for (let i = 0; i < 300_000; i++) features.push(i);
+    targets.push(0.5);
+    expect(features.dtype).toBe('float32');
+    targets.push(0.1);
+    expect([features.dtype, targets.dtype]).toEqual(['float64', 'float64']);
+    const f = features.finish();
+    expect(f).toBeInstanceOf(Float64Array);
+    expect(f.length).toBe(300_000);
+    expect(f.buffer.byteLength).toBe(300_000 * 8);
+    expect([f[0], f[299_999]]).toEqual([0, 299_999]);
+    expect(Array.from(targets.finish())).toEqual([0.5, 0.1]);
+  });
+
+  it('moveTarget gives the split the target column would have given, either direction', () => {
+    const rows = 3;
+    const width = 5;
+    const cell = (r: number, c: number) => r * 10 + c;
+    const split = (t: number) => {
+      const F: number[] = [];
+      const T: number[] = [];
+      for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) (c === t ? T : F).push(cell(r, c));
+      return { F: Float64Array.from(F), T: Float64Array.from(T) };
+    };
+    for (let from = 0; from < width; from++)
+      for (let to = 0; to < width; to++) {
+        if (from === to) continue;
+        const { F, T } = split(from);
+        moveTarget(F, T, rows, width, from, to);
+        expect({ from, to, F: Array.from(F), T: Array.from(T) }).toEqual({ from, to, F: Array.from(split(to).F), T: Array.from(split(to).T) });
+      }
   });
 });
