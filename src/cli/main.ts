@@ -6,8 +6,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { deleteDataset, getDataset, listDatasets, uploadDataset } from './commands/datasets.js';
 import { cancelJob, getJob, listJobs, train, watch } from './commands/jobs.js';
 import { downloadModel, predict } from './commands/predict.js';
+import { createWebhook, deleteWebhook, listCheckpoints, listDeliveries, listWebhooks, redeliver, webhookSecret } from './commands/webhooks.js';
 import { ApiClient, ConnectionError, HttpError } from './http-client.js';
-import type { GlobalOptions, Io } from './output.js';
+import { printJson, type GlobalOptions, type Io } from './output.js';
 import { StreamLostError } from './sse-client.js';
 import { SPEC_FLAG_OPTIONS, UsageError } from './spec-flags.js';
 
@@ -26,8 +27,12 @@ Commands
       --dtype float32|float64 --idempotency-key <key>
   jobs list [--status <s>] [--limit <n>] [--after <cursor>]
   jobs get <id> | watch <id> | cancel <id>
+  jobs checkpoints <id>                                            kept epoch-end checkpoints (continue with "fromCheckpoint" in --spec)
   predict <job> <file.csv> [--target <col>] [-o predictions.json]
-  model <job> [-o model.json]
+  model <job> [-o model.json] [--format json|onnx|tfjs]          (also: jobs model <id> …) onnx: bytes; tfjs: -o is a directory
+  webhooks create <url> [--events completed,failed,cancelled,pruned] [--description <text>]
+  webhooks list | get <id> | delete <id> | secret
+  webhooks deliveries <id|default> | redeliver <id|default> <delivery-id>
 
 Global options
   --url <url>        API base URL (env TRAINER_URL, default http://127.0.0.1:3000)
@@ -67,8 +72,20 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   'jobs watch': { quiet: { type: 'boolean', short: 'q' } },
   'jobs cancel': {},
   predict: { target: { type: 'string' }, output: { type: 'string', short: 'o' } },
-  model: { output: { type: 'string', short: 'o' } },
+  model: { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
+  'jobs model': { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
+  'jobs checkpoints': {},
+  'webhooks create': { events: { type: 'string' }, description: { type: 'string' } },
+  'webhooks list': {},
+  'webhooks get': {},
+  'webhooks delete': {},
+  'webhooks secret': {},
+  'webhooks deliveries': {},
+  'webhooks redeliver': {},
 };
+
+/** Commands with subcommands. */
+const GROUPS = new Set(['datasets', 'jobs', 'webhooks']);
 
 /** Global options that take a value: their value must not be mistaken for the command. */
 const VALUED_GLOBALS = new Set(['--url', '--api-key']);
@@ -85,7 +102,7 @@ export function locateCommand(argv: string[]): { first?: string; sub?: string; r
     if (a === '--') break;
     if (VALUED_GLOBALS.has(a)) i++;
     else if (!a.startsWith('-')) {
-      if (words.length === 1 && argv[words[0]] !== 'datasets' && argv[words[0]] !== 'jobs') break;
+      if (words.length === 1 && !GROUPS.has(argv[words[0]])) break;
       words.push(i);
     } else if (words.length === 0 || !a.startsWith('--') || a === '--json' || a === '--help' || a.includes('=')) continue;
     else break; // a command option before the subcommand: its value must not be taken for one
@@ -116,7 +133,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   if (io.err === process.stderr) exitQuietlyOnEpipe(process.stderr);
   try {
     const { first, sub, rest: args } = locateCommand(argv);
-    const group = first === 'datasets' || first === 'jobs';
+    const group = GROUPS.has(first ?? '');
     const name = group ? `${first} ${sub ?? ''}`.trim() : first ?? '';
     const opts = COMMAND_OPTIONS[name];
     if (!opts) {
@@ -174,8 +191,34 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         need(2, '<job-id> <file.csv>');
         return await predict(api, io, g, pos[0], pos[1], { target: s('target'), output: s('output') });
       case 'model':
+      case 'jobs model':
         need(1, '<job-id>');
-        return await downloadModel(api, io, g, pos[0], s('output'));
+        return await downloadModel(api, io, g, pos[0], s('output'), s('format'));
+      case 'jobs checkpoints':
+        need(1, '<job-id>');
+        return await listCheckpoints(api, io, g, pos[0]);
+      case 'webhooks create':
+        need(1, '<url>');
+        return await createWebhook(api, io, g, pos[0], s('events'), s('description'));
+      case 'webhooks list':
+        need(0, 'no arguments');
+        return await listWebhooks(api, io, g);
+      case 'webhooks get':
+        need(1, '<id>');
+        printJson(io, await api.get(`/v1/webhooks/${encodeURIComponent(pos[0])}`));
+        return 0;
+      case 'webhooks delete':
+        need(1, '<id>');
+        return await deleteWebhook(api, io, g, pos[0]);
+      case 'webhooks secret':
+        need(0, 'no arguments');
+        return await webhookSecret(api, io, g);
+      case 'webhooks deliveries':
+        need(1, '<id|default>');
+        return await listDeliveries(api, io, g, pos[0]);
+      case 'webhooks redeliver':
+        need(2, '<id|default> <delivery-id>');
+        return await redeliver(api, io, g, pos[0], pos[1]);
     }
     return 2;
   } catch (e) {

@@ -1,5 +1,6 @@
 /** `predict <job> <file.csv>` and `model <job> -o model.json`. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { ApiClient } from '../http-client.js';
 import { type GlobalOptions, type Io, printJson } from '../output.js';
@@ -75,7 +76,35 @@ export async function predict(api: ApiClient, io: Io, g: GlobalOptions, id: stri
   return 0;
 }
 
-export async function downloadModel(api: ApiClient, io: Io, g: GlobalOptions, id: string, output?: string): Promise<number> {
+export async function downloadModel(api: ApiClient, io: Io, g: GlobalOptions, id: string, output?: string, format = 'json'): Promise<number> {
+  if (!['json', 'onnx', 'tfjs'].includes(format)) throw new UsageError(`--format must be json, onnx or tfjs, not "${format}"`);
+  if (format === 'onnx') {
+    const res = await api.get<Response>(`/v1/jobs/${enc(id)}/model?format=onnx`, { as: 'response', headers: { accept: 'application/octet-stream' } });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (!output || output === '-') {
+      io.out.write(bytes);
+      return 0;
+    }
+    await writeFile(output, bytes);
+    if (g.json) printJson(io, { id, file: output, bytes: bytes.length, format });
+    else io.err.write(`wrote ${output} (${bytes.length} bytes, ONNX opset 13: input "input" [N, features], output "output")\n`);
+    return 0;
+  }
+  if (format === 'tfjs') {
+    const exp = await api.get<{ files: { 'model.json': unknown; 'weights.bin': string } }>(`/v1/jobs/${enc(id)}/model?format=tfjs`);
+    if (!output || output === '-') {
+      printJson(io, exp);
+      return 0;
+    }
+    // A directory with the two files tf.loadLayersModel reads.
+    await mkdir(output, { recursive: true });
+    const weights = Buffer.from(exp.files['weights.bin'], 'base64');
+    await writeFile(join(output, 'model.json'), JSON.stringify(exp.files['model.json']));
+    await writeFile(join(output, 'weights.bin'), weights);
+    if (g.json) printJson(io, { id, dir: output, files: ['model.json', 'weights.bin'], weightsBytes: weights.length, format });
+    else io.err.write(`wrote ${join(output, 'model.json')} and weights.bin (${weights.length} bytes); tf.loadLayersModel('file://${join(output, 'model.json')}')\n`);
+    return 0;
+  }
   const text = await api.get<string>(`/v1/jobs/${enc(id)}/model`, { as: 'text' });
   if (!output || output === '-') {
     io.out.write(text.endsWith('\n') ? text : text + '\n');
