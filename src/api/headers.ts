@@ -4,6 +4,7 @@
  * (RFC 9110 §12.5.1) for routes that offer more than one media type.
  */
 import { z } from 'zod';
+import { HttpProblem } from './problem.js';
 
 export interface MediaRange {
   type: string;
@@ -73,3 +74,15 @@ export const AcceptHeader = z
     const r = parseAccept(v);
     if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `not an Accept value: ${r}` });
   });
+
+/** `schema.headers` of a route that answers JSON or CSV by Accept. */
+export const JsonOrCsvHeadersSchema = z.object({ accept: AcceptHeader.optional().describe('application/json (the default) or text/csv') });
+
+/** The media type to answer from the request's Accept among `offered` (first = default); a 406 naming Accept when none fits. */
+export function negotiateOr406<T extends string>(accept: string | undefined, offered: readonly T[]): T {
+  const media = negotiate(accept, offered) as T | undefined;
+  if (media) return media;
+  throw new HttpProblem(406, 'not_acceptable', `Accept: ${String(accept).slice(0, 100)} names no media type this route answers; send Accept: ${offered.join(' or ')}`, [
+    { path: 'accept', message: `must accept ${offered.join(' or ')}`, in: 'header' },
+  ]);
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import './common.js';
+import { pagination } from './common.js';
 import { TrainingSpecSchema } from './training-spec.js';
 
 /** Caps of one sweep: the grid's size and the trials of a random search. */
@@ -119,12 +119,5 @@ export const SweepSummarySchema = SweepSchema.omit({ trials: true, rungs: true }
 export const SweepListSchema = z.object({ items: z.array(SweepSummarySchema), next: z.string().nullable() }).meta({ id: 'SweepList' });
 export const SweepTrialsSchema = z.object({ sweepId: z.string(), trials: z.array(SweepTrialSchema) }).meta({ id: 'SweepTrials' });
 
-export const SweepListQuerySchema = z.strictObject({
-  status: z.enum(SWEEP_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  after: z
-    .string()
-    .regex(/^sw_[0-9a-z]{12}[0-9a-f]{8}$/, { error: 'not a cursor: pass the `next` id of the previous page (e.g. sw_0mwx82tum0001d8ce333)' })
-    .optional(),
-});
+export const SweepListQuerySchema = z.strictObject({ status: z.enum(SWEEP_STATUSES).optional(), ...pagination('sw') });
 

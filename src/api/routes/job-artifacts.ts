@@ -4,7 +4,7 @@ import { predict } from '../../core/index.js';
 import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { MetricsSchema, PredictBodySchema, PredictResponseSchema, TERMINAL_STATUSES } from '../../schemas/job.js';
-import { AcceptHeader, negotiate } from '../headers.js';
+import { JsonOrCsvHeadersSchema, negotiateOr406 } from '../headers.js';
 import { ModelQuerySchema, TfjsExportSchema } from '../../schemas/model-export.js';
 import { modelToOnnx } from '../../export/onnx.js';
 import { modelToTfjs } from '../../export/tfjs.js';
@@ -60,7 +60,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['jobs'],
         operationId: 'getJobMetrics', summary: 'Per-epoch history so far (JSON, or CSV with Accept: text/csv); complete once the job finished',
         params: IdParamsSchema,
-        headers: z.object({ accept: AcceptHeader.optional().describe('application/json (the default) or text/csv') }),
+        headers: JsonOrCsvHeadersSchema,
         response: {
           200: { description: 'Per-epoch history (JSON; CSV with Accept: text/csv)', content: { 'application/json': { schema: MetricsSchema }, 'text/csv': { schema: z.string() } } },
           ...problemResponses(400, 404, 406),
@@ -70,11 +70,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { id } = req.params;
-      const media = negotiate(req.headers.accept, METRICS_MEDIA_TYPES);
-      if (!media)
-        throw new HttpProblem(406, 'not_acceptable', `Accept: ${req.headers.accept!.slice(0, 100)} names no media type this route answers; send Accept: ${METRICS_MEDIA_TYPES.join(' or ')}`, [
-          { path: 'accept', message: `must accept ${METRICS_MEDIA_TYPES.join(' or ')}`, in: 'header' },
-        ]);
+      const media = negotiateOr406(req.headers.accept, METRICS_MEDIA_TYPES);
       const job = await svc.jobs.get(id, req.tenant);
       if (!job) throw notFound('job', id);
       // Only a finished job's history is final; a queued or running one may still grow.

@@ -19,7 +19,7 @@ import type { SweepMeta } from '../../storage/sweep-store.js';
 import { SweepScheduler } from '../../sweeps/scheduler.js';
 import { expandTrials, SearchSpaceError, type TrialParams } from '../../sweeps/search-space.js';
 import { sweepTrials, sweepView, trialsCsv } from '../../sweeps/view.js';
-import { IdempotencyKeyHeader } from '../headers.js';
+import { IdempotencyKeyHeader, JsonOrCsvHeadersSchema, negotiateOr406 } from '../headers.js';
 import { HttpProblem, invalidField, jsonBodyOnly, notFound, type FieldError } from '../problem.js';
 
 const SubmitHeadersSchema = z.looseObject({
@@ -215,18 +215,19 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'listSweepTrials',
         summary: 'The trials table as JSON, or CSV with Accept: text/csv (one column per parameter)',
         params: IdParamsSchema,
+        headers: JsonOrCsvHeadersSchema,
         response: {
           200: { description: 'Trials (JSON; CSV with Accept: text/csv)', content: { 'application/json': { schema: SweepTrialsSchema }, 'text/csv': { schema: z.string() } } },
-          ...problemResponses(404),
+          ...problemResponses(404, 406),
         },
-        'x-response-descriptions': { 404: 'No sweep with this id' },
+        'x-response-descriptions': { 404: 'No sweep with this id', 406: 'Accept names neither application/json nor text/csv' },
       },
     },
     async (req, reply) => {
+      const media = negotiateOr406(req.headers.accept, ['application/json', 'text/csv'] as const);
       const meta = await ownSweep(req.params.id, req.tenant);
       const trials = await sweepTrials(svc.sweeps, svc.jobs, meta);
-      const accept = req.headers.accept ?? '';
-      if (accept.includes('text/csv') && !accept.includes('application/json'))
+      if (media === 'text/csv')
         return reply.type('text/csv; charset=utf-8').serializer((s: unknown) => s as string).send(trialsCsv(trials, Object.keys(meta.spec.parameters)));
       return reply.type('application/json').send({ sweepId: meta.id, trials });
     },
