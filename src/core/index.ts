@@ -13,7 +13,7 @@ export { initialize, defaultInit } from './init.js';
 export { createRng } from './rng.js';
 export { Ewma } from './ewma.js';
 export { InvalidSpecError } from './errors.js';
-export { DivergenceError, TrainingAbortedError, DIVERGENCE_HINT, type DivergenceKind } from './training-errors.js';
+export { DivergenceError, TrainingAbortedError, DIVERGENCE_HINT, divergenceHint, type DivergenceKind } from './training-errors.js';
 export { hashTensors } from './hash.js';
 export { getKernels, type Kernels } from './kernels/index.js';
 export { jsKernels } from './kernels/js.js';

@@ -257,7 +257,7 @@ async function run(
       }
       const from = s * B;
       const status = stepper.run(from, Math.min(B, nTrain - from), lr);
-      if (status < 0) throw new DivergenceError(epoch, s + 1, status === STEP_BAD_LOSS ? 'loss' : status === STEP_BAD_GRADIENT ? 'gradient' : 'weights');
+      if (status < 0) throw new DivergenceError(epoch, s + 1, status === STEP_BAD_LOSS ? 'loss' : status === STEP_BAD_GRADIENT ? 'gradient' : 'weights', undefined, rs.clip);
       if (status === STEP_CLIPPED) clipped++;
       globalStep++;
       stepsSinceProgress++;
@@ -296,7 +296,7 @@ async function run(
         factor: rs.maxLossGrowth,
         learningRate: lr,
         optimizer: spec.optimizer.type,
-      });
+      }, rs.clip);
     }
 
     // Validation over the held-out rows, in chunks of the batch buffers.
@@ -314,7 +314,7 @@ async function run(
         if (accuracyDenominator) vCorrect += countCorrect(rs.task, net.output, nt, m, net.outputSize);
       }
       valLoss = vLoss / nVal;
-      if (!Number.isFinite(valLoss)) throw new DivergenceError(epoch, stepsPerEpoch, 'loss');
+      if (!Number.isFinite(valLoss)) throw new DivergenceError(epoch, stepsPerEpoch, 'loss', undefined, rs.clip);
       if (accuracyDenominator) valAccuracy = vCorrect / (nVal * accuracyDenominator);
     }
 
@@ -403,7 +403,7 @@ async function run(
     return e * nTrain + samplesThisEpoch;
   }
 
-  if (!allFinite(kernels, net.params)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights');
+  if (!allFinite(kernels, net.params)) throw new DivergenceError(Math.max(0, epoch - 1), stepsPerEpoch, 'weights', undefined, rs.clip);
   const model = toModel(net, rs.loss, rs.dtype, normalization, rs.classes, data.featureNames);
   const restored = stopped && bestWeights !== undefined && bestEpoch >= 0;
   const final = restored ? history[bestEpoch] : history[history.length - 1];

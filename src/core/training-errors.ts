@@ -1,11 +1,28 @@
-import type { Checkpoint, OptimizerType } from './types.js';
+import type { Checkpoint, ClipSpec, OptimizerType } from './types.js';
 
 /** What went wrong when training diverged: a non-finite (or, for `loss`, exploded) value. */
 export type DivergenceKind = 'loss' | 'gradient' | 'weights';
 
-/** The hint every divergence carries: the three usual cures. */
+/** The hint of a divergence of a spec without clipping: the three usual cures. */
 export const DIVERGENCE_HINT =
   "lower the learning rate, enable clipping (clip: {type:'global_norm', maxNorm: 1}), or change the init";
+
+/** 4 significant digits, without trailing zeros. */
+const num = (x: number) => String(Number(x.toPrecision(4)));
+
+/**
+ * The cures that fit the spec: clipping is suggested only when the spec does not clip; a spec
+ * that clips is told to clip tighter (its threshold ÷ 10), since a non-finite gradient is never
+ * clipped and a finite one was already bounded.
+ */
+export function divergenceHint(clip?: ClipSpec, lr?: string): string {
+  const rate = lr ?? 'lower the learning rate';
+  if (!clip) return lr === undefined ? DIVERGENCE_HINT : `${rate}, enable clipping (clip: {type:'global_norm', maxNorm: 1}), or change the init`;
+  const field = clip.type === 'value' ? 'value' : 'maxNorm';
+  const c = clip.type === 'value' ? clip.value : clip.maxNorm;
+  const tighter = c !== undefined ? `clip tighter (clip.${field} is ${num(c)}; try ${num(c / 10)})` : 'clip tighter';
+  return `${rate}, ${tighter}, or change the init`;
+}
 
 /** Usual learning rates per optimizer, quoted when the loss explodes (docs/optimizers.md defaults sit inside). */
 const USUAL_LEARNING_RATES: Record<OptimizerType, [number, number]> = {
@@ -29,11 +46,8 @@ export interface LossGrowth {
   optimizer: OptimizerType;
 }
 
-/** 4 significant digits, without trailing zeros. */
-const num = (x: number) => String(Number(x.toPrecision(4)));
-
-function explain(epoch: number, what: DivergenceKind, g: LossGrowth | undefined): string {
-  if (!g) return `the ${what === 'gradient' ? 'gradient norm is' : what === 'weights' ? 'weights are' : 'loss is'} not finite; ${DIVERGENCE_HINT}`;
+function explain(epoch: number, what: DivergenceKind, g: LossGrowth | undefined, clip: ClipSpec | undefined): string {
+  if (!g) return `the ${what === 'gradient' ? 'gradient norm is' : what === 'weights' ? 'weights are' : 'loss is'} not finite; ${divergenceHint(clip)}`;
   const ratio = g.loss / g.initialLoss;
   const [lo, hi] = USUAL_LEARNING_RATES[g.optimizer];
   const lr = g.learningRate > hi
@@ -42,7 +56,7 @@ function explain(epoch: number, what: DivergenceKind, g: LossGrowth | undefined)
   return (
     `the training loss grew from ${num(g.initialLoss)} at the start to ${num(g.loss)} by epoch ${epoch} ` +
     `(× ${ratio >= 10 ? Math.round(ratio) : num(ratio)}, over the limit of ${num(g.factor)} × max(start loss, 1)): ` +
-    `${lr}, enable clipping (clip: {type:'global_norm', maxNorm: 1}), or change the init`
+    divergenceHint(clip, lr)
   );
 }
 
@@ -54,7 +68,8 @@ function explain(epoch: number, what: DivergenceKind, g: LossGrowth | undefined)
  */
 export class DivergenceError extends Error {
   readonly code = 'DIVERGED';
-  readonly hint = DIVERGENCE_HINT;
+  /** The cures that fit the spec (see {@link divergenceHint}). */
+  readonly hint: string;
   constructor(
     /** Epoch (0-based) of the step that diverged. */
     readonly epoch: number,
@@ -63,8 +78,11 @@ export class DivergenceError extends Error {
     readonly what: DivergenceKind,
     /** Set when the loss stayed finite but exploded. */
     readonly growth?: LossGrowth,
+    /** The spec's clipping, so the hint does not suggest what the spec already does. */
+    clip?: ClipSpec,
   ) {
-    super(`training diverged at epoch ${epoch}, step ${step}: ${explain(epoch, what, growth)}`);
+    super(`training diverged at epoch ${epoch}, step ${step}: ${explain(epoch, what, growth, clip)}`);
+    this.hint = divergenceHint(clip);
     this.name = 'DivergenceError';
   }
 }

@@ -153,3 +153,21 @@ describe('DivergenceError messages', () => {
     );
   });
 });
+
+describe('the divergence hint depends on the spec', () => {
+  it('a spec that already clips is told to clip tighter, not to enable global-norm clipping', async () => {
+    const err = await failure(train({ ...base, optimizer: { type: 'sgd', learningRate: 1000 }, clip: { type: 'global_norm', maxNorm: 5 } }, moons));
+    expect(err).toBeInstanceOf(DivergenceError);
+    const d = err as DivergenceError;
+    expect(d.message).not.toMatch(/enable clipping/);
+    expect(d.message).toMatch(/clip tighter \(clip\.maxNorm is 5; try 0\.5\), or change the init$/);
+    expect(d.hint).toBe('lower the learning rate, clip tighter (clip.maxNorm is 5; try 0.5), or change the init');
+  });
+
+  it('clipping by value names its own field; no clip keeps the usual cures', () => {
+    expect(new DivergenceError(0, 1, 'gradient', undefined, { type: 'value', value: 0.5 }).message).toBe(
+      'training diverged at epoch 0, step 1: the gradient norm is not finite; lower the learning rate, clip tighter (clip.value is 0.5; try 0.05), or change the init',
+    );
+    expect(new DivergenceError(0, 1, 'gradient').hint).toMatch(/enable clipping \(clip: \{type:'global_norm', maxNorm: 1\}\)/);
+  });
+});
