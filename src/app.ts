@@ -18,6 +18,7 @@ import { jobCheckpointRoutes } from './api/routes/job-checkpoints.js';
 import { jobEventRoutes } from './api/routes/job-events.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { sweepRoutes } from './api/routes/sweeps.js';
+import { specOptionsRoutes } from './api/routes/spec-options.js';
 import { securityHeadersPlugin } from './api/security-headers.js';
 import { servicesPlugin } from './api/services.js';
 import type { Config } from './config.js';
@@ -75,6 +76,7 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   await z.register(jobCheckpointRoutes);
   await z.register(webhookRoutes);
   await z.register(sweepRoutes);
+  await z.register(specOptionsRoutes);
 }
 
 /** The app plugin, not encapsulated so the caller sees `svc` and `swagger()`. */

@@ -259,6 +259,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'jobs', description: 'Training jobs, their events, metrics, model and predictions' },
         { name: 'webhooks', description: 'Signed event deliveries (Standard Webhooks): endpoints, secrets, delivery log' },
         { name: 'sweeps', description: 'Hyperparameter sweeps: one job per trial, ASHA early stopping, trials table and events' },
+        { name: 'spec', description: 'The choices and defaults of a training spec' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

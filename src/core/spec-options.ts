@@ -1,0 +1,42 @@
+import { OPTIMIZER_FIELDS } from './optimizers/registry.js';
+import type { Field } from './spec-fields.js';
+import { DEFAULT_MAX_LOSS_GROWTH } from './spec.js';
+import { ACTIVATIONS, CLIP_TYPES, DTYPES, INITS, LOSSES, MOMENTUM_VARIANTS, OPTIMIZERS, SCHEDULES, type Activation, type LossName } from './types.js';
+
+/** The loss that goes with an output activation when a client does not name one. */
+export const LOSS_FOR_OUTPUT: Readonly<Partial<Record<Activation, LossName>>> & { otherwise: LossName } = {
+  softmax: 'softmax_cross_entropy',
+  sigmoid: 'binary_cross_entropy',
+  otherwise: 'mse',
+};
+
+/** The choices a spec offers and the core's defaults, for clients (`GET /v1/spec/options`). */
+export function specOptions() {
+  return {
+    activations: [...ACTIVATIONS],
+    losses: [...LOSSES],
+    inits: [...INITS],
+    dtypes: [...DTYPES],
+    schedules: [...SCHEDULES],
+    clipTypes: [...CLIP_TYPES],
+    momentumVariants: [...MOMENTUM_VARIANTS],
+    /** Every optimizer with its parameters (name, kind, range, default, description), in the order to list them. */
+    optimizers: OPTIMIZERS.map((type) => ({
+      type,
+      fields: Object.entries(OPTIMIZER_FIELDS[type] as Readonly<Record<string, Field>>).map(([name, f]) => ({ name, ...f, ...(f.kind === 'enum' ? { values: [...f.values] } : {}) })),
+    })),
+    defaults: {
+      /** The loss of a spec without one, by its output activation (`otherwise` for the rest). */
+      lossForOutput: LOSS_FOR_OUTPUT,
+      /** Init when absent: `he_normal` after a ReLU-like first layer, else `xavier_normal`. */
+      init: { reluLike: 'he_normal', otherwise: 'xavier_normal' },
+      normalize: true,
+      validationSplit: 0,
+      seed: 0,
+      dtype: 'float32' as const,
+      maxLossGrowth: DEFAULT_MAX_LOSS_GROWTH,
+      earlyStopping: { minDelta: 0, restoreBest: true },
+    },
+  };
+}
+export type SpecOptions = ReturnType<typeof specOptions>;
