@@ -11,6 +11,17 @@ import { ApiClient, ConnectionError, HttpError } from './http-client.js';
 import { printJson, type GlobalOptions, type Io } from './output.js';
 import { StreamLostError } from './sse-client.js';
 import { SPEC_FLAG_OPTIONS, UsageError } from './spec-flags.js';
+import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
+import { OPTIMIZERS } from '../core/types.js';
+
+/** One usage line per optimizer: its parameter flags, from its field table. */
+function optimizerFlagLines(): string {
+  const kebab = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return OPTIMIZERS.map((t) => {
+    const flags = Object.entries(OPTIMIZER_FIELDS[t]).filter(([n]) => n !== 'learningRate').map(([n, f]) => `--${kebab(n)}${f.kind === 'enum' ? ` ${f.values.join('|')}` : ''}`);
+    return `        ${t}: ${flags.join(' ')}`;
+  }).join('\n');
+}
 
 export const USAGE = `Usage: trainer <command> [options]
 
@@ -19,11 +30,12 @@ Commands
   datasets list | get <id> | delete <id>
   train --dataset <id> [--spec spec.json] [flags] [--detach]     submit a job and follow it with a progress bar
       --layers 16:relu,2:softmax --init he_normal --loss softmax_cross_entropy
-      --optimizer sgd|momentum|rmsprop|adam|adamw --lr 0.01 --beta --beta1 --beta2 --epsilon
-      --momentum --variant ema|classic --nesterov --centered --weight-decay
+      --optimizer ${OPTIMIZERS.join('|')} (default adam) --lr <α>
+${optimizerFlagLines()}
       --schedule constant|inverse_time|inverse_sqrt|exponential|step --decay-rate --gamma --step-size --k
       --clip global_norm:1|norm:1|value:0.5 --epochs <n> (default 50) --batch-size <n> (default 32)
-      --validation-split 0.2 --seed 1 --no-normalize --patience 5 --min-delta 0 --gradient-check
+      --validation-split 0.2 --seed 1 --no-normalize --normalize-targets --patience 5 --min-delta 0
+      --no-restore-best --gradient-check
       --dtype float32|float64 --idempotency-key <key>
   jobs list [--status <s>] [--limit <n>] [--after <cursor>]
   jobs get <id> | watch <id> | cancel <id>

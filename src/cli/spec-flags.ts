@@ -1,9 +1,13 @@
 /**
- * Builds a `POST /v1/jobs` body from `--spec file.json` and/or flags for the common fields.
- * Flags override the file. The server validates everything; here we only turn text into
- * numbers and say which flag was malformed.
+ * Builds a `POST /v1/jobs` body from `--spec file.json` and/or flags. Flags override the file.
+ * The flags of the optimizer parameters come from the optimizers' field tables (a new parameter
+ * is a new flag, `--kebab-case` of its name); the spec is built by the module the dashboard uses
+ * (`src/ui/public/js/spec-builder.js`) from `GET /v1/spec/options`. The server validates.
  */
-import type { Activation, LayerSpec, TrainingSpec } from '../core/types.js';
+import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
+import { specOptions, STARTER } from '../core/spec-options.js';
+import type { LayerSpec, TrainingSpec } from '../core/types.js';
+import { buildSpec as build, parseClip as clipOf, parseLayers as layersOf, SpecInputError, type RawValue, type ServedSpecOptions } from '../ui/public/js/spec-builder.js';
 
 /** A flag the user got wrong; the CLI prints it with usage and exits 2. */
 export class UsageError extends Error {
@@ -13,41 +17,37 @@ export class UsageError extends Error {
   }
 }
 
-/** The parseArgs option table for spec flags (all strings or booleans, converted below). */
-export const SPEC_FLAG_OPTIONS = {
-  spec: { type: 'string' },
-  layers: { type: 'string' },
-  init: { type: 'string' },
-  loss: { type: 'string' },
-  optimizer: { type: 'string' },
-  lr: { type: 'string' },
-  beta: { type: 'string' },
-  beta1: { type: 'string' },
-  beta2: { type: 'string' },
-  epsilon: { type: 'string' },
-  momentum: { type: 'string' },
-  variant: { type: 'string' },
-  nesterov: { type: 'boolean' },
-  centered: { type: 'boolean' },
-  'weight-decay': { type: 'string' },
-  schedule: { type: 'string' },
-  'decay-rate': { type: 'string' },
-  gamma: { type: 'string' },
-  'step-size': { type: 'string' },
-  k: { type: 'string' },
-  clip: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  'validation-split': { type: 'string' },
-  seed: { type: 'string' },
-  'no-normalize': { type: 'boolean' },
-  patience: { type: 'string' },
-  'min-delta': { type: 'string' },
-  'gradient-check': { type: 'boolean' },
-  dtype: { type: 'string' },
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+type FlagOption = { type: 'string' | 'boolean' };
+
+/** `--<kebab name>` of every optimizer parameter (boolean parameters are switches). */
+const OPTIMIZER_FLAGS: Record<string, FlagOption> = Object.fromEntries(
+  Object.values(OPTIMIZER_FIELDS).flatMap((t) => Object.entries(t)).map(([name, f]) => [kebab(name), { type: f.kind === 'boolean' ? 'boolean' : 'string' }]),
+);
+
+/** Spec values that are not optimizer parameters: value name → flag. */
+const OTHER_FLAGS = {
+  layers: 'layers', init: 'init', loss: 'loss', optimizer: 'optimizer', schedule: 'schedule', decayRate: 'decay-rate', gamma: 'gamma',
+  stepSize: 'step-size', k: 'k', clip: 'clip', epochs: 'epochs', batchSize: 'batch-size', validationSplit: 'validation-split', seed: 'seed',
+  patience: 'patience', minDelta: 'min-delta', dtype: 'dtype',
 } as const;
 
-export type SpecFlags = Partial<Record<keyof typeof SPEC_FLAG_OPTIONS, string | boolean>>;
+/** The parseArgs option table for spec flags (all strings or booleans, converted by the builder). */
+export const SPEC_FLAG_OPTIONS: Record<string, FlagOption> = {
+  spec: { type: 'string' },
+  ...Object.fromEntries(Object.values(OTHER_FLAGS).map((f) => [f, { type: 'string' }])),
+  lr: { type: 'string' },
+  ...OPTIMIZER_FLAGS,
+  'no-normalize': { type: 'boolean' },
+  'normalize-targets': { type: 'boolean' },
+  'no-restore-best': { type: 'boolean' },
+  'gradient-check': { type: 'boolean' },
+};
+
+export type SpecFlags = Partial<Record<string, string | boolean>>;
+
+/** The options this CLI was built with (used when the server does not serve `/v1/spec/options`). */
+export const localSpecOptions = (): ServedSpecOptions => ({ ...specOptions(), starter: STARTER }) as unknown as ServedSpecOptions;
 
 /** A finite number from a flag, or a UsageError naming the flag. */
 export function num(flag: string, v: string | boolean | undefined): number | undefined {
@@ -57,90 +57,44 @@ export function num(flag: string, v: string | boolean | undefined): number | und
   return x;
 }
 
+const usage = <T>(f: () => T): T => {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof SpecInputError) throw new UsageError(e.message);
+    throw e;
+  }
+};
+
 /** `16:relu,16:tanh,2:softmax` → layer specs. */
-export function parseLayers(text: string): LayerSpec[] {
-  return text.split(',').map((part) => {
-    const [u, a, extra] = part.trim().split(':');
-    const units = Number(u);
-    if (!Number.isInteger(units) || units < 1 || !a || extra !== undefined) {
-      throw new UsageError(`--layers expects units:activation pairs like 16:relu,2:softmax, got "${part.trim()}"`);
-    }
-    return { units, activation: a as Activation };
-  });
-}
-
+export const parseLayers = (text: string): LayerSpec[] => usage(() => layersOf(text, undefined, '--layers'));
 /** `global_norm:1`, `norm:5` or `value:0.5` → a clip spec. */
-export function parseClip(text: string): NonNullable<TrainingSpec['clip']> {
-  const [type, v] = text.split(':');
-  const x = Number(v);
-  if (!v || !Number.isFinite(x)) throw new UsageError(`--clip expects type:threshold like global_norm:1 or value:0.5, got "${text}"`);
-  return type === 'value' ? { type: 'value', value: x } : { type: type as 'norm' | 'global_norm', maxNorm: x };
-}
-
-/** The loss that matches an output activation when `--loss` is not given. */
-export function defaultLoss(last: Activation | undefined): TrainingSpec['loss'] {
-  if (last === 'softmax') return 'softmax_cross_entropy';
-  if (last === 'sigmoid') return 'binary_cross_entropy';
-  return 'mse';
-}
-
-/** `--epochs` when neither the flag nor `--spec` gives one (the API requires the field). */
-export const DEFAULT_EPOCHS = 50;
-/** `--batch-size` when neither the flag nor `--spec` gives one (the API requires the field). */
-export const DEFAULT_BATCH_SIZE = 32;
-
-const drop = <T extends object>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+export const parseClip = (text: string): NonNullable<TrainingSpec['clip']> => usage(() => clipOf(text, undefined, () => '--clip'));
 
 /**
- * Merge `base` (from `--spec`) with flags. Returns the job body without `datasetId`.
- * Defaults only where the contract requires a field: optimizer adam, loss from the last activation,
- * epochs {@link DEFAULT_EPOCHS}, batch size {@link DEFAULT_BATCH_SIZE}.
+ * Merge `base` (from `--spec`) with flags. Returns the job body without `datasetId`. Defaults
+ * only where the contract requires a field (the options' starter: optimizer adam, 50 epochs,
+ * batches of 32) and the loss from the last activation.
  */
-export function buildSpec(base: Partial<TrainingSpec>, f: SpecFlags): Partial<TrainingSpec> {
-  const spec: Partial<TrainingSpec> = structuredClone(base);
-  if (f.layers !== undefined) spec.model = { ...spec.model, layers: parseLayers(String(f.layers)) };
-  if (f.init !== undefined) spec.model = { ...(spec.model ?? { layers: [] }), init: String(f.init) as never };
-  const opt = drop({
-    learningRate: num('lr', f.lr),
-    beta: num('beta', f.beta),
-    beta1: num('beta1', f.beta1),
-    beta2: num('beta2', f.beta2),
-    epsilon: num('epsilon', f.epsilon),
-    momentum: num('momentum', f.momentum),
-    variant: f.variant as 'ema' | 'classic' | undefined,
-    nesterov: f.nesterov as boolean | undefined,
-    centered: f.centered as boolean | undefined,
-    weightDecay: num('weight-decay', f['weight-decay']),
-  });
-  if (f.optimizer !== undefined || Object.keys(opt).length || !spec.optimizer) {
-    const type = (f.optimizer as string | undefined) ?? spec.optimizer?.type ?? 'adam';
-    // a different optimizer type starts from a clean parameter set
-    const kept = spec.optimizer && spec.optimizer.type === type ? spec.optimizer : {};
-    spec.optimizer = { ...kept, ...opt, type } as TrainingSpec['optimizer'];
+export function buildSpec(base: Partial<TrainingSpec>, f: SpecFlags, options: ServedSpecOptions = localSpecOptions()): Partial<TrainingSpec> {
+  const values: Record<string, RawValue> = {};
+  const flagOf: Record<string, string> = { learningRate: 'lr' };
+  for (const [name, flag] of Object.entries(OTHER_FLAGS)) values[name] = f[flag];
+  for (const o of options.optimizers) for (const field of o.fields) {
+    values[field.name] ??= f[kebab(field.name)];
+    flagOf[field.name] ??= kebab(field.name);
   }
-  const sched = drop({ decayRate: num('decay-rate', f['decay-rate']), gamma: num('gamma', f.gamma), stepSize: num('step-size', f['step-size']), k: num('k', f.k) });
-  if (f.schedule !== undefined || Object.keys(sched).length) {
-    const type = (f.schedule as string | undefined) ?? spec.schedule?.type ?? 'constant';
-    spec.schedule = { ...(spec.schedule?.type === type ? spec.schedule : {}), ...sched, type } as TrainingSpec['schedule'];
+  values.learningRate = f.lr ?? f['learning-rate'];
+  if (f['no-normalize']) values.normalize = false;
+  if (f['normalize-targets']) values.normalizeTargets = true;
+  if (f['no-restore-best']) values.restoreBest = false;
+  if (f['gradient-check']) values.gradientCheck = true;
+  const type = String(f.optimizer ?? base.optimizer?.type ?? options.starter.optimizer);
+  const takes = options.optimizers.find((o) => o.type === type)?.fields.map((x) => x.name);
+  for (const o of options.optimizers) for (const field of o.fields) {
+    if (takes && !takes.includes(field.name) && values[field.name] !== undefined)
+      throw new UsageError(`--${flagOf[field.name]} is not a parameter of ${type}; ${type} takes ${takes.map((n) => `--${flagOf[n]}`).join(', ')}`);
   }
-  if (f.clip !== undefined) spec.clip = parseClip(String(f.clip));
-  const epochs = num('epochs', f.epochs);
-  if (epochs !== undefined) spec.epochs = epochs;
-  const bs = num('batch-size', f['batch-size']);
-  if (bs !== undefined) spec.batchSize = bs;
-  spec.epochs ??= DEFAULT_EPOCHS;
-  spec.batchSize ??= DEFAULT_BATCH_SIZE;
-  const vs = num('validation-split', f['validation-split']);
-  if (vs !== undefined) spec.validationSplit = vs;
-  const seed = num('seed', f.seed);
-  if (seed !== undefined) spec.seed = seed;
-  if (f['no-normalize']) spec.normalize = false;
-  const patience = num('patience', f.patience);
-  const minDelta = num('min-delta', f['min-delta']);
-  if (patience !== undefined) spec.earlyStopping = drop({ ...spec.earlyStopping, patience, minDelta });
-  if (f['gradient-check']) spec.gradientCheck = true;
-  if (f.dtype !== undefined) spec.dtype = String(f.dtype) as TrainingSpec['dtype'];
-  if (!spec.loss && spec.model?.layers?.length) spec.loss = defaultLoss(spec.model.layers.at(-1)!.activation);
-  return spec;
+  const label = (name: string) => `--${flagOf[name] ?? (OTHER_FLAGS as Record<string, string>)[name] ?? kebab(name)}`;
+  return usage(() => build(options, base, values, label));
 }

@@ -10,6 +10,9 @@ export const LOSS_FOR_OUTPUT: Readonly<Partial<Record<Activation, LossName>>> & 
   otherwise: 'mse',
 };
 
+/** Values clients suggest for the fields a spec requires that have no default (the CLI and the form prefill them). */
+export const STARTER = { optimizer: 'adam', epochs: 50, batchSize: 32 } as const;
+
 /** The choices a spec offers and the core's defaults, for clients (`GET /v1/spec/options`). */
 export function specOptions() {
   return {

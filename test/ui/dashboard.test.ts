@@ -229,11 +229,20 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     await page.waitForSelector(`select[name=datasetId] option[value="${job.datasetId}"]`, { state: 'attached' });
     await page.selectOption('select[name=datasetId]', job.datasetId);
     expect(await page.getAttribute('#advanced', 'open')).toBeNull();
-    // restoreBest without patience: the API's error on earlyStopping.patience opens the section and sits beside the field
+    // the form's defaults are the core's (GET /v1/spec/options): Adam's learning rate 0.001, restoreBest on
+    expect(await page.inputValue('input[name=learningRate]')).toBe('');
+    expect(await page.getAttribute('input[name=learningRate]', 'placeholder')).toBe('0.001');
+    await page.selectOption('select[name=optimizer]', 'sgd');
+    expect(await page.getAttribute('input[name=learningRate]', 'placeholder')).toBe('0.01');
+    await page.selectOption('select[name=optimizer]', 'adam');
+    expect(await page.isChecked('input[name=restoreBest]')).toBe(true);
+    // restoreBest unchecked without patience: it is sent (false), and the API's error on
+    // earlyStopping.patience opens the section and sits beside the field
     await page.click('#advanced summary');
-    await page.check('input[name=restoreBest]');
+    await page.uncheck('input[name=restoreBest]');
     await page.click('#submit-job');
     await page.waitForSelector('.field.invalid[data-path~="earlyStopping.patience"] .field-error:not(:empty)');
+    await page.check('input[name=restoreBest]');
     await page.fill('input[name=patience]', '3');
     await page.fill('input[name=minDelta]', '0.001');
     await page.selectOption('select[name=dtype]', 'float64');

@@ -1,10 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { specOptions } from '../../core/spec-options.js';
+import { specOptions, STARTER } from '../../core/spec-options.js';
 import { OPTIMIZERS } from '../../core/types.js';
-
-/** Values a client suggests for the fields a spec requires (they have no core default). */
-export const STARTER = { optimizer: 'adam', epochs: 50, batchSize: 32 } as const;
 
 const FieldSchema = z
   .object({

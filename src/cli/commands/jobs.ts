@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { ApiClient } from '../http-client.js';
 import { type GlobalOptions, type Io, listItems, printJson, table } from '../output.js';
 import { formatNumber, historyLine, ProgressBar } from '../progress-bar.js';
-import { buildSpec, type SpecFlags, UsageError } from '../spec-flags.js';
+import { buildSpec, localSpecOptions, type SpecFlags, UsageError } from '../spec-flags.js';
+import type { ServedSpecOptions } from '../../ui/public/js/spec-builder.js';
 import { streamEvents } from '../sse-client.js';
 import type { EpochMetrics } from '../../core/types.js';
 import type { JobStatus, JobView, ProgressEvent } from '../types.js';
@@ -30,7 +31,9 @@ export async function train(api: ApiClient, io: Io, g: GlobalOptions, datasetId:
       throw new UsageError(`--spec ${flags.spec} is not valid JSON: ${(e as Error).message}`);
     }
   }
-  const spec = buildSpec(base, flags);
+  // The server's choices and defaults; a server without /v1/spec/options gets the CLI's own.
+  const options = await api.get<ServedSpecOptions>('/v1/spec/options').catch(() => localSpecOptions());
+  const spec = buildSpec(base, flags, options);
   const body = { ...spec, datasetId: datasetId ?? (base.datasetId as string | undefined) };
   if (!body.datasetId) throw new UsageError('train needs --dataset <id> (or datasetId in --spec)');
   const headers: Record<string, string> = {};

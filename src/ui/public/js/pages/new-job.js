@@ -1,26 +1,13 @@
 // Upload a CSV (or pick a dataset) and submit a job. The API's problem+json errors[].path
-// are shown next to the field whose data-path matches (longest prefix wins).
+// are shown next to the field whose data-path matches (longest prefix wins). Every choice and
+// default comes from GET /v1/spec/options; the spec is built by the module the CLI uses.
 import { api, ApiError, listItems } from '../api.js';
 import { h } from '../format.js';
-
-const ACTIVATIONS = ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear', 'softmax'];
-const INITS = ['', 'he_normal', 'he_uniform', 'xavier_normal', 'xavier_uniform', 'lecun_normal', 'lecun_uniform'];
-const LOSSES = ['', 'softmax_cross_entropy', 'binary_cross_entropy', 'mse'];
-const OPTIMIZERS = ['adam', 'adamw', 'rmsprop', 'momentum', 'sgd'];
-const SCHEDULES = ['', 'constant', 'inverse_time', 'inverse_sqrt', 'exponential', 'step'];
-const CLIPS = ['', 'global_norm', 'norm', 'value'];
+import { buildSpec as buildFromValues, parseLayers as layersOf, SpecInputError } from '../spec-builder.js';
 
 /** `16:relu,2:softmax` → layers, or throws with a message for the field. */
-export function parseLayers(text) {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!parts.length) throw new Error('at least one layer, e.g. 16:relu,2:softmax');
-  return parts.map((p) => {
-    const [u, a] = p.split(':');
-    const units = Number(u);
-    if (!Number.isInteger(units) || units < 1) throw new Error(`"${p}": units must be a positive integer`);
-    if (!ACTIVATIONS.includes(a)) throw new Error(`"${p}": activation must be one of ${ACTIVATIONS.join(', ')}`);
-    return { units, activation: a };
-  });
+export function parseLayers(text, activations) {
+  return layersOf(text, activations);
 }
 
 /** "/optimizer/learningRate", ["optimizer","learningRate"], "body.optimizer.learningRate" → "optimizer.learningRate". */
@@ -39,15 +26,43 @@ const num = (name, value, attrs = {}) => h('input', { type: 'number', name, valu
 const select = (name, options, value) => h('select', { name }, ...options.map((o) => h('option', { value: o, selected: o === value }, o || '(default)')));
 
 export function newJobPage(view) {
+  let dispose = () => {};
+  api('GET', '/v1/spec/options')
+    .then((options) => { dispose = buildPage(view, options); })
+    .catch((err) => view.append(h('p', { class: 'error-box' }, `cannot load the spec options: ${err.message}`)));
+  return () => dispose();
+}
+
+/** One input per optimizer parameter name (shared by the types that take it), from the options. */
+function optimizerFields(options) {
+  const byName = new Map();
+  for (const o of options.optimizers) for (const f of o.fields) {
+    const e = byName.get(f.name) ?? { f, types: [], defaults: {} };
+    e.types.push(o.type);
+    e.defaults[o.type] = f.default;
+    byName.set(f.name, e);
+  }
+  return [...byName.values()].map(({ f, types, defaults }) => {
+    const control = f.kind === 'boolean'
+      ? h('input', { type: 'checkbox', name: f.name, dataset: { defaults: JSON.stringify(defaults) } })
+      : f.kind === 'enum'
+        ? select(f.name, ['', ...f.values], '')
+        : num(f.name, '', { dataset: { defaults: JSON.stringify(defaults) }, ...(f.min !== undefined && !f.exclusiveMin ? { min: f.min } : {}) });
+    return field(f.name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`), control, { path: `optimizer.${f.name}`, hint: f.description, forTypes: types.join(' '), cls: f.kind === 'boolean' ? 'check' : '' });
+  });
+}
+
+function buildPage(view, options) {
+  const ACTIVATIONS = options.activations;
   const datasetSel = h('select', { name: 'datasetId' }, h('option', { value: '' }, 'upload a new CSV…'));
   const fileIn = h('input', { type: 'file', name: 'file', accept: '.csv,text/csv' });
   const nameIn = h('input', { type: 'text', name: 'name', placeholder: 'from the file name' });
   const targetSel = h('select', { name: 'target' }, h('option', { value: '' }, '(last column)'));
   const dsInfo = h('p', { class: 'muted', id: 'dataset-info' });
   const layersIn = h('input', { type: 'text', name: 'layers', value: '16:tanh,16:tanh,2:softmax' });
-  const optSel = select('optimizer', OPTIMIZERS, 'adam');
-  const clipSel = select('clip', CLIPS, '');
-  const schedSel = select('schedule', SCHEDULES, '');
+  const optSel = select('optimizer', options.optimizers.map((o) => o.type), options.starter.optimizer);
+  const clipSel = select('clip', ['', ...options.clipTypes], '');
+  const schedSel = select('schedule', ['', ...options.schedules], '');
   const general = h('div', { class: 'error-box', id: 'form-errors', hidden: true });
   const submitBtn = h('button', { type: 'submit', id: 'submit-job', class: 'primary' }, 'Upload & train');
   let layersTouched = false;
@@ -60,20 +75,11 @@ export function newJobPage(view) {
     h('fieldset', {}, h('legend', {}, 'Data'), field('Dataset', datasetSel, { path: 'datasetId' }), uploadBox, dsInfo),
     h('fieldset', {}, h('legend', {}, 'Model'),
       field('Layers', layersIn, { path: 'model.layers', hint: `units:activation, comma-separated; activations: ${ACTIVATIONS.join(', ')}; the input width comes from the data` }),
-      field('Init', select('init', INITS, ''), { path: 'model.init' }),
-      field('Loss', select('loss', LOSSES, ''), { path: 'loss', hint: '(default) follows the last activation' })),
+      field('Init', select('init', ['', ...options.inits], ''), { path: 'model.init' }),
+      field('Loss', select('loss', ['', ...options.losses], ''), { path: 'loss', hint: '(default) follows the last activation' })),
     h('fieldset', {}, h('legend', {}, 'Optimizer'),
       field('Type', optSel, { path: 'optimizer.type' }),
-      field('Learning rate', num('learningRate', '0.01', { min: 0 }), { path: 'optimizer.learningRate' }),
-      field('β (ema momentum, rmsprop)', num('beta', ''), { path: 'optimizer.beta', forTypes: 'momentum rmsprop' }),
-      field('β1', num('beta1', ''), { path: 'optimizer.beta1', forTypes: 'adam adamw' }),
-      field('β2', num('beta2', ''), { path: 'optimizer.beta2', forTypes: 'adam adamw' }),
-      field('ε', num('epsilon', ''), { path: 'optimizer.epsilon', forTypes: 'adam adamw rmsprop' }),
-      field('Momentum μ', num('momentum', ''), { path: 'optimizer.momentum', forTypes: 'momentum rmsprop' }),
-      field('Variant', select('variant', ['', 'classic', 'ema'], ''), { path: 'optimizer.variant', forTypes: 'momentum' }),
-      field('Nesterov', h('input', { type: 'checkbox', name: 'nesterov' }), { path: 'optimizer.nesterov', forTypes: 'momentum', cls: 'check' }),
-      field('Centered', h('input', { type: 'checkbox', name: 'centered' }), { path: 'optimizer.centered', forTypes: 'rmsprop', cls: 'check' }),
-      field('Weight decay', num('weightDecay', ''), { path: 'optimizer.weightDecay' })),
+      ...optimizerFields(options)),
     h('fieldset', {}, h('legend', {}, 'Schedule and clipping'),
       field('Schedule', schedSel, { path: 'schedule.type' }),
       field('Decay rate', num('decayRate', ''), { path: 'schedule.decayRate', forTypes: 'inverse_time', cls: 'sched' }),
@@ -83,19 +89,19 @@ export function newJobPage(view) {
       field('Clipping', clipSel, { path: 'clip.type' }),
       field('Threshold', num('clipThreshold', ''), { path: 'clip.maxNorm clip.value', hint: 'max norm, or the value bound for "value"' })),
     h('fieldset', {}, h('legend', {}, 'Training'),
-      field('Epochs', num('epochs', '50', { min: 1, step: 1 }), { path: 'epochs' }),
-      field('Batch size', num('batchSize', '32', { min: 1, step: 1 }), { path: 'batchSize' }),
+      field('Epochs', num('epochs', String(options.starter.epochs), { min: 1, step: 1 }), { path: 'epochs' }),
+      field('Batch size', num('batchSize', String(options.starter.batchSize), { min: 1, step: 1 }), { path: 'batchSize' }),
       field('Validation split', num('validationSplit', '0.2', { min: 0, max: 0.99 }), { path: 'validationSplit' }),
       field('Seed', num('seed', '1', { step: 1 }), { path: 'seed' }),
-      field('Normalize features', h('input', { type: 'checkbox', name: 'normalize', checked: true }), { path: 'normalize', cls: 'check' })),
+      field('Normalize features', h('input', { type: 'checkbox', name: 'normalize', checked: options.defaults.normalize }), { path: 'normalize', cls: 'check' })),
     // rarely needed knobs, folded away; an API error on one of them opens the section
     h('details', { class: 'advanced', id: 'advanced' }, h('summary', {}, 'Advanced: early stopping, targets, precision, gradient check'),
       h('fieldset', {}, h('legend', {}, 'Advanced'),
         field('Early stopping patience (epochs)', num('patience', '', { min: 1, step: 1 }), { path: 'earlyStopping earlyStopping.patience', hint: 'empty: off; needs a validation split' }),
         field('Min delta', num('minDelta', '', { min: 0 }), { path: 'earlyStopping.minDelta' }),
-        field('Restore best weights', h('input', { type: 'checkbox', name: 'restoreBest' }), { path: 'earlyStopping.restoreBest', cls: 'check' }),
+        field('Restore best weights', h('input', { type: 'checkbox', name: 'restoreBest', checked: options.defaults.earlyStopping.restoreBest }), { path: 'earlyStopping.restoreBest', cls: 'check' }),
         field('Normalize targets (regression)', h('input', { type: 'checkbox', name: 'normalizeTargets' }), { path: 'normalize.targets', cls: 'check' }),
-        field('Precision', select('dtype', ['', 'float32', 'float64'], ''), { path: 'dtype' }),
+        field('Precision', select('dtype', ['', ...options.dtypes], ''), { path: 'dtype' }),
         field('Gradient check', h('input', { type: 'checkbox', name: 'gradientCheck' }), { path: 'gradientCheck', cls: 'check', hint: 'compare backprop with finite differences before training' }))),
     h('div', { class: 'actions' }, submitBtn));
   view.append(h('h1', {}, 'New training job'), form);
@@ -106,7 +112,16 @@ export function newJobPage(view) {
       if (cls || !f.classList.contains('sched')) f.hidden = !f.dataset.for.split(' ').includes(sel.value);
     }
   };
-  optSel.addEventListener('change', () => showFor(optSel));
+  // each parameter shows the selected optimizer's default (empty sends nothing: the core's default applies)
+  const showDefaults = () => {
+    for (const el of form.querySelectorAll('.field[data-for] [data-defaults]')) {
+      const d = JSON.parse(el.dataset.defaults)[optSel.value];
+      if (el.type === 'checkbox') el.checked = d === true;
+      else el.placeholder = d === undefined ? '' : String(d);
+    }
+  };
+  optSel.addEventListener('change', () => { showFor(optSel); showDefaults(); });
+  showDefaults();
   schedSel.addEventListener('change', () => showFor(schedSel, 'sched'));
   showFor(optSel);
   showFor(schedSel, 'sched');
@@ -174,44 +189,25 @@ export function newJobPage(view) {
     general.hidden = false;
   }
 
+  /** The form's fields as named values for the shared builder (hidden fields are not sent). */
   function buildSpec(fd) {
-    const n = (k) => (fd.get(k) === '' || fd.get(k) === null ? undefined : Number(fd.get(k)));
-    const layers = parseLayers(String(fd.get('layers')));
-    const last = layers.at(-1).activation;
-    const spec = {
-      model: { layers, ...(fd.get('init') ? { init: fd.get('init') } : {}) },
-      loss: fd.get('loss') || (last === 'softmax' ? 'softmax_cross_entropy' : last === 'sigmoid' ? 'binary_cross_entropy' : 'mse'),
-      optimizer: { type: fd.get('optimizer') },
-      epochs: n('epochs'),
-      batchSize: n('batchSize'),
-      normalize: fd.get('normalizeTargets') === 'on' ? { features: fd.get('normalize') === 'on', targets: true } : fd.get('normalize') === 'on',
-    };
-    const o = spec.optimizer;
-    for (const k of ['learningRate', 'beta', 'beta1', 'beta2', 'epsilon', 'momentum', 'weightDecay']) {
-      const f = form.querySelector(`[name="${k}"]`).closest('.field');
-      if (n(k) !== undefined && !f.hidden) o[k] = n(k);
+    const values = {};
+    for (const [k, v] of fd.entries()) {
+      const el = form.querySelector(`[name="${k}"]`);
+      if (el?.closest('.field')?.hidden) continue;
+      values[k] = v;
     }
-    if (o.type === 'momentum' && fd.get('variant')) o.variant = fd.get('variant');
-    if (o.type === 'momentum' && fd.get('nesterov')) o.nesterov = true;
-    if (o.type === 'rmsprop' && fd.get('centered')) o.centered = true;
-    if (fd.get('schedule')) {
-      spec.schedule = { type: fd.get('schedule') };
-      for (const k of ['decayRate', 'k', 'gamma', 'stepSize']) {
-        const f = form.querySelector(`[name="${k}"]`).closest('.field');
-        if (n(k) !== undefined && !f.hidden) spec.schedule[k] = n(k);
-      }
+    // checkboxes: FormData has only the checked ones; send a parameter's state when it differs from its default
+    for (const el of form.querySelectorAll('input[type=checkbox][data-defaults]')) {
+      if (el.closest('.field').hidden) continue;
+      const d = JSON.parse(el.dataset.defaults)[optSel.value];
+      values[el.name] = el.checked === (d === true) ? undefined : el.checked;
     }
-    if (fd.get('clip')) spec.clip = fd.get('clip') === 'value' ? { type: 'value', value: n('clipThreshold') } : { type: fd.get('clip'), maxNorm: n('clipThreshold') };
-    if (n('validationSplit') !== undefined) spec.validationSplit = n('validationSplit');
-    if (n('seed') !== undefined) spec.seed = n('seed');
-    if (n('patience') !== undefined || n('minDelta') !== undefined || fd.get('restoreBest')) {
-      spec.earlyStopping = { patience: n('patience') };
-      if (n('minDelta') !== undefined) spec.earlyStopping.minDelta = n('minDelta');
-      if (fd.get('restoreBest')) spec.earlyStopping.restoreBest = true;
-    }
-    if (fd.get('dtype')) spec.dtype = fd.get('dtype');
-    if (fd.get('gradientCheck')) spec.gradientCheck = true;
-    return spec;
+    values.normalize = fd.get('normalize') === 'on';
+    values.normalizeTargets = fd.get('normalizeTargets') === 'on';
+    values.restoreBest = fd.get('restoreBest') === 'on';
+    values.gradientCheck = fd.get('gradientCheck') === 'on';
+    return buildFromValues(options, {}, values);
   }
 
   form.addEventListener('submit', async (e) => {
@@ -222,7 +218,8 @@ export function newJobPage(view) {
     try {
       spec = buildSpec(fd);
     } catch (err) {
-      const f = form.querySelector('.field[data-path="model.layers"]');
+      const path = err instanceof SpecInputError && err.field !== 'layers' ? null : 'model.layers';
+      const f = form.querySelector(`.field[data-path="${path ?? 'model.layers'}"]`) ?? form.querySelector('.field[data-path="model.layers"]');
       f.classList.add('invalid');
       f.querySelector('.field-error').textContent = err.message;
       return;
@@ -251,7 +248,7 @@ export function newJobPage(view) {
           uploadBox.hidden = true;
           suggestLayers(ds);
           // the suggested output layer now matches the data (unless the user typed the layers)
-          if (!layersTouched) spec.model.layers = parseLayers(layersIn.value);
+          if (!layersTouched) spec.model.layers = parseLayers(layersIn.value, ACTIVATIONS);
         } catch (err) {
           showProblem(err, 'upload');
           return;
