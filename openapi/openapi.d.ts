@@ -384,6 +384,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/spec/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The choices of a training spec (activations, losses, optimizers and their parameters, …) and the defaults */
+        get: operations["getSpecOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1023,6 +1040,59 @@ export interface components {
         SweepTrials: {
             sweepId: string;
             trials: components["schemas"]["SweepTrial"][];
+        };
+        SpecField: {
+            name: string;
+            /** @enum {string} */
+            kind: "number" | "boolean" | "enum";
+            description: string;
+            default?: number | boolean | string;
+            min?: number;
+            max?: number;
+            exclusiveMin?: boolean;
+            exclusiveMax?: boolean;
+            integer?: boolean;
+            values?: string[];
+        };
+        SpecOptions: {
+            activations: string[];
+            losses: string[];
+            inits: string[];
+            dtypes: string[];
+            schedules: string[];
+            clipTypes: string[];
+            momentumVariants: string[];
+            /** @description Each optimizer with its parameters, in the order to list them */
+            optimizers: {
+                /** @enum {string} */
+                type: "sgd" | "momentum" | "rmsprop" | "adam" | "adamw";
+                fields: components["schemas"]["SpecField"][];
+            }[];
+            defaults: {
+                /** @description The loss of a spec without one, by output activation (`otherwise` for the rest) */
+                lossForOutput: {
+                    [key: string]: string;
+                };
+                init: {
+                    reluLike: string;
+                    otherwise: string;
+                };
+                normalize: boolean;
+                validationSplit: number;
+                seed: number;
+                dtype: string;
+                maxLossGrowth: number;
+                earlyStopping: {
+                    minDelta: number;
+                    restoreBest: boolean;
+                };
+            };
+            /** @description Suggested values for required fields without a default (clients prefill them) */
+            starter: {
+                optimizer: string;
+                epochs: number;
+                batchSize: number;
+            };
         };
     };
     responses: never;
@@ -5208,6 +5278,109 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "Redis is unreachable; retry later",
                      *       "instance": "/v1/sweeps/job_0mwx5207r000f564bcbf/cancel",
+                     *       "code": "redis_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSpecOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Derived from the same declarations the API validates with; clients build their forms and flags from it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpecOptions"];
+                };
+            };
+            /** @description Invalid request: an unknown or invalid query parameter, header or field (problem+json; errors[].path names each, errors[].in says where) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:validation_failed",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "unknown query parameter 'limt' (did you mean 'limit'?): GET /v1/jobs takes status, limit, after",
+                     *       "instance": "/v1/spec/options",
+                     *       "code": "validation_failed",
+                     *       "errors": [
+                     *         {
+                     *           "path": "limt",
+                     *           "message": "unknown query parameter; did you mean 'limit'?",
+                     *           "in": "query"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (only when the server runs with API_KEYS set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:unauthorized",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "send Authorization: Bearer <API key>",
+                     *       "instance": "/v1/spec/options",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per API key, per IP when open); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:rate_limited",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "more than 1200 requests in 60 s for this API key; retry after 12 seconds",
+                     *       "instance": "/v1/spec/options",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis, the queue or the blob store is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:redis_unavailable",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Redis is unreachable; retry later",
+                     *       "instance": "/v1/spec/options",
                      *       "code": "redis_unavailable"
                      *     }
                      */
