@@ -1357,6 +1357,7 @@ export interface operations {
     uploadDataset: {
         parameters: {
             query?: {
+                /** @description Dataset name (default: dataset) */
                 name?: string;
                 /** @description Target column (header name); default: the last column */
                 target?: string;
@@ -1916,6 +1917,7 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
+                /** @description Only jobs with this status */
                 status?: "queued" | "running" | "completed" | "failed" | "cancelled" | "pruned";
                 /** @description Items per page (1-100) */
                 limit?: number;
@@ -4562,6 +4564,7 @@ export interface operations {
     listSweeps: {
         parameters: {
             query?: {
+                /** @description Only sweeps with this status */
                 status?: "running" | "completed" | "cancelled";
                 /** @description Items per page (1-100) */
                 limit?: number;

@@ -14,7 +14,7 @@ export type DatasetJsonBody = z.infer<typeof DatasetJsonBodySchema>;
 
 /** Query of `POST /v1/datasets` for `text/csv` uploads. */
 export const DatasetUploadQuerySchema = z.strictObject({
-  name: z.string().min(1).max(200).optional(),
+  name: z.string().min(1).max(200).optional().describe('Dataset name (default: dataset)'),
   target: z.string().min(1).max(200).optional().describe('Target column (header name); default: the last column'),
 });
 

@@ -84,7 +84,7 @@ export const JobSchema = z
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof JobSchema>;
 
-export const JobListQuerySchema = z.strictObject({ status: z.enum(JOB_STATUSES).optional(), ...pagination('job') });
+export const JobListQuerySchema = z.strictObject({ status: z.enum(JOB_STATUSES).optional().describe('Only jobs with this status'), ...pagination('job') });
 export const JobListSchema = z.object({ items: z.array(JobSchema), next: z.string().nullable() }).meta({ id: 'JobList' });
 
 export const EventsQuerySchema = z.strictObject({

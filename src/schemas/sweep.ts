@@ -119,5 +119,5 @@ export const SweepSummarySchema = SweepSchema.omit({ trials: true, rungs: true }
 export const SweepListSchema = z.object({ items: z.array(SweepSummarySchema), next: z.string().nullable() }).meta({ id: 'SweepList' });
 export const SweepTrialsSchema = z.object({ sweepId: z.string(), trials: z.array(SweepTrialSchema) }).meta({ id: 'SweepTrials' });
 
-export const SweepListQuerySchema = z.strictObject({ status: z.enum(SWEEP_STATUSES).optional(), ...pagination('sw') });
+export const SweepListQuerySchema = z.strictObject({ status: z.enum(SWEEP_STATUSES).optional().describe('Only sweeps with this status'), ...pagination('sw') });
 

@@ -37,6 +37,18 @@ describe('openapi/openapi.json lint', () => {
         expect(Array.isArray(op.security), `${method} ${path}`).toBe(true);
       }
     expect(new Set(ids).size).toBe(ids.length);
+    // every query and header parameter says what it is (docs/api.md lists them too)
+    type Param = { in: string; name: string; description?: string; schema?: { description?: string } };
+    for (const [path, item] of Object.entries(doc.paths as unknown as Record<string, Record<string, { parameters?: Param[] }>>))
+      for (const [method, op] of Object.entries(item))
+        for (const p of op.parameters ?? []) if (p.in !== 'path') expect(p.description ?? p.schema?.description, `${method} ${path} ${p.in} ${p.name}`).toBeTruthy();
+    const api = readFileSync(resolve(ROOT, 'docs/api.md'), 'utf8');
+    const table = api.slice(api.indexOf('## Query parameters and headers'), api.indexOf('## Job lifecycle'));
+    for (const [path, item] of Object.entries(doc.paths))
+      for (const method of Object.keys(item)) {
+        const row = table.split('\n').find((l) => l.startsWith('|') && l.split('|')[1].includes(path) && new RegExp(`\\b${method.toUpperCase()}\\b`).test(l.split('|')[1]));
+        expect(row, `docs/api.md: no row for ${method.toUpperCase()} ${path} in "Query parameters and headers"`).toBeDefined();
+      }
     expect(ids).toEqual(expect.arrayContaining(['createJob', 'listJobs', 'getJob', 'streamJobEvents', 'cancelJob', 'predictJob', 'uploadDataset']));
   });
 });
