@@ -4,6 +4,7 @@
  * argv: IMPL WORKLOAD_JSON DATA_FILE EPOCHS USE_ROWS
  */
 import { train } from '../src/core/train.js';
+import { nativeKernels, type NativeIsa } from '../src/native-kernels/index.js';
 import type { TrainingSpec } from '../src/core/types.js';
 import { readData, type Workload } from './workloads.js';
 
@@ -13,7 +14,7 @@ const epochs = Number(epochsArg);
 const useRows = Number(rowsArg);
 const data = readData(file, w);
 
-async function ours(kernels: 'wasm' | 'js', threads = 1): Promise<{ rates: number[]; losses: number[]; detail: string }> {
+async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1): Promise<{ rates: number[]; losses: number[]; detail: string }> {
   const spec: TrainingSpec = {
     model: {
       layers: w.layers.map((units, l) => ({
@@ -40,12 +41,13 @@ async function ours(kernels: 'wasm' | 'js', threads = 1): Promise<{ rates: numbe
     featureCount: w.features,
     targetWidth: 1,
   }, {
-    kernels,
-    threads,
+    ...(kernels === 'wasm' || kernels === 'js' ? { kernels, threads } : { kernelFactory: () => nativeKernels({ isa: kernels === 'native' ? undefined : kernels, threads }) }),
+    // the caller's arrays are views on the file it read: train on them in place (no second copy)
+    consumeData: true,
     onProgress: () => undefined,
     progressEveryMs: 1e9,
   });
-  kernelName = kernels;
+  kernelName = res.kernels;
   return {
     rates: res.history.map((h) => h.samplesPerSecond),
     losses: res.history.map((h) => h.loss),
@@ -57,6 +59,9 @@ let result: { rates: number[]; losses: number[]; detail: string };
 if (impl === 'ours-wasm') result = await ours('wasm');
 else if (impl === 'ours-wasm-2t') result = await ours('wasm', 2);
 else if (impl === 'ours-js') result = await ours('js');
+else if (impl === 'ours-native') result = await ours('native');
+else if (impl === 'ours-native-2t') result = await ours('native', 2);
+else if (impl === 'ours-native-avx2') result = await ours('avx2');
 else if (impl === 'tfjs-wasm' || impl === 'tfjs-cpu') {
   const { tfjsEpochs } = await import('./peers/tfjs.js');
   result = await tfjsEpochs(impl === 'tfjs-wasm' ? 'wasm' : 'cpu', w, data, epochs, useRows);

@@ -93,7 +93,7 @@ export async function train(spec: TrainingSpec, data: DataSet, options: TrainOpt
   const startedAt = performance.now();
   const table = readDataSet(data);
   const rs = resolveSpec(spec, table);
-  const kernels = getKernels(rs.dtype, options.kernels, { threads: options.threads });
+  const kernels = options.kernelFactory?.(rs.dtype) ?? getKernels(rs.dtype, options.kernels, { threads: options.threads });
   try {
     return await run(spec, data, options, table, rs, kernels, startedAt);
   } finally {
@@ -118,7 +118,7 @@ async function run(
 
   const nVal0 = rs.validationSplit > 0 ? 1 : 0;
   const maxBatch = Math.max(1, Math.min(rs.batchSize, table.rows - nVal0));
-  const prep = prepare(rs, table, kernels, maxBatch);
+  const prep = prepare(rs, table, kernels, maxBatch, options.consumeData === true);
   const { net, rng, X, T, nTrain, nVal } = prep;
   const F = table.featureCount, TW = table.targetWidth;
   const B = rs.batchSize;
@@ -418,6 +418,7 @@ async function run(
     durationMs,
     samplesPerSecond: trainingMs > 0 ? (trainedSamples / trainingMs) * 1000 : 0,
     clipped,
+    kernels: kernels.name,
   };
   if (final?.valLoss !== undefined) result.valLoss = final.valLoss;
   if (final?.accuracy !== undefined) result.accuracy = final.accuracy;

@@ -1,9 +1,10 @@
 /**
  * Public types of the training core. The field names are the same ones the HTTP API uses:
  * a `TrainingSpec` here is the body of `POST /v1/jobs` minus `datasetId`.
- * This file imports only types (the optimizers' field tables); `src/core` imports nothing
- * outside `src/core`.
+ * This file imports only types (the optimizers' field tables, the kernel interface); `src/core`
+ * imports nothing outside `src/core`.
  */
+import type { Kernels } from './kernels/types.js';
 import type { OPTIMIZER_FIELDS } from './optimizers/registry.js';
 import type { FieldValues } from './spec-fields.js';
 
@@ -269,6 +270,8 @@ export interface TrainResult {
   durationMs: number;
   samplesPerSecond: number;
   clipped: number;
+  /** The kernel backend that ran (`Kernels.name`, e.g. `native-avx512-f32`, `wasm-simd-fma-f32`, `js-f64`). */
+  kernels: string;
 }
 
 export interface TrainOptions {
@@ -293,6 +296,19 @@ export interface TrainOptions {
    * its own (not in a service that already runs one job per core).
    */
   threads?: number;
+  /**
+   * Kernels from outside the core (e.g. the native addon, src/native-kernels): called once per
+   * run with its dtype; its result is used instead of `kernels`/`threads` unless it returns null.
+   * `dispose()` is called when the run ends.
+   */
+  kernelFactory?: (dtype: DType) => Kernels<Buf> | null;
+  /**
+   * The caller does not need `data` back: when features and targets are flat typed arrays of the
+   * run's dtype that the kernels can address (`Kernels.adopt`), the core normalizes and reorders
+   * them in place and trains on them without a copy (the dataset is held once, not twice). The
+   * arrays' contents are unspecified afterwards. Default false.
+   */
+  consumeData?: boolean;
 }
 
 /** A seeded pseudo-random generator; its whole state can be saved and restored. */

@@ -42,6 +42,10 @@ export const JobResultSchema = z
     weightsHash: z.string(),
     durationMs: z.number(),
     samplesPerSecond: z.number(),
+    kernels: z
+      .string()
+      .optional()
+      .meta({ description: 'Kernel backend that trained the model, e.g. `native-avx512-f32` (AVX-512 addon), `wasm-simd-fma-f32`, `js-f64` (TRAINING_KERNELS).' }),
   })
   .meta({ id: 'JobResult' });
 export type JobResult = z.infer<typeof JobResultSchema>;

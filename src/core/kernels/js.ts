@@ -94,6 +94,7 @@ export function gemmNT(m: number, n: number, k: number, A: Buf, B: Buf, C: Buf, 
 const f32: Kernels<Float32Array> = {
   name: 'js-f32',
   alloc: (n) => new Float32Array(n),
+  adopt: (x) => x instanceof Float32Array,
   gemmNN,
   gemmTN,
   gemmNT,
@@ -102,6 +103,7 @@ const f32: Kernels<Float32Array> = {
 const f64: Kernels<Float64Array> = {
   name: 'js-f64',
   alloc: (n) => new Float64Array(n),
+  adopt: (x) => x instanceof Float64Array,
   gemmNN,
   gemmTN,
   gemmNT,

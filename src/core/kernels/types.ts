@@ -21,6 +21,11 @@ export interface Kernels<T extends Buf = Buf> {
   gemmNT(m: number, n: number, k: number, A: T, B: T, C: T, accumulate: boolean): void;
   /** Optional: releases the backend's memory when a training run ends (buffers from `alloc` stay readable). */
   dispose?(): void;
+  /**
+   * Optional: makes `x` (not from `alloc`) usable by every kernel without a copy, for
+   * `TrainOptions.consumeData`; false when this backend cannot address it.
+   */
+  adopt?(x: T): boolean;
 
   // Optional fused ops (a backend without them leaves the caller's own loops in charge). Each
   // accepts any buffer of its dtype; a `boolean` result of false means "not handled, run yours".

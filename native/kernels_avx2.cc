@@ -1,0 +1,2 @@
+#define TSNN_AVX2 1
+#include "kernels_impl.h"
