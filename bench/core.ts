@@ -1,18 +1,22 @@
 /*
  * `npm run bench:core`: samples/s of one training epoch for W1 and W2 (bench/workloads.ts) on
- * our core (wasm kernels and TS reference), TensorFlow.js (wasm and cpu backends) and numpy
- * single-thread, each in its own process on the same data bytes; median over the epochs after
- * the first (warm-up), ratios ours/peer, peak RSS. `--scaling` adds W1 at other batch sizes and
- * hidden widths. Flags: --quick (fewer rows/epochs), --only=W1|W2, --no-peers, --scaling,
- * --threads (adds ours with TrainOptions.threads = 2). ours-wasm-fma runs node with
- * --experimental-wasm-relaxed-simd (Node 20 validates relaxed SIMD only behind that flag).
+ * our core (native addon, wasm kernels and TS reference), TensorFlow.js (wasm and cpu backends)
+ * and numpy, each in its own process on the same data bytes; median over the epochs after the
+ * first (warm-up), each figure beside numpy's from the same run, peak RSS. Real data: when
+ * Debian's dataset-fashion-mnist is installed, W1's net on Fashion-MNIST (ours vs numpy vs
+ * tfjs-wasm, samples/s and test accuracy after the same epochs). `--scaling` adds W1 at other
+ * batch sizes and hidden widths. Flags: --quick (fewer rows/epochs), --only=W1|W2|F, --no-peers,
+ * --scaling, --threads (adds ours on 2 threads and numpy with 2 OpenBLAS threads).
+ * ours-wasm-fma runs node with --experimental-wasm-relaxed-simd (Node 20 validates relaxed SIMD
+ * only behind that flag). Our runs train on the file's arrays in place (TrainOptions.consumeData).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flopPerSample, makeData, variant, W1, W2, writeData, type Workload } from './workloads.js';
+import { nativeIsas, nativeUnavailableReason } from '../src/native-kernels/index.js';
+import { FASHION, FASHION_DIR, fashionMnist, flopPerSample, makeData, variant, W1, W2, writeData, type Workload } from './workloads.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -22,7 +26,7 @@ const scaling = args.includes('--scaling');
 const threads = args.includes('--threads');
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
-interface Row { impl: string; rates: number[]; losses: number[]; maxRssKb: number; rows: number; detail: string; error?: string; warmup?: number }
+interface Row { impl: string; rates: number[]; losses: number[]; maxRssKb: number; rows: number; detail: string; error?: string; warmup?: number; testAccuracy?: number }
 
 const median = (xs: number[]): number => {
   const s = xs.slice().sort((a, b) => a - b);
@@ -54,35 +58,50 @@ function runNode(impl: string, w: Workload, file: string, epochs: number, rows: 
   }
 }
 
-function runNumpy(w: Workload, file: string, epochs: number, rows: number): Row {
-  // One thread; the CORETYPE/L2 overrides set on this machine slow a current OpenBLAS: unset for this child only.
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+function runNumpy(w: Workload, file: string, epochs: number, rows: number, threads = 1): Row {
+  // `threads` OpenBLAS threads; the CORETYPE/L2 overrides set on this machine slow a current OpenBLAS: unset for this child only.
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  const impl = `numpy-${threads}t`;
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   const cfg = { ...w, epochs, useRows: rows };
   const r = spawnSync('python3', [here('./peers/numpy_mlp.py'), file, JSON.stringify(cfg)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   try {
     const o = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-    return { impl: 'numpy-1t', rows, rates: o.rates, losses: o.losses, maxRssKb: o.maxRssKb, detail: `numpy ${o.numpy}, ${JSON.stringify(o.blas)}` };
+    return { impl, rows, rates: o.rates, losses: o.losses, maxRssKb: o.maxRssKb, testAccuracy: o.testAccuracy ?? undefined, detail: `numpy ${o.numpy}, ${JSON.stringify(o.blas)}` };
   } catch {
-    return { impl: 'numpy-1t', rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: r.stderr.slice(-400) };
+    return { impl, rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: r.stderr.slice(-400) };
   }
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 
 function printTable(w: Workload, rows: Row[]): void {
-  const ours = rows.find((r) => r.impl === 'ours-wasm');
+  const np1 = rows.find((r) => r.impl === 'numpy-1t');
   const flop = flopPerSample(w);
+  const acc = rows.some((r) => r.testAccuracy !== undefined);
   console.log(`\n### ${w.name}: ${w.features}-${w.layers.join('-')}, batch ${w.batch}, ${w.optimizer.type}, ${w.rows.toLocaleString('en-US')} rows (${flop.toLocaleString('en-US')} FLOP/sample)\n`);
-  console.log('| implementation | samples/s (median) | GFLOP/s (6×params) | ours-wasm / this | peak RSS MB | rows per epoch | epochs (warm-up) | last loss |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| implementation | samples/s (median) | GFLOP/s (6×params) | this / numpy-1t | peak RSS MB | rows per epoch | epochs (warm-up) | last loss |${acc ? ' test accuracy |' : ''}`);
+  console.log(`|---|---|---|---|---|---|---|---|${acc ? '---|' : ''}`);
   for (const r of rows) {
     const s = rate(r);
-    const ratio = ours && r !== ours ? (rate(ours) / s).toFixed(2) + '×' : '—';
+    const ratio = np1 && r !== np1 ? (s / rate(np1)).toFixed(2) + '×' : '—';
     const rowsNote = r.rows === w.rows ? 'all' : `${r.rows.toLocaleString('en-US')} (slice)`;
-    console.log(`| ${r.impl} | ${fmt(s)} | ${((s * flop) / 1e9).toFixed(1)} | ${ratio} | ${(r.maxRssKb / 1024).toFixed(0)} | ${rowsNote} | ${r.rates.length} (${r.warmup ?? 1}) | ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'} |`);
+    const accCell = acc ? ` ${r.testAccuracy !== undefined ? (100 * r.testAccuracy).toFixed(2) + ' %' : 'n/a'} |` : '';
+    console.log(`| ${r.impl} | ${fmt(s)} | ${((s * flop) / 1e9).toFixed(1)} | ${ratio} | ${(r.maxRssKb / 1024).toFixed(0)} | ${rowsNote} | ${r.rates.length} (${r.warmup ?? 1}) | ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'} |${accCell}`);
   }
+  // The issue's ratios, from this run.
+  const find = (impl: string) => rows.find((r) => r.impl === impl && !r.error);
+  const pair = (a: string, b: string, what = 'samples/s') => {
+    const x = find(a), y = find(b);
+    if (x && y) console.log(`- **${a} / ${b}** (${what}): ${(rate(x) / rate(y)).toFixed(2)}× (${fmt(rate(x))} vs ${fmt(rate(y))})`);
+  };
+  pair('ours-native', 'numpy-1t');
+  pair('ours-native-2t', 'numpy-2t');
+  pair('ours-native', 'ours-wasm-fma');
+  pair('ours-native', 'tfjs-wasm');
+  const on = find('ours-native'), n1 = find('numpy-1t');
+  if (on && n1) console.log(`- **peak RSS ours-native / numpy-1t**: ${(on.maxRssKb / n1.maxRssKb).toFixed(2)}× (${(on.maxRssKb / 1024).toFixed(0)} vs ${(n1.maxRssKb / 1024).toFixed(0)} MB)`);
   for (const r of rows) {
     if (r.error) console.log(`- ${r.impl} failed: ${r.error.replace(/\n/g, ' ')}`);
     else console.log(`- ${r.impl}: ${r.detail}; per-epoch samples/s min ${fmt(Math.min(...r.rates))}, max ${fmt(Math.max(...r.rates))}${r.rates.length <= 5 ? ` (${r.rates.map(fmt).join(', ')})` : ''}`);
@@ -101,6 +120,8 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-core-'));
 try {
   console.log(`machine: ${machine()}`);
   const numpy = peers && hasNumpy();
+  const native = nativeIsas();
+  console.log(native.length ? `native kernels: ${native.join(', ')} (ours-native runs ${native[0]})` : `native kernels: unavailable (${nativeUnavailableReason()})`);
   const workloads = [W1, W2].filter((w) => !only || w.name === only);
   for (const w of workloads) {
     const file = join(dir, `${w.name}.bin`);
@@ -114,6 +135,11 @@ try {
     // slow implementations train on a slice: samples/s does not depend on the rows per epoch
     const slice = (n: number): number => Math.min(all, quick ? Math.round(n / 4) : n);
     const rows: Row[] = [];
+    if (native.length) {
+      rows.push(runNode('ours-native', w, file, E, quick && big ? slice(60_000) : all));
+      if (native.length > 1) rows.push(runNode('ours-native-avx2', w, file, E, quick && big ? slice(60_000) : all));
+      if (threads) rows.push(runNode('ours-native-2t', w, file, E, quick && big ? slice(60_000) : all));
+    }
     rows.push(runNode('ours-wasm', w, file, E, quick && big ? slice(60_000) : all));
     rows.push(runNode('ours-wasm', w, file, E, quick && big ? slice(60_000) : all, ['--experimental-wasm-relaxed-simd']));
     rows[rows.length - 1].impl = 'ours-wasm-fma';
@@ -123,9 +149,34 @@ try {
       rows.push(runNode('tfjs-wasm', w, file, Eslow, big ? slice(12_800) : all));
       rows.push(runNode('tfjs-cpu', w, file, big ? 3 : 5, big ? slice(3_840) : slice(10_000)));
       if (numpy) rows.push(runNumpy(w, file, E, all));
+      if (numpy && threads) rows.push(runNumpy(w, file, E, all, 2));
     }
     for (const r of rows) r.warmup = Math.min(warmup, r.rates.length - 2);
     printTable(w, rows);
+  }
+
+  // Real data: the same net on Fashion-MNIST, speed and test accuracy after the same epochs.
+  if (!only || only === 'F') {
+    const fm = fashionMnist();
+    if (!fm) console.log(`\n### ${FASHION.name}: skipped (${FASHION_DIR} not found: \`apt-get install dataset-fashion-mnist\`)`);
+    else {
+      const w = FASHION;
+      const file = join(dir, 'fashion.bin');
+      writeData(file, fm);
+      const E = quick ? 2 : 5;
+      const rows: Row[] = [];
+      if (native.length) rows.push(runNode('ours-native', w, file, E, w.rows));
+      if (native.length && threads) rows.push(runNode('ours-native-2t', w, file, E, w.rows));
+      rows.push(runNode('ours-wasm', w, file, E, w.rows, ['--experimental-wasm-relaxed-simd']));
+      rows[rows.length - 1].impl = 'ours-wasm-fma';
+      if (peers) {
+        rows.push(runNode('tfjs-wasm', w, file, E, w.rows));
+        if (numpy) rows.push(runNumpy(w, file, E, w.rows));
+        if (numpy && threads) rows.push(runNumpy(w, file, E, w.rows, 2));
+      }
+      for (const r of rows) r.warmup = 1;
+      printTable(w, rows);
+    }
   }
 
   if (scaling) {

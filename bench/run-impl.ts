@@ -3,6 +3,7 @@
  * bench/core.ts. Prints one JSON line: per-epoch samples/s, losses, peak RSS, details.
  * argv: IMPL WORKLOAD_JSON DATA_FILE EPOCHS USE_ROWS
  */
+import { predict } from '../src/core/model.js';
 import { train } from '../src/core/train.js';
 import { nativeKernels, type NativeIsa } from '../src/native-kernels/index.js';
 import type { TrainingSpec } from '../src/core/types.js';
@@ -14,7 +15,9 @@ const epochs = Number(epochsArg);
 const useRows = Number(rowsArg);
 const data = readData(file, w);
 
-async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1): Promise<{ rates: number[]; losses: number[]; detail: string }> {
+type Result = { rates: number[]; losses: number[]; detail: string; testAccuracy?: number };
+
+async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1): Promise<Result> {
   const spec: TrainingSpec = {
     model: {
       layers: w.layers.map((units, l) => ({
@@ -29,7 +32,7 @@ async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1):
       : { type: 'momentum', variant: 'classic', learningRate: w.optimizer.learningRate, momentum: w.optimizer.momentum },
     epochs,
     batchSize: w.batch,
-    normalize: false,
+    normalize: false, // the data are already scaled (N(0,1), or pixels / 255), as for the peers
     seed: 1,
     gradientCheck: false,
   };
@@ -48,14 +51,20 @@ async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1):
     progressEveryMs: 1e9,
   });
   kernelName = res.kernels;
+  let testAccuracy: number | undefined;
+  if (data.xt && data.yt) {
+    const p = predict(res.model, data.xt).predictions as number[];
+    testAccuracy = p.reduce((s, c, i) => s + (c === data.yt![i] ? 1 : 0), 0) / p.length;
+  }
   return {
+    testAccuracy,
     rates: res.history.map((h) => h.samplesPerSecond),
     losses: res.history.map((h) => h.loss),
     detail: `kernels ${kernelName}${threads > 1 ? `, ${threads} threads` : ''}`,
   };
 }
 
-let result: { rates: number[]; losses: number[]; detail: string };
+let result: Result;
 if (impl === 'ours-wasm') result = await ours('wasm');
 else if (impl === 'ours-wasm-2t') result = await ours('wasm', 2);
 else if (impl === 'ours-js') result = await ours('js');

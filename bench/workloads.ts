@@ -2,7 +2,9 @@
  * The benchmark workloads and their seeded synthetic data. The parent (bench/core.ts) writes the
  * data once to a binary file; every implementation (ours, tfjs, numpy) reads the same bytes.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 export interface Workload {
   name: string;
@@ -14,6 +16,8 @@ export interface Workload {
   task: 'classification' | 'regression';
   batch: number;
   optimizer: { type: 'adam'; learningRate: number } | { type: 'momentum'; learningRate: number; momentum: number };
+  /** Rows of a held-out test set after the training rows in the data file (real data: test accuracy). */
+  testRows?: number;
 }
 
 export const W1: Workload = {
@@ -24,6 +28,29 @@ export const W2: Workload = {
   name: 'W2', rows: 10_000, features: 20, layers: [64, 64, 1], task: 'regression', batch: 32,
   optimizer: { type: 'momentum', learningRate: 0.01, momentum: 0.9 },
 };
+
+/** Fashion-MNIST (Debian's dataset-fashion-mnist): W1's net and optimizer on real images, test accuracy on the 10,000 test images. */
+export const FASHION: Workload = {
+  name: 'Fashion-MNIST', rows: 60_000, features: 784, layers: [256, 128, 10], task: 'classification', batch: 128,
+  optimizer: { type: 'adam', learningRate: 1e-3 }, testRows: 10_000,
+};
+
+/** Where `apt-get install dataset-fashion-mnist` puts the IDX files. */
+export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Fashion-MNIST as float32 (pixels / 255, labels 0–9), or null when the package is not installed. */
+export function fashionMnist(dir = FASHION_DIR): { x: Float32Array; y: Float32Array; xt: Float32Array; yt: Float32Array } | null {
+  const file = (name: string): string => join(dir, name);
+  const names = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+  if (!names.every((n) => existsSync(file(n)))) return null;
+  const idx = (name: string, headerBytes: number): Uint8Array => {
+    const b = gunzipSync(readFileSync(file(name)));
+    return new Uint8Array(b.buffer, b.byteOffset + headerBytes, b.byteLength - headerBytes);
+  };
+  const images = (name: string): Float32Array => Float32Array.from(idx(name, 16), (v) => v / 255);
+  const labels = (name: string): Float32Array => Float32Array.from(idx(name, 8));
+  return { x: images(names[0]), y: labels(names[1]), xt: images(names[2]), yt: labels(names[3]) };
+}
 
 /** 6 × parameters: the usual FLOP count of one sample's forward + backward pass. */
 export function flopPerSample(w: Workload): number {
@@ -73,21 +100,22 @@ export function makeData(w: Workload, seed = 42): { x: Float32Array; y: Float32A
   return { x, y };
 }
 
-/** Writes x then y (little-endian float32) to one file. */
-export function writeData(path: string, d: { x: Float32Array; y: Float32Array }): void {
-  const buf = Buffer.alloc((d.x.length + d.y.length) * 4);
-  Buffer.from(d.x.buffer, d.x.byteOffset, d.x.byteLength).copy(buf, 0);
-  Buffer.from(d.y.buffer, d.y.byteOffset, d.y.byteLength).copy(buf, d.x.byteLength);
-  writeFileSync(path, buf);
+/** Writes x, y (and the test set's xt, yt when given) as little-endian float32 to one file. */
+export function writeData(path: string, d: { x: Float32Array; y: Float32Array; xt?: Float32Array; yt?: Float32Array }): void {
+  const parts = [d.x, d.y, ...(d.xt && d.yt ? [d.xt, d.yt] : [])];
+  writeFileSync(path, Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
 }
 
-export function readData(path: string, w: Workload): { x: Float32Array; y: Float32Array } {
+export function readData(path: string, w: Workload): { x: Float32Array; y: Float32Array; xt?: Float32Array; yt?: Float32Array } {
   const buf = readFileSync(path);
   // views, not copies, when the bytes are 4-aligned: peak RSS then counts the file once
   const aligned = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
   const all = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
   const nx = w.rows * w.features;
-  return { x: all.subarray(0, nx), y: all.subarray(nx, nx + w.rows) };
+  const out = { x: all.subarray(0, nx), y: all.subarray(nx, nx + w.rows) };
+  if (!w.testRows) return out;
+  const at = nx + w.rows, ntx = w.testRows * w.features;
+  return { ...out, xt: all.subarray(at, at + ntx), yt: all.subarray(at + ntx, at + ntx + w.testRows) };
 }
 
 /** Same architecture with other hidden widths or batch (the scaling table). */

@@ -23,6 +23,18 @@ export const ConfigSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Training jobs one worker process runs in parallel (each in its own child process). Default: number of cores. */
   WORKER_CONCURRENCY: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1),
+  /**
+   * Kernels the trainer children use: `auto` (default: the native AVX-512/AVX2 addon when it is
+   * built and the CPU has the features, else WebAssembly), `native` (insist: jobs fail where it
+   * cannot load), `wasm` or `js` (the TypeScript reference).
+   */
+  TRAINING_KERNELS: z.enum(['auto', 'native', 'wasm', 'js']).default('auto'),
+  /**
+   * Most threads one job's big matrix products use when its worker runs fewer jobs than the
+   * machine has cores (native kernels; idle cores are shared out and given back when another job
+   * starts). 1 turns the sharing off. Default: number of cores.
+   */
+  TRAINING_MAX_THREADS: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1),
   /** Worker processes `npm start` runs (each trains WORKER_CONCURRENCY jobs at once). Default 1. */
   WORKERS: int(1, 1),
   /** pino level. Default info. */
@@ -208,4 +220,9 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
   if (parsed.success) return parsed.data;
   for (const line of configErrorLines(env, parsed.error.issues)) process.stderr.write(`invalid environment: ${line}\n`);
   process.exit(1);
+}
+
+/** The settings a trainer child reads (its worker parent validated the whole environment already). */
+export function loadTrainerConfig(env: Record<string, string | undefined> = process.env): Pick<Config, 'TRAINING_KERNELS' | 'TRAINING_MAX_THREADS'> {
+  return ConfigSchema.pick({ TRAINING_KERNELS: true, TRAINING_MAX_THREADS: true }).parse(withoutEmpty(env));
 }

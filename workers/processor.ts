@@ -1,7 +1,6 @@
 import { DelayedError, WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
-import { loadBlobConfig } from '../src/config.js';
-import { ConfigSchema } from '../src/config.js';
+import { ConfigSchema, loadBlobConfig, loadTrainerConfig } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
@@ -12,6 +11,7 @@ import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
 import { SweepStore } from '../src/storage/sweep-store.js';
 import { CancelRegistry } from './cancel-registry.js';
+import { CoreBudget } from './core-budget.js';
 import { runTrainingJob, type RunContext } from './run-job.js';
 
 /*
@@ -27,6 +27,9 @@ const reliability = loadReliabilityConfig();
 // Blobs are read through the worker-local disk cache (s3 store), shared by all trainer children.
 const blobConfig = loadBlobConfig();
 const blobs = createBlobStore(blobConfig, { cache: true });
+const trainer = loadTrainerConfig();
+// Shared with the other children of the same worker process: idle cores go to the jobs that run.
+const budget = CoreBudget.forWorker(trainer.TRAINING_MAX_THREADS);
 
 // A signal to this process (Ctrl-C reaches the whole process group) checkpoints and hands back
 // the running job; BullMQ's own handler then exits once the job function returns.
@@ -54,6 +57,8 @@ function contextFor(keyPrefix: string): RunContext {
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
       checkpointsKept: ConfigSchema.shape.CHECKPOINTS_KEPT.parse(process.env.CHECKPOINTS_KEPT || undefined),
       log: (obj, msg) => logger.info(obj, msg),
+      kernels: trainer.TRAINING_KERNELS,
+      budget,
     };
     contexts.set(keyPrefix, ctx);
   }

@@ -11,7 +11,9 @@ import { rungEpochs } from '../src/sweeps/search-space.js';
 import { scoreOf } from '../src/sweeps/scheduler.js';
 import type { Job } from '../src/schemas/job.js';
 import type { SweepMetricName } from '../src/schemas/sweep.js';
+import { kernelOptions, type KernelChoice, type NativeKernels } from '../src/native-kernels/index.js';
 import type { CancelRegistry } from './cancel-registry.js';
+import type { CoreBudget } from './core-budget.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
 /** What {@link runTrainingJob} needs: stores, the cancel registry and the event/checkpoint pacing. */
@@ -29,6 +31,10 @@ export interface RunContext {
   /** Epoch-end checkpoints kept per job as artifacts (the last ones, plus the best). Default 3 (CHECKPOINTS_KEPT). */
   checkpointsKept?: number;
   log?: (obj: object, msg: string) => void;
+  /** Kernel backend (TRAINING_KERNELS). Default `auto`: native where it loads, else wasm. */
+  kernels?: KernelChoice;
+  /** Threads for the job's big products, asked again while it runs (idle cores of the worker). Default: 1 thread. */
+  budget?: CoreBudget;
 }
 
 /** Attempt bookkeeping from BullMQ. */
@@ -118,6 +124,10 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
   const throttle = new ProgressThrottle(interval);
   // The last epoch-end checkpoint written (or resumed from): what a cancelled job keeps as its model.
   let lastEpochEnd = null as Checkpoint | null;
+  // Idle cores of this worker go to the running jobs' big products (native kernels), re-asked while training.
+  let native: NativeKernels | null = null;
+  ctx.budget?.enter();
+  const rebudget = ctx.budget ? setInterval(() => native?.setThreads(ctx.budget!.threads()), 250) : undefined;
   try {
     const saved = await ctx.checkpoints.load(jobId);
     const resumed = saved !== null || start.previous === 'running';
@@ -149,14 +159,15 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     if (await ctx.jobs.isCancelRequested(jobId)) controller.abort(new Error('cancelled'));
     const loaded = await ctx.datasets.load(before.datasetId);
     if (!loaded) return await failForGood(ctx, jobId, { code: 'dataset_missing', message: `dataset '${before.datasetId}' no longer exists` }, attemptNo);
-    const data: DataSet = {
-      features: loaded.features,
-      targets: loaded.targets,
-      rows: loaded.meta.rows,
-      featureCount: loaded.meta.features,
-      targetWidth: loaded.meta.targets,
-      ...featureNamesOf(loaded.meta),
-    };
+    const dataOf = (l: NonNullable<typeof loaded>): DataSet => ({
+      features: l.features,
+      targets: l.targets,
+      rows: l.meta.rows,
+      featureCount: l.meta.features,
+      targetWidth: l.meta.targets,
+      ...featureNamesOf(l.meta),
+    });
+    const data = dataOf(loaded);
     // The same validation as at submit (the dataset or the rules may have changed since).
     const problems = validateSpec(spec, { id: loaded.meta.id, rows: loaded.meta.rows, features: loaded.meta.features, targets: loaded.meta.targets, targetValues: loaded.targets });
     if (problems.length > 0) {
@@ -166,9 +177,22 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     // An epoch's last progress event is written together with the checkpoint that follows it,
     // so a resumed run never repeats an epoch event and never misses one.
     let pendingEpoch: Progress | null = null;
-    const run = (resumeFrom: Checkpoint | undefined) => {
+    // The core trains on the loaded arrays in place (consumeData: the dataset is held once); a
+    // second run of this attempt (a refused checkpoint) loads them again.
+    let unused: DataSet | null = data;
+    const run = async (resumeFrom: Checkpoint | undefined) => {
       lastEpochEnd = resumeFrom?.step === 0 ? resumeFrom : null;
-      return train(spec, data, {
+      const reloaded = unused ? null : await ctx.datasets.load(before.datasetId);
+      if (!unused && !reloaded) throw new Error(`dataset '${before.datasetId}' vanished while the job started`);
+      const d = unused ?? dataOf(reloaded!);
+      unused = null;
+      return train(spec, d, {
+        ...kernelOptions(ctx.kernels, (k) => {
+          native = k;
+          k.setThreads(ctx.budget?.threads() ?? 1);
+          ctx.log?.({ jobId, kernels: k.name, threads: ctx.budget?.threads() ?? 1 }, 'training on native kernels');
+        }),
+        consumeData: true,
         signal: controller.signal,
         progressEveryMs: Math.max(interval, 50),
         checkpointEveryMs: ctx.checkpointIntervalMs ?? 5000,
@@ -203,11 +227,12 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
       weightsHash: result.weightsHash,
       durationMs: result.durationMs,
       samplesPerSecond: result.samplesPerSecond,
+      kernels: result.kernels,
     };
     if (!(await ctx.jobs.saveArtifacts(jobId, result.model, result.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
     const done = await ctx.jobs.finish(jobId, ['running'], 'completed', { result: summary }, { attempt: attemptNo });
     if (!done.applied) return 'skipped';
-    ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs, attempt: attemptNo }, 'job completed');
+    ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs, samplesPerSecond: result.samplesPerSecond, kernels: result.kernels, attempt: attemptNo }, 'job completed');
     return 'completed';
   } catch (err) {
     if (err instanceof JobFencedError) {
@@ -264,6 +289,9 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     }
     throw err;
   } finally {
+    clearInterval(rebudget);
+    ctx.budget?.leave();
+    (native as NativeKernels | null)?.setThreads(1);
     clearTimeout(deadline);
     attempt.shutdown?.removeEventListener('abort', onShutdown);
     ctx.cancels.release(jobId);

@@ -37,6 +37,12 @@ def main():
     raw = np.fromfile(path, dtype="<f4")
     X = raw[: rows * feats].reshape(rows, feats)
     y = raw[rows * feats : rows * feats + rows]
+    test_rows = cfg.get("testRows") or 0
+    Xt = yt = None
+    if test_rows:
+        at = rows * feats + rows
+        Xt = raw[at : at + test_rows * feats].reshape(test_rows, feats)
+        yt = raw[at + test_rows * feats : at + test_rows * feats + test_rows]
     use = cfg.get("useRows", rows)
     X, y = X[:use], y[:use]
     classification = cfg["task"] == "classification"
@@ -130,6 +136,14 @@ def main():
         rates.append(n / dt)
         losses.append(total / n)
 
+    test_accuracy = None
+    if Xt is not None:
+        a = Xt
+        for l in range(L):
+            z = a @ W[l] + b[l]
+            a = np.maximum(z, 0) if l < L - 1 else z
+        test_accuracy = float((a.argmax(axis=1) == yt.astype(np.int64)).mean())
+
     blas = None
     try:
         from threadpoolctl import threadpool_info
@@ -137,7 +151,7 @@ def main():
         blas = [{k: i.get(k) for k in ("internal_api", "num_threads", "architecture", "version")} for i in threadpool_info()]
     except Exception:  # threadpoolctl is optional: ask the bundled OpenBLAS directly
         blas = openblas_info()
-    print(json.dumps({"rates": rates, "losses": losses, "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "numpy": np.__version__, "blas": blas}))
+    print(json.dumps({"testAccuracy": test_accuracy, "rates": rates, "losses": losses, "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "numpy": np.__version__, "blas": blas}))
 
 
 if __name__ == "__main__":

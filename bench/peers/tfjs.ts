@@ -10,10 +10,10 @@ import type { Workload } from '../workloads.js';
 export async function tfjsEpochs(
   backend: 'wasm' | 'cpu',
   w: Workload,
-  data: { x: Float32Array; y: Float32Array },
+  data: { x: Float32Array; y: Float32Array; xt?: Float32Array; yt?: Float32Array },
   epochs: number,
   useRows: number,
-): Promise<{ rates: number[]; losses: number[]; detail: string }> {
+): Promise<{ rates: number[]; losses: number[]; detail: string; testAccuracy?: number }> {
   await tf.setBackend(backend);
   await tf.ready();
   const n = useRows;
@@ -46,7 +46,15 @@ export async function tfjsEpochs(
   }
   const simd = backend === 'wasm' ? String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : 'n/a';
   const threads = backend === 'wasm' ? String(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) : 'n/a';
+  let testAccuracy: number | undefined;
+  if (data.xt && data.yt && w.testRows) {
+    const xt = tf.tensor2d(data.xt, [w.testRows, w.features]);
+    const pred = tf.tidy(() => (model.predict(xt) as tf.Tensor).argMax(1));
+    const classes = Array.from(await pred.data());
+    testAccuracy = classes.reduce((s, c, i) => s + (c === data.yt![i] ? 1 : 0), 0) / w.testRows;
+    tf.dispose([xt, pred]);
+  }
   tf.dispose([x, y]);
   model.dispose();
-  return { rates, losses, detail: `tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, simd ${simd}, threads ${threads}` };
+  return { testAccuracy, rates, losses, detail: `tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, simd ${simd}, threads ${threads}` };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { train } from '../../src/core/index.js';
+import { kernelOptions } from '../../src/native-kernels/index.js';
 import type { Job } from '../../src/schemas/job.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { moons } from '../helpers/data.js';
@@ -101,7 +102,7 @@ describe('npm start supervises its processes', () => {
       rows: rows.length,
       featureCount: 2,
       targetWidth: 1,
-    });
+    }, kernelOptions());
     expect(done.result!.weightsHash).toBe(ref.weightsHash);
 
     // The API too: killed, restarted, answering again on the same port.

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
 import { blobConfigEnv } from '../../src/config.js';
 import { train } from '../../src/core/index.js';
+import { kernelOptions } from '../../src/native-kernels/index.js';
 import type { DataSet, TrainingSpec } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { moons } from '../helpers/data.js';
@@ -112,9 +113,9 @@ export const longSpec = (epochs: number): TrainingSpec => ({
   seed: 11,
 });
 
-/** weightsHash of an uninterrupted run of `spec` on `data`, by the core in this process. */
+/** weightsHash of an uninterrupted run of `spec` on `data`, by the core in this process on the trainer's default kernels. */
 export async function referenceHash(spec: TrainingSpec, data: DataSet): Promise<string> {
-  return (await train(spec, data)).weightsHash;
+  return (await train(spec, data, kernelOptions())).weightsHash;
 }
 
 /** Polls `GET /v1/jobs/{id}` until `pred` holds. */

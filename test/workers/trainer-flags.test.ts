@@ -51,6 +51,8 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
   let worker: TrainingWorker;
   let queue: TrainingQueue;
   beforeAll(() => {
+    // The wasm kernels are what this test is about (the default is the native addon where it loads).
+    process.env.TRAINING_KERNELS = 'wasm';
     const prefix = uniquePrefix('fma');
     const config = testConfig(prefix, { WORKER_CONCURRENCY: '1' });
     redis = createRedis(config.REDIS_URL);
@@ -59,6 +61,7 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
     queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 1 });
   });
   afterAll(async () => {
+    delete process.env.TRAINING_KERNELS;
     await worker.close(1000);
     await queue.close();
     await deletePrefix(keys.prefix);
@@ -87,5 +90,6 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
     }
     expect(done!.status).toBe('completed');
     expect(done!.result!.weightsHash).toBe(withFma);
+    expect(done!.result!.kernels).toBe('wasm-simd-fma-f32');
   });
 });
