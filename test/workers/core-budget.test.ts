@@ -14,7 +14,7 @@ import { keysFor } from '../../src/storage/keys.js';
 import { CoreBudget } from '../../workers/core-budget.js';
 import { TrainingWorker } from '../../workers/training-worker.js';
 import { moons } from '../helpers/data.js';
-import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, testBlobStore, testConfig, uniquePrefix } from '../helpers/redis.js';
 
 describe('CoreBudget: idle cores go to the running jobs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'budget-'));
@@ -70,7 +70,7 @@ describe.runIf(nativeIsas().length > 0)('a worker with the default TRAINING_KERN
       optimizer: { type: 'adam' as const, learningRate: 0.01 },
       epochs: 8, batchSize: 16, seed: 5, validationSplit: 0.2,
     };
-    const ds = await new DatasetStore(redis, keys).create({
+    const ds = await new DatasetStore(redis, keys, testBlobStore(keys.prefix)).create({
       tenant: 'default', name: 'm', rows: rows.length, featureCount: 2, targetWidth: 1,
       features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])),
     });
