@@ -626,6 +626,8 @@ export interface components {
             epsilon?: number;
             /** @description L2 weight decay λ added to the gradient (g + λW). Default 0 */
             weightDecay?: number;
+            /** @description AMSGrad: divide by the running maximum of the second moment, v̂ₜ = max(v̂ₜ₋₁, vₜ), so no step grows from a shrinking v. Default false */
+            amsgrad?: boolean;
         } | {
             /** @constant */
             type: "adamw";
@@ -639,6 +641,8 @@ export interface components {
             epsilon?: number;
             /** @description decoupled weight decay λ: W ← W(1 − αλ) before the Adam update. Default 0.01 */
             weightDecay?: number;
+            /** @description AMSGrad: divide by the running maximum of the second moment, v̂ₜ = max(v̂ₜ₋₁, vₜ), so no step grows from a shrinking v. Default false */
+            amsgrad?: boolean;
         };
         ScheduleSpec: {
             /** @constant */

@@ -1,7 +1,7 @@
 import type { AdamCoefficients } from '../kernels/types.js';
 import type { Buf, OptimizerSpec } from '../types.js';
 import { learningRateField, OptimizerBase, weightDecayField } from './optimizer-base.js';
-import { coefficientField, positiveField, readField } from '../spec-fields.js';
+import { booleanField, coefficientField, positiveField, readField } from '../spec-fields.js';
 
 /** The parameters `optimizer: {type: 'adam'}` takes (AdamW: the same, its own weight decay). */
 export const ADAM_FIELDS = {
@@ -10,9 +10,11 @@ export const ADAM_FIELDS = {
   beta2: coefficientField(0.999, 'second-moment coefficient β2. Default 0.999'),
   epsilon: positiveField(1e-8, 'added to the denominator, outside the square root. Default 1e-8'),
   weightDecay: weightDecayField(0),
+  amsgrad: booleanField(false, 'AMSGrad: divide by the running maximum of the second moment, v̂ₜ = max(v̂ₜ₋₁, vₜ), so no step grows from a shrinking v. Default false'),
 } as const;
 
 const SLOTS: readonly string[] = ['m', 'v'];
+const AMSGRAD_SLOTS: readonly string[] = ['m', 'v', 'vmax'];
 
 /**
  * Adam (Kingma & Ba), with `t` the step count starting at 1:
@@ -21,6 +23,9 @@ const SLOTS: readonly string[] = ['m', 'v'];
  * m̂ = m / (1 − β1^t)         v̂ = v / (1 − β2^t)
  * W −= α m̂ / (sqrt(v̂) + ε)
  * ```
+ * With `amsgrad` (Reddi et al., as `torch.optim.Adam(amsgrad=True)`): `v̂max = max(v̂max, v)` is
+ * kept per element and the step divides by `sqrt(v̂max / (1 − β2^t)) + ε`, so a shrinking `v`
+ * never enlarges a step.
  * The notes write the correction as `1 − β`: with the exponent `t` it fades as t grows, without
  * it every step stays scaled by a constant. `weightDecay` λ > 0 adds `λW` to g (L2, like
  * `torch.optim.Adam(weight_decay)`); for decoupled decay use {@link AdamW}.
@@ -31,6 +36,7 @@ export class Adam extends OptimizerBase {
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
+  readonly amsgrad: boolean;
   /** Decoupled decay factor applied to W before the Adam update (AdamW); 0 for Adam. */
   protected decoupled = 0;
   private correction1 = 1;
@@ -43,10 +49,11 @@ export class Adam extends OptimizerBase {
     this.beta1 = readField('optimizer.beta1', fields.beta1, spec.beta1);
     this.beta2 = readField('optimizer.beta2', fields.beta2, spec.beta2);
     this.epsilon = readField('optimizer.epsilon', fields.epsilon, spec.epsilon);
+    this.amsgrad = readField('optimizer.amsgrad', fields.amsgrad, spec.amsgrad);
   }
 
   protected slotNames(): readonly string[] {
-    return SLOTS;
+    return this.amsgrad ? AMSGRAD_SLOTS : SLOTS;
   }
 
   protected override beginStep(t: number): void {
@@ -61,6 +68,7 @@ export class Adam extends OptimizerBase {
     // Adam: L2 in the gradient; AdamW: none there, decay W directly (decay = α·λ)
     const l2 = this.decoupled > 0 ? 0 : this.weightDecay;
     const shrink = 1 - lr * this.decoupled;
+    if (this.amsgrad) return this.amsgradUpdate(w, g, m, v, this.slots[2][i], lr, l2, shrink);
     if (this.kernels?.adamUpdate) {
       const c = this.coefficients;
       c.beta1 = b1; c.beta2 = b2; c.epsilon = eps; c.lr = lr; c.c1 = c1; c.c2 = c2; c.l2 = l2; c.shrink = shrink;
@@ -74,6 +82,22 @@ export class Adam extends OptimizerBase {
       m[j] = mj;
       v[j] = vj;
       w[j] = wj * shrink - (lr * (mj / c1)) / (Math.sqrt(vj / c2) + eps);
+    }
+  }
+
+  /** The AMSGrad form of the update (no fused kernel: plain loops, float64 arithmetic). */
+  private amsgradUpdate(w: Buf, g: Buf, m: Buf, v: Buf, vmax: Buf, lr: number, l2: number, shrink: number): void {
+    const { beta1: b1, beta2: b2, epsilon: eps, correction1: c1, correction2: c2 } = this;
+    for (let j = 0; j < w.length; j++) {
+      const wj = w[j];
+      const gj = g[j] + l2 * wj;
+      const mj = b1 * m[j] + (1 - b1) * gj;
+      const vj = b2 * v[j] + (1 - b2) * gj * gj;
+      const vm = Math.max(vmax[j], vj);
+      m[j] = mj;
+      v[j] = vj;
+      vmax[j] = vm;
+      w[j] = wj * shrink - (lr * (mj / c1)) / (Math.sqrt(vm / c2) + eps);
     }
   }
 }
