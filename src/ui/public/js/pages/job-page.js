@@ -31,6 +31,9 @@ export function jobPage(view, id) {
   const streamEl = h('span', { id: 'stream-state', class: 'muted' }, 'connecting');
   const progressEl = h('p', { id: 'job-progress', class: 'progress-line' }, 'waiting for the first progress event…');
   const downloadBtn = h('button', { type: 'button', id: 'download-model', disabled: true, onclick: downloadModel }, 'Download model');
+  const onnxBtn = h('button', { type: 'button', id: 'download-onnx', disabled: true, title: 'ONNX (opset 13): runs in onnxruntime; takes raw features', onclick: downloadOnnx }, 'ONNX');
+  const tfjsBtn = h('button', { type: 'button', id: 'download-tfjs', disabled: true, title: 'TensorFlow.js layers model: model.json + weights.bin for tf.loadLayersModel', onclick: downloadTfjs }, 'TF.js');
+  const checkpointsEl = h('section', { id: 'job-checkpoints', class: 'card', hidden: true });
   const cancelBtn = h('button', { type: 'button', id: 'cancel-job', class: 'danger', hidden: true, onclick: cancel }, 'Cancel');
   const resultEl = h('section', { id: 'job-result', class: 'card', hidden: true });
   const errorEl = h('div', { id: 'job-error', class: 'error-box', hidden: true });
@@ -41,10 +44,10 @@ export function jobPage(view, id) {
   const lossBox = box('chart-loss'), lrBox = box('chart-lr'), gradBox = box('chart-grad'), clipBox = box('chart-clip');
   charts.append(lossBox, lrBox, gradBox, clipBox);
   view.append(
-    h('div', { class: 'toolbar' }, h('h1', {}, 'Job ', h('code', {}, id)), statusEl, downloadBtn, cancelBtn,
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Job ', h('code', {}, id)), statusEl, downloadBtn, onnxBtn, tfjsBtn, cancelBtn,
       h('a', { class: 'button', href: `#/compare?ids=${encodeURIComponent(id)}` }, 'Compare…'), streamEl),
     errorEl, progressEl, charts,
-    h('div', { class: 'details' }, h('div', {}, resultEl, h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl)),
+    h('div', { class: 'details' }, h('div', {}, resultEl, checkpointsEl, h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl)),
       h('section', { class: 'card' }, h('h2', {}, 'Spec'), specEl)),
   );
 
@@ -60,16 +63,22 @@ export function jobPage(view, id) {
   function setStatus(status) {
     statusEl.replaceChildren(statusBadge(status));
     downloadBtn.disabled = !(status === 'completed' || hasModel);
+    onnxBtn.disabled = tfjsBtn.disabled = downloadBtn.disabled;
     cancelBtn.hidden = !(status === 'queued' || status === 'running');
   }
 
+  let current; // the job as last read (for "continue from here")
   function renderJob(job) {
     if (!job) return;
+    current = job;
+    if (TERMINAL.includes(job.status)) loadCheckpoints();
     hasModel = Boolean(job.result?.weightsHash) || job.error?.code === 'timeout';
     setStatus(job.status);
     specEl.textContent = JSON.stringify(job.spec, null, 2);
     const rows = [['dataset', job.datasetId], ['optimizer', optimizerLabel(job.spec)], ['created', fmtTime(job.createdAt)],
       ['started', fmtTime(job.startedAt)], ['finished', fmtTime(job.finishedAt)], ['attempts', job.attempts ?? '–']];
+    if (job.fromCheckpoint) rows.push(['started from', `${job.fromCheckpoint.jobId} after epoch ${job.fromCheckpoint.epoch}${job.fromCheckpoint.optimizerReset ? ' (fresh optimizer state)' : ''}`]);
+    if (job.webhook) rows.push(['webhook', `${job.webhook.url} (${(job.webhook.events ?? ['completed', 'failed', 'cancelled']).join(', ')})`]);
     metaEl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
     if (job.error) {
       errorEl.hidden = false;
@@ -168,6 +177,72 @@ export function jobPage(view, id) {
     } catch (e) {
       errorEl.hidden = false;
       errorEl.textContent = `Download failed: ${e.message}`;
+    }
+  }
+
+  /** Saves `blob` as `name` through a temporary link. */
+  function save(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  async function downloadOnnx() {
+    try {
+      save(await api('GET', `${path}/model?format=onnx`, { as: 'blob', headers: { accept: 'application/octet-stream' } }), `model-${id}.onnx`);
+    } catch (e) {
+      errorEl.hidden = false;
+      errorEl.textContent = `Download failed: ${e.message}`;
+    }
+  }
+
+  /** The two files of a TF.js layers model, saved side by side (tf.loadLayersModel reads model.json, then weights.bin next to it). */
+  async function downloadTfjs() {
+    try {
+      const exp = await api('GET', `${path}/model?format=tfjs`);
+      save(new Blob([JSON.stringify(exp.files['model.json'])], { type: 'application/json' }), 'model.json');
+      const bin = Uint8Array.from(atob(exp.files['weights.bin']), (c) => c.charCodeAt(0));
+      save(new Blob([bin], { type: 'application/octet-stream' }), 'weights.bin');
+    } catch (e) {
+      errorEl.hidden = false;
+      errorEl.textContent = `Download failed: ${e.message}`;
+    }
+  }
+
+  /** Kept epoch-end checkpoints, each with "Continue from here" (a new job with more epochs, optionally another optimizer). */
+  async function loadCheckpoints() {
+    let items;
+    try {
+      ({ items } = await api('GET', `${path}/checkpoints`));
+    } catch {
+      return;
+    }
+    if (!items.length) return;
+    checkpointsEl.hidden = false;
+    const rows = items.map((k) => {
+      const epochsIn = h('input', { type: 'number', name: 'epochs', min: k.epoch + 1, step: 1, value: Math.max(k.epoch + 1, (current?.spec?.epochs ?? k.epoch) * 2), class: 'narrow' });
+      const optSel = h('select', { name: 'optimizer' }, h('option', { value: '' }, 'same optimizer'), ...['adam', 'adamw', 'rmsprop', 'momentum', 'sgd'].map((o) => h('option', { value: o }, o)));
+      const go = h('button', { type: 'button', class: 'continue', onclick: () => continueFrom(k.epoch, Number(epochsIn.value), optSel.value) }, 'Continue from here');
+      return h('tr', { dataset: { epoch: String(k.epoch) } }, h('td', {}, String(k.epoch), k.best ? ' ★' : ''), h('td', {}, fmt(k.loss)), h('td', {}, fmt(k.valLoss)),
+        h('td', {}, fmtPct(k.valAccuracy ?? k.accuracy)), h('td', {}, h('label', {}, 'to epoch ', epochsIn)), h('td', {}, optSel), h('td', {}, go));
+    });
+    checkpointsEl.replaceChildren(h('h2', {}, 'Checkpoints'),
+      h('table', { class: 'checkpoints' }, h('thead', {}, h('tr', {}, ...['epoch', 'loss', 'val loss', 'accuracy', '', '', ''].map((c) => h('th', {}, c)))), h('tbody', {}, ...rows)));
+  }
+
+  async function continueFrom(epoch, epochs, optimizer) {
+    if (!current) return;
+    const spec = { ...current.spec, datasetId: current.datasetId, epochs, fromCheckpoint: { jobId: id, epoch } };
+    if (optimizer && optimizer !== current.spec.optimizer?.type) spec.optimizer = { type: optimizer };
+    try {
+      const job = await api('POST', '/v1/jobs', { body: spec });
+      location.hash = `#/jobs/${encodeURIComponent(job.id)}`;
+    } catch (e) {
+      errorEl.hidden = false;
+      errorEl.textContent = `Continue failed: ${e.message}`;
     }
   }
 
