@@ -921,6 +921,8 @@ export interface components {
             earlyStop?: components["schemas"]["AshaSpec"];
             /** @description Wall-clock limit of each trial */
             maxDurationSeconds?: number;
+            /** @description Where `sweep.completed` / `sweep.cancelled` is POSTed (events `completed`, `cancelled`; signed with the tenant's default secret). Trials send none */
+            webhook?: components["schemas"]["JobWebhook"];
         };
         SweepTrial: {
             index: number;
@@ -984,6 +986,8 @@ export interface components {
                 earlyStop?: components["schemas"]["AshaSpec"];
                 /** @description Wall-clock limit of each trial */
                 maxDurationSeconds?: number;
+                /** @description Where `sweep.completed` / `sweep.cancelled` is POSTed (events `completed`, `cancelled`; signed with the tenant's default secret). Trials send none */
+                webhook?: components["schemas"]["JobWebhook"];
             };
             createdAt: string;
             finishedAt?: string;
@@ -1024,6 +1028,8 @@ export interface components {
                 earlyStop?: components["schemas"]["AshaSpec"];
                 /** @description Wall-clock limit of each trial */
                 maxDurationSeconds?: number;
+                /** @description Where `sweep.completed` / `sweep.cancelled` is POSTed (events `completed`, `cancelled`; signed with the tenant's default secret). Trials send none */
+                webhook?: components["schemas"]["JobWebhook"];
             };
             createdAt: string;
             finishedAt?: string;

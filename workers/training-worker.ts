@@ -77,7 +77,10 @@ export class TrainingWorker {
         const queue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix });
         const jobs = new JobStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
         const sweeps = new SweepStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
-        const scheduler = new SweepScheduler({ redis: this.storeRedis, keys, jobs, sweeps, queue, maxActivePerTenant: config.MAX_ACTIVE_JOBS_PER_TENANT ?? 20, log });
+        const scheduler = new SweepScheduler({
+          redis: this.storeRedis, keys, jobs, sweeps, queue, maxActivePerTenant: config.MAX_ACTIVE_JOBS_PER_TENANT ?? 20, log,
+          onSweepEnd: (sweep) => this.webhooks.sweepEnded(sweep, keyPrefix),
+        });
         this.schedulers.set(keyPrefix, (s = { scheduler, queue }));
       }
       return s.scheduler;

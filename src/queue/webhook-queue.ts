@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Job } from '../schemas/job.js';
+import type { SweepMeta } from '../storage/sweep-store.js';
 import type { JobWebhook, WebhookEvent } from '../schemas/webhook.js';
 
 /** An event to fan out to a tenant's endpoints (and to the job spec's own webhook, `direct`). */
@@ -76,8 +77,8 @@ export class WebhookQueue {
     this.attempts = opts.scheduleMs.length + 1;
   }
 
-  /** Queues an event once per `eventKey` (a second publish of the same key is a no-op). */
-  async publish(e: Omit<WebhookEventData, 'kind' | 'keyPrefix'>): Promise<void> {
+  /** Queues an event once per `eventKey` (a second publish of the same key is a no-op). `keyPrefix` defaults to the queue's. */
+  async publish(e: Omit<WebhookEventData, 'kind' | 'keyPrefix'> & { keyPrefix?: string }): Promise<void> {
     await this.queue.add('event', { kind: 'event', keyPrefix: this.opts.keyPrefix, ...e }, {
       jobId: `evt.${createHash('sha256').update(e.eventKey).digest('hex').slice(0, 32)}`,
       attempts: 5,
@@ -98,6 +99,21 @@ export class WebhookQueue {
       eventKey: `${job.id}.${job.status}`,
       at: job.finishedAt ?? new Date().toISOString(),
     }).catch((err: Error) => this.opts.onError?.(err, `webhook event job.${job.status} of ${job.id}`));
+  }
+
+  /** A sweep ended: `sweep.completed` or `sweep.cancelled` to its spec's webhook and the tenant's endpoints subscribed to that status. Never throws. */
+  async sweepEnded(sweep: SweepMeta, keyPrefix?: string): Promise<void> {
+    const status = sweep.status === 'cancelled' ? 'cancelled' : 'completed';
+    await this.publish({
+      tenant: sweep.tenant,
+      event: status,
+      type: `sweep.${status}`,
+      data: { id: sweep.id, status: sweep.status, datasetId: sweep.datasetId, trialCount: sweep.trialCount, best: sweep.best, ...(sweep.finishedAt ? { finishedAt: sweep.finishedAt } : {}) },
+      ...(sweep.spec.webhook ? { direct: sweep.spec.webhook } : {}),
+      eventKey: `${sweep.id}.${status}`,
+      at: sweep.finishedAt ?? new Date().toISOString(),
+      ...(keyPrefix ? { keyPrefix } : {}),
+    }).catch((err: Error) => this.opts.onError?.(err, `webhook event sweep.${status} of ${sweep.id}`));
   }
 
   /** Queues one delivery attempt series (`jobId` defaults to the message id: added once). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pagination } from './common.js';
+import { JobWebhookSchema } from './webhook.js';
 import { TrainingSpecSchema } from './training-spec.js';
 
 /** Caps of one sweep: the grid's size and the trials of a random search. */
@@ -61,6 +62,7 @@ export const SweepSubmissionSchema = z
     maxConcurrent: z.number().int().min(1).max(64).optional().describe('Most trials queued or running at once. Default 2'),
     earlyStop: AshaSpecSchema.optional(),
     maxDurationSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional().describe('Wall-clock limit of each trial'),
+    webhook: JobWebhookSchema.optional().describe('Where `sweep.completed` / `sweep.cancelled` is POSTed (events `completed`, `cancelled`; signed with the tenant\'s default secret). Trials send none'),
   })
   .meta({ id: 'SweepSubmission' });
 export type SweepSubmission = z.infer<typeof SweepSubmissionSchema>;

@@ -240,6 +240,25 @@ describe('a job spec webhook', () => {
   });
 });
 
+describe('a sweep spec webhook', () => {
+  it('gets sweep.cancelled, signed with the default secret; its trials send none', async () => {
+    const { datasetId: _d, ...base } = moonsSpec(datasetId, 50);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/sweeps',
+      payload: { datasetId, base, method: 'grid', parameters: { 'optimizer.learningRate': { values: [0.01, 0.02] } }, metric: { name: 'loss', goal: 'minimize' }, webhook: { url: receiver.url('/sweep'), events: ['cancelled'] } },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const sweepId = res.json().id;
+    expect((await t.app.inject({ method: 'POST', url: `/v1/sweeps/${sweepId}/cancel` })).statusCode).toBeLessThan(300);
+    const [r] = await until('sweep.cancelled', () => receiver.on('/sweep').length >= 1 && receiver.on('/sweep'));
+    const { secret } = (await t.app.inject({ url: '/v1/webhooks/default/secret' })).json();
+    expect(verified(secret, r)).toMatchObject({ type: 'sweep.cancelled', data: { id: sweepId, status: 'cancelled' } });
+    await new Promise((res2) => setTimeout(res2, 300));
+    expect(receiver.on('/sweep')).toHaveLength(1);
+  });
+});
+
 describe('SSRF: non-public targets are refused unless WEBHOOK_ALLOW_PRIVATE=true', () => {
   let strict: Awaited<ReturnType<typeof testApp>>;
   beforeAll(async () => {
@@ -257,11 +276,19 @@ describe('SSRF: non-public targets are refused unless WEBHOOK_ALLOW_PRIVATE=true
     expect(problem(res).detail).toMatch(/WEBHOOK_ALLOW_PRIVATE/);
   });
 
-  it('in a job spec (errors[].path = webhook.url), and bad URLs', async () => {
+  it('in a job or sweep spec (errors[].path = webhook.url), and bad URLs', async () => {
     const ds = (await strict.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'c'], moons(20)) })).json().id;
     const res = await strict.app.inject({ method: 'POST', url: '/v1/jobs', payload: { ...moonsSpec(ds, 1), webhook: { url: 'http://127.0.0.1:9/hook' } } });
     expect(res.statusCode).toBe(400);
     expect(problem(res).errors?.[0].path).toBe('webhook.url');
+    const { datasetId: _d, ...base } = moonsSpec(ds, 1);
+    const sweep = await strict.app.inject({
+      method: 'POST',
+      url: '/v1/sweeps',
+      payload: { datasetId: ds, base, method: 'grid', parameters: { seed: { values: [1, 2] } }, metric: { name: 'loss', goal: 'minimize' }, webhook: { url: 'http://[::1]:9/hook' } },
+    });
+    expect(sweep.statusCode).toBe(400);
+    expect(problem(sweep).errors?.[0].path).toBe('webhook.url');
     for (const url of ['ftp://example.com/x', 'not a url', 'http://user:pw@example.com/x']) {
       const bad = await strict.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url } });
       expect(bad.statusCode).toBe(400);

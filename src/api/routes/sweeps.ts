@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { checkWebhookUrl } from './webhooks.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import type { Dataset } from '../../schemas/dataset.js';
 import {
@@ -95,6 +96,7 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
     queue: svc.queue,
     maxActivePerTenant: svc.config.MAX_ACTIVE_JOBS_PER_TENANT,
     log: (obj, msg) => app.log.info(obj, msg),
+    onSweepEnd: (sweep) => svc.webhookQueue.sweepEnded(sweep),
   });
 
   async function loadTargets(ds: Dataset): Promise<Float32Array | Float64Array> {
@@ -151,6 +153,7 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
       // Classification losses are checked against the labels themselves; mse reads no value.
       const needs = body.base.loss !== 'mse' || Object.keys(body.parameters).includes('loss');
       const targets = needs ? await loadTargets(ds) : undefined;
+      if (body.webhook) await checkWebhookUrl(svc.config, 'webhook.url', body.webhook.url);
       const trials = checkedTrials(body, ds, { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST }, targets);
       const id = newId('sw');
       const key = req.headers['idempotency-key'];
