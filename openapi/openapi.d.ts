@@ -768,6 +768,8 @@ export interface components {
             weightsHash: string;
             durationMs: number;
             samplesPerSecond: number;
+            /** @description Kernel backend that trained the model, e.g. `native-avx512-f32` (AVX-512 addon), `wasm-simd-fma-f32`, `js-f64` (TRAINING_KERNELS). */
+            kernels?: string;
         };
         JobError: {
             /** @description invalid_spec | diverged | dataset_missing | worker_error | timeout | ... */
