@@ -124,14 +124,12 @@ export class DatasetStore {
       createdAt: new Date().toISOString(),
     };
     try {
-      const res = await this.redis
-        .multi()
-        .hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta), blob: blobKey })
-        .zadd(this.keys.datasetIndex(input.tenant), 0, id)
-        .exec();
-      const failed = res?.find(([e]) => e)?.[0];
-      if (failed) throw failed;
+      // Two commands, not one MULTI: the dataset's keys and the tenant index are in different
+      // cluster slots. The record first, so an indexed id always resolves.
+      await this.redis.hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta), blob: blobKey });
+      await this.redis.zadd(this.keys.datasetIndex(input.tenant), 0, id);
     } catch (err) {
+      await this.redis.del(this.keys.dataset(id)).catch(() => {});
       await this.blobs.delete(blobKey).catch(() => {});
       throw err;
     }
@@ -163,11 +161,10 @@ export class DatasetStore {
     if (users.length) throw new DatasetInUseError(id, users);
     const blobKey = await this.redis.hget(this.keys.dataset(id), 'blob');
     if (blobKey) await this.blobs.delete(blobKey);
-    await this.redis
-      .multi()
-      .del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id))
-      .zrem(this.keys.datasetIndex(tenant), id)
-      .exec();
+    // The index entry first (a listed id whose record is gone would be a hole in a page), then
+    // the dataset's own keys (one slot: they share its hash tag).
+    await this.redis.zrem(this.keys.datasetIndex(tenant), id);
+    await this.redis.del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id));
     return true;
   }
 
