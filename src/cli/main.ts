@@ -37,9 +37,10 @@ ${optimizerFlagLines()}
       --validation-split 0.2 --seed 1 --no-normalize --normalize-targets --patience 5 --min-delta 0
       --no-restore-best --gradient-check
       --dtype float32|float64 --idempotency-key <key>
+      --from-checkpoint <job>[:<epoch>] (continue from a kept checkpoint) --webhook <url> (job events, signed)
   jobs list [--status <s>] [--limit <n>] [--after <cursor>]
   jobs get <id> | watch <id> | cancel <id>
-  jobs checkpoints <id>                                            kept epoch-end checkpoints (continue with "fromCheckpoint" in --spec)
+  jobs checkpoints <id>                                            kept epoch-end checkpoints (continue: train --from-checkpoint)
   predict <job> <file.csv> [--target <col>] [-o predictions.json]
   model <job> [-o model.json] [--format json|onnx|tfjs]          (also: jobs model <id> …) onnx: bytes; tfjs: -o is a directory
   webhooks create <url> [--events completed,failed,cancelled,pruned] [--description <text>]
@@ -78,7 +79,10 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   'datasets list': {},
   'datasets get': {},
   'datasets delete': {},
-  train: { ...SPEC_FLAG_OPTIONS, dataset: { type: 'string' }, detach: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+  train: {
+    ...SPEC_FLAG_OPTIONS, dataset: { type: 'string' }, detach: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+    webhook: { type: 'string' }, 'from-checkpoint': { type: 'string' },
+  },
   'jobs list': { status: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' } },
   'jobs get': {},
   'jobs watch': { quiet: { type: 'boolean', short: 'q' } },

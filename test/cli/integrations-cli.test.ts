@@ -105,4 +105,17 @@ describe('trainer CLI: export, checkpoints, webhooks', () => {
     expect((await cli(['webhooks', 'delete', w.id])).code).toBe(0);
     expect((await cli(['webhooks', 'get', w.id])).code).toBe(1);
   });
+
+  it('train --from-checkpoint <job>:<epoch> --webhook <url> continues from a kept checkpoint and posts the job event', async () => {
+    const datasetId = (await api.get<{ datasetId: string }>(`/v1/jobs/${jobId}`)).datasetId;
+    const r = await cli(['train', '--dataset', datasetId, '--layers', '16:tanh,2:softmax', '--optimizer', 'adam', '--lr', '0.01', '--epochs', '5', '--batch-size', '16', '--seed', '3',
+      '--from-checkpoint', `${jobId}:2`, '--webhook', hookUrl.replace('/hook', '/train-hook'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const list = await api.get<{ items: { id: string; fromCheckpoint?: { jobId: string; epoch: number } }[] }>('/v1/jobs?limit=5');
+    const cont = list.items.find((j) => j.fromCheckpoint?.jobId === jobId)!;
+    expect(cont.fromCheckpoint).toEqual({ jobId, epoch: 2, optimizerReset: false });
+    for (let i = 0; i < 200 && !hits.includes('/train-hook'); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(hits).toContain('/train-hook');
+    expect((await cli(['train', '--dataset', datasetId, '--from-checkpoint', 'a:b:c'])).code).toBe(2);
+  });
 });

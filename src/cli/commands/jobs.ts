@@ -19,7 +19,7 @@ export function finalLoss(j: JobView): number | undefined {
   return j.result?.loss ?? j.progress?.loss ?? undefined;
 }
 
-export async function train(api: ApiClient, io: Io, g: GlobalOptions, datasetId: string | undefined, flags: SpecFlags & { detach?: boolean; 'idempotency-key'?: string; quiet?: boolean }): Promise<number> {
+export async function train(api: ApiClient, io: Io, g: GlobalOptions, datasetId: string | undefined, flags: SpecFlags & { detach?: boolean; 'idempotency-key'?: string; quiet?: boolean; webhook?: string; 'from-checkpoint'?: string }): Promise<number> {
   let base: Record<string, unknown> = {};
   if (flags.spec) {
     const text = await readFile(String(flags.spec), 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -34,7 +34,15 @@ export async function train(api: ApiClient, io: Io, g: GlobalOptions, datasetId:
   // The server's choices and defaults; a server without /v1/spec/options gets the CLI's own.
   const options = await api.get<ServedSpecOptions>('/v1/spec/options').catch(() => localSpecOptions());
   const spec = buildSpec(base, flags, options);
-  const body = { ...spec, datasetId: datasetId ?? (base.datasetId as string | undefined) };
+  const body: Record<string, unknown> = { ...spec, datasetId: datasetId ?? (base.datasetId as string | undefined) };
+  // Job fields that are not training spec: from --spec, overridden by their flags.
+  for (const k of ['webhook', 'fromCheckpoint', 'maxDurationSeconds'] as const) if (base[k] !== undefined) body[k] = base[k];
+  if (flags.webhook) body.webhook = { url: String(flags.webhook) };
+  if (flags['from-checkpoint']) {
+    const m = /^([^:]+)(?::(\d+))?$/.exec(String(flags['from-checkpoint']));
+    if (!m) throw new UsageError('--from-checkpoint takes <job-id> or <job-id>:<epoch>');
+    body.fromCheckpoint = { jobId: m[1], ...(m[2] ? { epoch: Number(m[2]) } : {}) };
+  }
   if (!body.datasetId) throw new UsageError('train needs --dataset <id> (or datasetId in --spec)');
   const headers: Record<string, string> = {};
   if (flags['idempotency-key']) headers['idempotency-key'] = String(flags['idempotency-key']);
