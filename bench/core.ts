@@ -26,7 +26,7 @@ const scaling = args.includes('--scaling');
 const threads = args.includes('--threads');
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
-interface Row { impl: string; rates: number[]; losses: number[]; maxRssKb: number; rows: number; detail: string; error?: string; warmup?: number; testAccuracy?: number }
+interface Row { impl: string; cpuRates?: number[]; rates: number[]; losses: number[]; maxRssKb: number; rows: number; detail: string; error?: string; warmup?: number; testAccuracy?: number }
 
 const median = (xs: number[]): number => {
   const s = xs.slice().sort((a, b) => a - b);
@@ -39,6 +39,12 @@ const median = (xs: number[]): number => {
 const rate = (r: Row): number => {
   const warm = Math.min(r.warmup ?? 1, r.rates.length - 1);
   return median(r.rates.slice(Math.max(0, warm)));
+};
+/** The same median over samples per CPU-second of the implementation's process (NaN when not measured). */
+const cpuRate = (r: Row): number => {
+  if (!r.cpuRates?.length) return NaN;
+  const warm = Math.min(r.warmup ?? 1, r.cpuRates.length - 1);
+  return median(r.cpuRates.slice(Math.max(0, warm)));
 };
 
 function hasNumpy(): boolean {
@@ -68,7 +74,7 @@ function runNumpy(w: Workload, file: string, epochs: number, rows: number, threa
   const r = spawnSync('python3', [here('./peers/numpy_mlp.py'), file, JSON.stringify(cfg)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   try {
     const o = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
-    return { impl, rows, rates: o.rates, losses: o.losses, maxRssKb: o.maxRssKb, testAccuracy: o.testAccuracy ?? undefined, detail: `numpy ${o.numpy}, ${JSON.stringify(o.blas)}` };
+    return { impl, rows, rates: o.rates, cpuRates: o.cpuRates, losses: o.losses, maxRssKb: o.maxRssKb, testAccuracy: o.testAccuracy ?? undefined, detail: `numpy ${o.numpy}, ${JSON.stringify(o.blas)}` };
   } catch {
     return { impl, rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: r.stderr.slice(-400) };
   }
@@ -81,20 +87,24 @@ function printTable(w: Workload, rows: Row[]): void {
   const flop = flopPerSample(w);
   const acc = rows.some((r) => r.testAccuracy !== undefined);
   console.log(`\n### ${w.name}: ${w.features}-${w.layers.join('-')}, batch ${w.batch}, ${w.optimizer.type}, ${w.rows.toLocaleString('en-US')} rows (${flop.toLocaleString('en-US')} FLOP/sample)\n`);
-  console.log(`| implementation | samples/s (median) | GFLOP/s (6×params) | this / numpy-1t | peak RSS MB | rows per epoch | epochs (warm-up) | last loss |${acc ? ' test accuracy |' : ''}`);
-  console.log(`|---|---|---|---|---|---|---|---|${acc ? '---|' : ''}`);
+  console.log(`| implementation | samples/s (median) | GFLOP/s (6×params) | this / numpy-1t | samples per CPU-second | this / numpy-1t (CPU) | peak RSS MB | rows per epoch | epochs (warm-up) | last loss |${acc ? ' test accuracy |' : ''}`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|${acc ? '---|' : ''}`);
   for (const r of rows) {
     const s = rate(r);
     const ratio = np1 && r !== np1 ? (s / rate(np1)).toFixed(2) + '×' : '—';
     const rowsNote = r.rows === w.rows ? 'all' : `${r.rows.toLocaleString('en-US')} (slice)`;
     const accCell = acc ? ` ${r.testAccuracy !== undefined ? (100 * r.testAccuracy).toFixed(2) + ' %' : 'n/a'} |` : '';
-    console.log(`| ${r.impl} | ${fmt(s)} | ${((s * flop) / 1e9).toFixed(1)} | ${ratio} | ${(r.maxRssKb / 1024).toFixed(0)} | ${rowsNote} | ${r.rates.length} (${r.warmup ?? 1}) | ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'} |${accCell}`);
+    const c = cpuRate(r);
+    const cpuRatio = np1 && r !== np1 && Number.isFinite(c) && Number.isFinite(cpuRate(np1)) ? (c / cpuRate(np1)).toFixed(2) + '×' : '—';
+    console.log(`| ${r.impl} | ${fmt(s)} | ${((s * flop) / 1e9).toFixed(1)} | ${ratio} | ${fmt(c)} | ${cpuRatio} | ${(r.maxRssKb / 1024).toFixed(0)} | ${rowsNote} | ${r.rates.length} (${r.warmup ?? 1}) | ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'} |${accCell}`);
   }
   // The issue's ratios, from this run.
   const find = (impl: string) => rows.find((r) => r.impl === impl && !r.error);
   const pair = (a: string, b: string, what = 'samples/s') => {
     const x = find(a), y = find(b);
-    if (x && y) console.log(`- **${a} / ${b}** (${what}): ${(rate(x) / rate(y)).toFixed(2)}× (${fmt(rate(x))} vs ${fmt(rate(y))})`);
+    if (!x || !y) return;
+    const cpu = Number.isFinite(cpuRate(x) / cpuRate(y)) ? `; per CPU-second ${(cpuRate(x) / cpuRate(y)).toFixed(2)}×` : '';
+    console.log(`- **${a} / ${b}** (${what}): ${(rate(x) / rate(y)).toFixed(2)}× (${fmt(rate(x))} vs ${fmt(rate(y))})${cpu}`);
   };
   pair('ours-native', 'numpy-1t');
   pair('ours-native-2t', 'numpy-2t');

@@ -15,7 +15,13 @@ const epochs = Number(epochsArg);
 const useRows = Number(rowsArg);
 const data = readData(file, w);
 
-type Result = { rates: number[]; losses: number[]; detail: string; testAccuracy?: number };
+/** `cpuRates`: samples per second of this process's CPU time (user + system, all threads), robust to other load on the machine. */
+type Result = { rates: number[]; losses: number[]; detail: string; testAccuracy?: number; cpuRates?: number[] };
+
+const cpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1): Promise<Result> {
   const spec: TrainingSpec = {
@@ -37,6 +43,8 @@ async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1):
     gradientCheck: false,
   };
   let kernelName = '';
+  const cpuRates: number[] = [];
+  let cpuAt = cpuSeconds();
   const res = await train(spec, {
     features: data.x.subarray(0, useRows * w.features),
     targets: data.y.subarray(0, useRows),
@@ -47,7 +55,12 @@ async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1):
     ...(kernels === 'wasm' || kernels === 'js' ? { kernels, threads } : { kernelFactory: () => nativeKernels({ isa: kernels === 'native' ? undefined : kernels, threads }) }),
     // the caller's arrays are views on the file it read: train on them in place (no second copy)
     consumeData: true,
-    onProgress: () => undefined,
+    onProgress: (p) => {
+      if (p.kind !== 'epoch') return;
+      const now = cpuSeconds();
+      cpuRates.push(useRows / (now - cpuAt));
+      cpuAt = now;
+    },
     progressEveryMs: 1e9,
   });
   kernelName = res.kernels;
@@ -57,6 +70,7 @@ async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1):
     testAccuracy = p.reduce((s, c, i) => s + (c === data.yt![i] ? 1 : 0), 0) / p.length;
   }
   return {
+    cpuRates,
     testAccuracy,
     rates: res.history.map((h) => h.samplesPerSecond),
     losses: res.history.map((h) => h.loss),

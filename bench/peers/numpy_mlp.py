@@ -124,9 +124,10 @@ def main():
                 p -= t1
         return loss
 
-    rates, losses = [], []
+    rates, losses, cpu_rates = [], [], []
     for epoch in range(cfg["epochs"]):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         perm = rng.permutation(n)
         total = 0.0
         for s in range(0, n, batch):
@@ -134,6 +135,7 @@ def main():
             total += float(step(X[idx], Y[idx])) * len(idx)
         dt = time.perf_counter() - t0
         rates.append(n / dt)
+        cpu_rates.append(n / (time.process_time() - c0))
         losses.append(total / n)
 
     test_accuracy = None
@@ -151,7 +153,7 @@ def main():
         blas = [{k: i.get(k) for k in ("internal_api", "num_threads", "architecture", "version")} for i in threadpool_info()]
     except Exception:  # threadpoolctl is optional: ask the bundled OpenBLAS directly
         blas = openblas_info()
-    print(json.dumps({"testAccuracy": test_accuracy, "rates": rates, "losses": losses, "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "numpy": np.__version__, "blas": blas}))
+    print(json.dumps({"testAccuracy": test_accuracy, "cpuRates": cpu_rates, "rates": rates, "losses": losses, "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "numpy": np.__version__, "blas": blas}))
 
 
 if __name__ == "__main__":
