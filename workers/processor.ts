@@ -10,6 +10,10 @@ import { DatasetStore } from '../src/storage/dataset-store.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
 import { SweepStore } from '../src/storage/sweep-store.js';
+import { ThroughputStore } from '../src/storage/throughput-store.js';
+import { trainingCost } from '../src/core/cost.js';
+import type { TrainingSpec } from '../src/core/types.js';
+import { hostname } from 'node:os';
 import { CancelRegistry } from './cancel-registry.js';
 import { CoreBudget } from './core-budget.js';
 import { runTrainingJob, type RunContext } from './run-job.js';
@@ -52,6 +56,7 @@ function contextFor(keyPrefix: string): RunContext {
       datasets: new DatasetStore(redis, keys, blobs),
       checkpoints: new CheckpointStore(redis, keys),
       sweeps: new SweepStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
+      throughput: new ThroughputStore(redis, keys),
       cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
@@ -74,10 +79,32 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     await job.moveToWait(token);
     throw new WaitingError();
   }
+  if (outcome === 'completed' || outcome === 'pruned') await publishThroughput(ctx, job.data.jobId).catch(() => {});
   if (outcome === 'retry-later') {
     // The blob store is down: back to the queue after a pause, without using an attempt, as often as it takes.
     await job.moveToDelayed(Date.now() + blobConfig.BLOB_RETRY_DELAY_MS, token);
     throw new DelayedError();
   }
   return outcome;
+}
+
+/** This trainer's id in the throughput hash: host and process. */
+const TRAINER_ID = `${hostname()}:${process.pid}`;
+
+/**
+ * Publishes the FLOP/s this trainer reached on a finished job (an epoch's FLOP over its median
+ * epoch time), which `?dryRun=true` estimates and `estimatedSeconds` are computed from.
+ */
+async function publishThroughput(ctx: RunContext, jobId: string): Promise<void> {
+  const job = await ctx.jobs.get(jobId);
+  const ds = job && (await ctx.datasets.get(job.datasetId));
+  if (!job?.result || !ds || !(job.result.durationMs > 0)) return;
+  const cost = trainingCost(job.spec as TrainingSpec, ds);
+  // The median epoch, not the total: a fresh trainer's first epochs run before the JIT and the
+  // WASM kernels warmed up, and would make every later estimate too long.
+  const epochs = ((await ctx.jobs.getMetrics(jobId)) ?? []).map((m) => m.durationMs).filter((d) => d > 0).sort((a, b) => a - b);
+  const epochMs = epochs.length ? epochs[Math.floor(epochs.length / 2)] : job.result.durationMs / Math.max(1, job.result.epochsRun);
+  // What the job took besides its epochs (kernel set-up, preparing the data): a fixed cost per job.
+  const overheadMs = job.result.durationMs - epochs.reduce((a, d) => a + d, 0);
+  await ctx.throughput?.record(TRAINER_ID, cost.params, cost.flopsPerEpoch, epochMs / 1000, epochs.length ? Math.max(0, overheadMs) / 1000 : undefined);
 }

@@ -7,6 +7,7 @@ import { BlobStoreUnavailableError } from '../src/storage/blobs/blob-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
 import type { SweepStore } from '../src/storage/sweep-store.js';
+import type { ThroughputStore } from '../src/storage/throughput-store.js';
 import { rungEpochs } from '../src/sweeps/search-space.js';
 import { scoreOf } from '../src/sweeps/scheduler.js';
 import type { Job } from '../src/schemas/job.js';
@@ -24,6 +25,8 @@ export interface RunContext {
   checkpoints: CheckpointStore;
   /** Sweep records: a sweep trial asks them for ASHA rung decisions and announces its start. */
   sweeps?: SweepStore;
+  /** Where the trainer publishes the FLOP/s it measured on finished jobs (for estimates). */
+  throughput?: ThroughputStore;
   /** Minimum ms between progress events; the last epoch is always sent. Default 100. */
   progressIntervalMs?: number;
   /** Most ms between mid-epoch checkpoints (every epoch end checkpoints anyway). Default 5000. */
@@ -81,8 +84,22 @@ async function rungDecision(sweeps: SweepStore, a: TrialAsha, jobId: string, c: 
   return sweeps.decide(a.sweepId, { index: a.index, jobId, rung, epoch: c.epoch, metric, score: Number.isNaN(metric) ? Infinity : scoreOf(metric, a.metric), eta: a.eta });
 }
 
-const progressSnapshot = (p: Progress) =>
-  JSON.stringify({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, valLoss: p.valLoss ?? null });
+const progressSnapshot = (p: Progress, eta?: EtaClock) =>
+  JSON.stringify({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, valLoss: p.valLoss ?? null, ...(eta ? eta.at(p) : {}) });
+
+/** Projects the finish time of an attempt from its own pace: fraction done since it started, over the time it took. */
+class EtaClock {
+  private readonly t0 = Date.now();
+  constructor(private readonly startFraction: number) {}
+
+  at(p: Progress): { estimatedFinishAt?: string } {
+    const f = (p.epoch + p.step / Math.max(1, p.stepsPerEpoch)) / Math.max(1, p.epochs);
+    const done = f - this.startFraction;
+    if (!(done > 0)) return {};
+    const now = Date.now();
+    return { estimatedFinishAt: new Date(now + ((now - this.t0) * Math.max(0, 1 - f)) / done).toISOString() };
+  }
+}
 
 /** Fails the job for good (record, terminal event) and tells BullMQ not to retry. */
 async function failForGood(ctx: RunContext, jobId: string, error: JobError, attempt?: number): Promise<never> {
@@ -180,8 +197,10 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     // The core trains on the loaded arrays in place (consumeData: the dataset is held once); a
     // second run of this attempt (a refused checkpoint) loads them again.
     let unused: DataSet | null = data;
+    let eta: EtaClock | undefined;
     const run = async (resumeFrom: Checkpoint | undefined) => {
       lastEpochEnd = resumeFrom?.step === 0 ? resumeFrom : null;
+      eta = new EtaClock(resumeFrom ? resumeFrom.epoch / Math.max(1, spec.epochs) : 0);
       const reloaded = unused ? null : await ctx.datasets.load(before.datasetId);
       if (!unused && !reloaded) throw new Error(`dataset '${before.datasetId}' vanished while the job started`);
       const d = unused ?? dataOf(reloaded!);
@@ -200,12 +219,12 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
         onProgress: async (p) => {
           if (!throttle.shouldSend(p, performance.now())) return;
           if (p.kind === 'epoch') pendingEpoch = p;
-          else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p) });
+          else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) });
         },
         onCheckpoint: async (c) => {
           const p = pendingEpoch;
           pendingEpoch = null;
-          await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p) } : {}) });
+          await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) } : {}) });
           if (c.step === 0) {
             lastEpochEnd = c;
             // Epoch ends are also kept as artifacts (GET /v1/jobs/{id}/checkpoints, fromCheckpoint).

@@ -12,6 +12,8 @@ import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
 import { sweepJobIndexes } from '../src/storage/retention.js';
 import { SweepStore } from '../src/storage/sweep-store.js';
+import { ThroughputStore } from '../src/storage/throughput-store.js';
+import { hostname } from 'node:os';
 import { SweepScheduler } from '../src/sweeps/scheduler.js';
 
 /** Config the worker reads. */
@@ -57,6 +59,9 @@ export class TrainingWorker {
   private readonly sweeper: NodeJS.Timeout;
   private readonly webhooks: WebhookQueue;
   private readonly sweepReconciler: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly throughput: ThroughputStore;
+  private readonly workerId = `${hostname()}:${process.pid}`;
   private readonly queueRedis: Redis;
   private readonly schedulers = new Map<string, { scheduler: SweepScheduler; queue: TrainingQueue }>();
   private readonly settling = new Set<Promise<void>>();
@@ -139,6 +144,11 @@ export class TrainingWorker {
     this.worker.on('error', (err) => log({ err: err.message }, 'worker error'));
     const keys = keysFor(config.KEY_PREFIX);
     this.sweeper = setInterval(() => void sweepJobIndexes(this.storeRedis, keys).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();
+    // Training slots, for the queue part of estimates (an entry unseen for a minute is ignored).
+    this.throughput = new ThroughputStore(this.storeRedis, keys);
+    const beat = () => void this.throughput.heartbeat(this.workerId, config.WORKER_CONCURRENCY).catch(() => {});
+    beat();
+    this.heartbeat = setInterval(beat, 15_000).unref();
     this.sweepReconciler = setInterval(() => void schedulerFor(config.KEY_PREFIX).settleAll().catch(() => {}), SWEEP_RECONCILE_MS).unref();
   }
 
@@ -150,6 +160,8 @@ export class TrainingWorker {
   async close(graceMs = this.reliability.WORKER_SHUTDOWN_TIMEOUT_MS): Promise<void> {
     clearInterval(this.sweeper);
     clearInterval(this.sweepReconciler);
+    clearInterval(this.heartbeat);
+    await this.throughput.leave(this.workerId).catch(() => {});
     const graceful = this.worker.close();
     this.worker.cancelAllJobs('worker shutting down');
     const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);

@@ -17,6 +17,7 @@ export const JobProgressSchema = z
     stepsPerEpoch: z.number().int(),
     loss: z.number().nullable(),
     valLoss: z.number().nullable().optional(),
+    estimatedFinishAt: z.string().optional().describe('When the trainer expects to finish, from its pace in this attempt'),
   })
   .meta({ id: 'JobProgress' });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
@@ -84,6 +85,11 @@ export const JobSchema = z
     webhook: JobWebhookSchema.optional().describe('Where this job\'s events are POSTed (Standard Webhooks, signed with the tenant\'s default secret)'),
     sweepId: z.string().optional().describe('The sweep this job is a trial of'),
     sweepTrial: z.number().int().optional().describe('Its trial index in that sweep'),
+    estimatedSeconds: z.number().optional().describe('Training seconds estimated at submit from the throughput workers measured'),
+    estimatedFinishAt: z
+      .string()
+      .optional()
+      .describe('While running: when it should finish, from its own pace so far (refreshed with each progress write), or from the submit estimate before its first progress'),
   })
   .meta({ id: 'Job' });
 export type Job = z.infer<typeof JobSchema>;

@@ -27,6 +27,17 @@ function flat(fields: Fields): string[] {
   return Object.entries(fields).flat();
 }
 
+/**
+ * When a running job should finish: the trainer's own figure from its progress (refreshed with
+ * every progress write), else its start plus the estimate made at submit.
+ */
+function estimatedFinish(h: Fields): { estimatedFinishAt?: string } {
+  const p = h.progress ? (JSON.parse(h.progress) as { estimatedFinishAt?: string }) : null;
+  if (p?.estimatedFinishAt) return { estimatedFinishAt: p.estimatedFinishAt };
+  if (h.startedAt && h.estimatedSeconds) return { estimatedFinishAt: new Date(Date.parse(h.startedAt) + Number(h.estimatedSeconds) * 1000).toISOString() };
+  return {};
+}
+
 /** A job as the API shows it, from the fields of its record hash. */
 function toJob(h: Fields): Job {
   return {
@@ -46,6 +57,8 @@ function toJob(h: Fields): Job {
     ...(h.fromCheckpoint ? { fromCheckpoint: JSON.parse(h.fromCheckpoint) as JobFromCheckpoint } : {}),
     ...(h.webhook ? { webhook: JSON.parse(h.webhook) as JobWebhook } : {}),
     ...(h.sweepId ? { sweepId: h.sweepId, sweepTrial: Number(h.sweepTrial) } : {}),
+    ...(h.estimatedSeconds ? { estimatedSeconds: Number(h.estimatedSeconds) } : {}),
+    ...(h.status === 'running' ? estimatedFinish(h) : {}),
   };
 }
 
@@ -77,7 +90,7 @@ export class JobStore {
    * Creates a `queued` job record, its index entries and its first `status` event (id 1) in one
    * MULTI, and returns the job as {@link JobStore.get} would read it back.
    */
-  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number }; fromCheckpoint?: JobFromCheckpoint } = {}): Promise<Job> {
+  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number }; fromCheckpoint?: JobFromCheckpoint; estimatedSeconds?: number } = {}): Promise<Job> {
     const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
     const fields: Fields = {
       id,
@@ -93,6 +106,7 @@ export class JobStore {
       ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
       ...(opts.sweep ? { sweepId: opts.sweep.id, sweepTrial: String(opts.sweep.trial) } : {}),
       ...(opts.fromCheckpoint ? { fromCheckpoint: JSON.stringify(opts.fromCheckpoint) } : {}),
+      ...(opts.estimatedSeconds !== undefined && Number.isFinite(opts.estimatedSeconds) ? { estimatedSeconds: String(opts.estimatedSeconds) } : {}),
     };
     const results = await this.redis
       .multi()

@@ -66,6 +66,10 @@ export function keysFor(prefix: string) {
     sweepIndex: (tenant: string) => `${prefix}sweep-index:${tenant}`,
     /** Set of running sweeps (what workers reconcile periodically). */
     sweepsRunning: () => `${prefix}sweeps-running`,
+    /** Hash: trainer process id → JSON {flopsPerSecond, jobs, updatedAt}, measured on finished jobs. */
+    workerThroughput: () => `${prefix}worker-throughput`,
+    /** Hash: worker process id → JSON {concurrency, seenAt}, a heartbeat of the training slots. */
+    workerSlots: () => `${prefix}worker-slots`,
   };
 }
 export type Keys = ReturnType<typeof keysFor>;

@@ -10,6 +10,8 @@ import { IdempotencyKeyHeader } from '../headers.js';
 import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.js';
 import { reserveActiveJob } from '../limits.js';
 import { validateSpec } from '../../core/spec.js';
+import { DryRunQuerySchema, JobEstimateSchema } from '../../schemas/estimate.js';
+import { Estimator } from '../estimate.js';
 import { checkWebhookUrl } from './webhooks.js';
 import { checkpointToStartFrom } from '../from-checkpoint.js';
 import { CheckpointStore } from '../../storage/checkpoint-store.js';
@@ -21,6 +23,7 @@ const SubmitHeadersSchema = z.looseObject({
 /** `POST /v1/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
+  const estimator = new Estimator(svc);
 
   // Stored datasets never change (an id is never reused), so small target arrays are kept
   // between submits: most jobs train on the same few datasets, and reading the labels was one
@@ -61,8 +64,10 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'createJob', summary: 'Submit a training job',
         headers: SubmitHeadersSchema,
         body: JobSubmissionSchema,
-        response: { 202: JobSchema, ...problemResponses(400, 404, 409, 415, 422, 429, 503) },
+        querystring: DryRunQuerySchema,
+        response: { 200: JobEstimateSchema, 202: JobSchema, ...problemResponses(400, 404, 409, 415, 422, 429, 503) },
         'x-response-descriptions': {
+          200: 'dryRun=true: the spec is valid; parameter count, FLOP, memory, estimated training seconds (from the throughput workers measured) and queue position. Nothing was queued',
           202: 'Job queued (Location: /v1/jobs/{id}); a replayed Idempotency-Key answers the same job with Idempotent-Replayed: true',
           404: 'datasetId names no dataset (errors[].path = datasetId)',
           409: 'A request with the same Idempotency-Key is still being processed; retry shortly',
@@ -91,6 +96,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       );
       if (problems.length > 0) throw invalidFields(problems);
       const start = fromCheckpoint ? await checkpointToStartFrom(svc, req.tenant, body) : undefined;
+      if (req.query.dryRun) return reply.code(200).send(await estimator.job(toTrainingSpec(spec), ds));
       const id = newId('job');
       const key = req.headers['idempotency-key'];
       if (key) {
@@ -112,7 +118,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       await reserveActiveJob(svc.redis, svc.keys, req.tenant, id, svc.config.MAX_ACTIVE_JOBS_PER_TENANT);
       // The worker resumes from the seeded checkpoint as from one of the job's own.
       if (start) await new CheckpointStore(svc.redis, svc.keys).seed(id, start.checkpoint);
-      const job = await svc.jobs.create(req.tenant, body, id, start ? { fromCheckpoint: start.record } : {});
+      const estimatedSeconds = await estimator.seconds(toTrainingSpec(spec), ds);
+      const job = await svc.jobs.create(req.tenant, body, id, { estimatedSeconds, ...(start ? { fromCheckpoint: start.record } : {}) });
       try {
         await svc.queue.enqueue(id);
       } catch (err) {

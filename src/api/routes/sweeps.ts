@@ -17,10 +17,12 @@ import { JobSubmissionSchema, toTrainingSpec, type JobSubmission } from '../../s
 import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import type { SweepMeta } from '../../storage/sweep-store.js';
-import { SweepScheduler } from '../../sweeps/scheduler.js';
+import { DEFAULT_MAX_CONCURRENT, SweepScheduler } from '../../sweeps/scheduler.js';
 import { expandTrials, SearchSpaceError, type TrialParams } from '../../sweeps/search-space.js';
 import { sweepTrials, sweepView, trialsCsv } from '../../sweeps/view.js';
 import { IdempotencyKeyHeader, JsonOrCsvHeadersSchema, negotiateOr406 } from '../headers.js';
+import { DryRunQuerySchema, SweepEstimateSchema } from '../../schemas/estimate.js';
+import { Estimator } from '../estimate.js';
 import { HttpProblem, invalidField, jsonBodyOnly, notFound, type FieldError } from '../problem.js';
 
 const SubmitHeadersSchema = z.looseObject({
@@ -88,6 +90,7 @@ function checkedTrials(body: SweepSubmission, ds: Dataset, limits: { maxParams: 
 /** `POST /v1/sweeps`, `GET /v1/sweeps`, `GET /v1/sweeps/{id}`, `…/trials`, `POST …/cancel` (events: job-events.ts). */
 export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
+  const estimator = new Estimator(svc);
   const scheduler = new SweepScheduler({
     redis: svc.redis,
     keys: svc.keys,
@@ -130,8 +133,10 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Start a hyperparameter sweep: one job per trial, at most maxConcurrent at once, optionally pruned by ASHA',
         headers: SubmitHeadersSchema,
         body: SweepSubmissionSchema,
-        response: { 202: SweepSchema, ...problemResponses(400, 404, 409, 415, 422, 429, 503) },
+        querystring: DryRunQuerySchema,
+        response: { 200: SweepEstimateSchema, 202: SweepSchema, ...problemResponses(400, 404, 409, 415, 422, 429, 503) },
         'x-response-descriptions': {
+          200: 'dryRun=true: every trial is valid; per-trial and total FLOP, memory, estimated seconds (from the throughput workers measured) and queue position. Nothing was queued',
           202: 'Sweep started (Location: /v1/sweeps/{id}); its first trials are queued. A replayed Idempotency-Key answers the same sweep with Idempotent-Replayed: true',
           400: 'Invalid body, a grid over its cap or over a distribution, or a trial that does not fit the dataset (errors[].path = trials.N.<field>, the message names the trial\'s parameters)',
           404: 'datasetId names no dataset',
@@ -155,6 +160,10 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
       const targets = needs ? await loadTargets(ds) : undefined;
       if (body.webhook) await checkWebhookUrl(svc.config, 'webhook.url', body.webhook.url);
       const trials = checkedTrials(body, ds, { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST }, targets);
+      if (req.query.dryRun) {
+        const specs = trials.map(({ spec: { datasetId: _d, maxDurationSeconds: _m, ...core } }) => toTrainingSpec(core));
+        return reply.code(200).send(await estimator.sweep(specs, ds, body.maxConcurrent ?? DEFAULT_MAX_CONCURRENT));
+      }
       const id = newId('sw');
       const key = req.headers['idempotency-key'];
       if (key) {
