@@ -745,6 +745,8 @@ export interface components {
             stepsPerEpoch: number;
             loss: number | null;
             valLoss?: number | null;
+            /** @description When the trainer expects to finish, from its pace in this attempt */
+            estimatedFinishAt?: string;
         };
         JobResult: {
             loss: number;
@@ -810,6 +812,10 @@ export interface components {
             sweepId?: string;
             /** @description Its trial index in that sweep */
             sweepTrial?: number;
+            /** @description Training seconds estimated at submit from the throughput workers measured */
+            estimatedSeconds?: number;
+            /** @description While running: when it should finish, from its own pace so far (refreshed with each progress write), or from the submit estimate before its first progress */
+            estimatedFinishAt?: string;
         };
         JobList: {
             items: components["schemas"]["Job"][];
@@ -869,6 +875,68 @@ export interface components {
             };
             /** @description How the stored normalization is applied: folded into the layers, so the model takes raw features */
             preprocessing: string;
+        };
+        Throughput: {
+            /** @description FLOP/s (samples/s × FLOP per sample) the trainers measured on finished jobs of this size class (a power of two of the parameter count) */
+            flopsPerSecond: number;
+            /**
+             * @description `measured`: jobs of this size class ran; `interpolated`: log-log between the nearest smaller and larger measured classes; `nearest`: the closest measured class; `default`: nothing measured yet, a deliberately low rate is assumed
+             * @enum {string}
+             */
+            source: "measured" | "interpolated" | "nearest" | "default";
+            /** @description Trainer processes whose measurements were averaged */
+            trainers: number;
+        };
+        QueueEstimate: {
+            /** @description Jobs waiting in the queue now */
+            waiting: number;
+            /** @description Jobs running now */
+            running: number;
+            /** @description Training slots of the workers seen in the last minute */
+            slots: number;
+            /** @description Place this submission would take in the wait list (1 = next) */
+            position: number;
+            /** @description When a slot should free for it, assuming the jobs ahead take as long as this one */
+            estimatedStartAt: string;
+        };
+        JobEstimate: {
+            /** @constant */
+            dryRun: true;
+            params: number;
+            /** @description 6 FLOP per parameter per training row + 2 per validation row */
+            flopsPerEpoch: number;
+            flops: number;
+            /** @description Dataset, weights, gradients, optimizer state and one batch of activations */
+            memoryBytes: number;
+            /** @description Training seconds: the per-job overhead the trainers measured + flops / throughput.flopsPerSecond */
+            estimatedSeconds: number;
+            throughput: components["schemas"]["Throughput"];
+            queue: components["schemas"]["QueueEstimate"];
+            estimatedFinishAt: string;
+        };
+        SweepEstimate: {
+            /** @constant */
+            dryRun: true;
+            trials: number;
+            maxConcurrent: number;
+            /** @description All trials run to their last epoch (ASHA stops some earlier: an upper bound) */
+            flops: number;
+            /** @description The largest trial's */
+            memoryBytes: number;
+            /** @description Training seconds of all trials together */
+            trialSeconds: number;
+            /** @description Wall clock: trialSeconds / min(maxConcurrent, slots) */
+            estimatedSeconds: number;
+            throughput: components["schemas"]["Throughput"];
+            queue: components["schemas"]["QueueEstimate"];
+            estimatedFinishAt: string;
+            trialEstimates: {
+                index: number;
+                params: number;
+                flops: number;
+                memoryBytes: number;
+                estimatedSeconds: number;
+            }[];
         };
         SweepParameter: {
             /** @description Values to try (any JSON, null included) */
@@ -2097,7 +2165,10 @@ export interface operations {
     };
     createJob: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: validate fully and return the estimate (200) without queueing anything */
+                dryRun?: "true" | "false";
+            };
             header?: {
                 /** @description Same key and body → same job */
                 "idempotency-key"?: string;
@@ -2138,6 +2209,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description dryRun=true: the spec is valid; parameter count, FLOP, memory, estimated training seconds (from the throughput workers measured) and queue position. Nothing was queued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEstimate"];
+                };
+            };
             /** @description Job queued (Location: /v1/jobs/{id}); a replayed Idempotency-Key answers the same job with Idempotent-Replayed: true */
             202: {
                 headers: {
@@ -4685,7 +4765,10 @@ export interface operations {
     };
     createSweep: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: validate fully and return the estimate (200) without queueing anything */
+                dryRun?: "true" | "false";
+            };
             header?: {
                 /** @description Same key and body → same sweep */
                 "idempotency-key"?: string;
@@ -4699,6 +4782,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description dryRun=true: every trial is valid; per-trial and total FLOP, memory, estimated seconds (from the throughput workers measured) and queue position. Nothing was queued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepEstimate"];
+                };
+            };
             /** @description Sweep started (Location: /v1/sweeps/{id}); its first trials are queued. A replayed Idempotency-Key answers the same sweep with Idempotent-Replayed: true */
             202: {
                 headers: {

@@ -99,12 +99,12 @@ describe('estimates before running', () => {
   });
 
   it('once the worker measured itself, estimates of small, middle and large jobs are within 2× of the actual training time', async () => {
-    // Calibration: jobs of four sizes (the middle size of the check, 64 units, is interpolated between 32 and 128).
+    // Calibration: jobs of three sizes (the middle size of the check, 64 units, is interpolated between 32 and 128).
     // A fresh trainer's first job also compiles its kernels and warms the JIT: one job first, as any worker runs some before.
-    await runToEnd(specOf(16, 20));
-    for (const [units, epochs] of [[16, 20], [32, 12], [128, 4], [256, 2]]) await runToEnd(specOf(units, epochs));
+    await runToEnd(specOf(32, 12));
+    for (const [units, epochs] of [[32, 24], [128, 6], [256, 3]]) await runToEnd(specOf(units, epochs));
     const rows: Json[] = [];
-    for (const [units, epochs] of [[16, 20], [64, 8], [256, 2]]) {
+    for (const [units, epochs] of [[32, 24], [64, 12], [256, 3]]) {
       const est = (await call('POST', '/v1/jobs?dryRun=true', specOf(units, epochs))).json;
       const job = await runToEnd(specOf(units, epochs));
       const actual = job.result.durationMs / 1000;
