@@ -176,3 +176,18 @@ describe('worker disk cache in front of S3', () => {
     await cache.close();
   });
 });
+
+describe('blob store settings', () => {
+  it('BLOB_STORE=s3 needs S3_BUCKET; S3_BUCKET alone selects s3; booleans read false as false', async () => {
+    const { loadConfig, blobStoreKind } = await import('../../src/config.js');
+    expect(() => loadConfig({ BLOB_STORE: 's3' })).toThrow(/S3_BUCKET: required when BLOB_STORE=s3/);
+    expect(blobStoreKind(loadConfig({}))).toBe('local');
+    expect(loadConfig({}).DATA_DIR).toBe('.data/blobs');
+    const s3c = loadConfig({ S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: 'false' });
+    expect(blobStoreKind(s3c)).toBe('s3');
+    expect(s3c.S3_FORCE_PATH_STYLE).toBe(false);
+    expect(loadConfig({ S3_FORCE_PATH_STYLE: 'true' }).S3_FORCE_PATH_STYLE).toBe(true);
+    expect(blobStoreKind(loadConfig({ S3_BUCKET: 'b', BLOB_STORE: 'local' }))).toBe('local');
+    expect(() => loadConfig({ S3_FORCE_PATH_STYLE: 'maybe' })).toThrow(/S3_FORCE_PATH_STYLE/);
+  });
+});
