@@ -110,6 +110,13 @@ function declaredNames(route: string, qs: unknown): string[] {
   return Object.keys(qs.shape);
 }
 
+/** The schema inside optional/default/nullable wrappers. */
+function unwrap(t: unknown): unknown {
+  let cur = t as { _zod?: { def?: { innerType?: unknown } } };
+  for (let i = 0; i < 10 && cur?._zod?.def?.innerType; i++) cur = cur._zod.def.innerType as typeof cur;
+  return cur;
+}
+
 const asArray = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
 
 /** Installs the rules on `app` (before the routes are declared). */
@@ -124,6 +131,8 @@ export const routeRulesPlugin = fp(
       checkDocumented(route, schema, operationIds, methods[0]);
       const s = schema!;
       const known = s.querystring === undefined ? [] : declaredNames(route, s.querystring);
+      // parameters a client may repeat (?a=1&a=2): only those the schema declares as arrays
+      const repeatable = new Set(known.filter((k) => unwrap((s.querystring as z.ZodObject).shape[k]) instanceof z.ZodArray));
       if (s.querystring instanceof z.ZodObject) s.querystring = s.querystring.strict();
       if (s.headers !== undefined) {
         if (!(s.headers instanceof z.ZodObject)) throw new Error(`${route}: schema.headers must be a zod object`);
@@ -143,6 +152,14 @@ export const routeRulesPlugin = fp(
           if (q && typeof q === 'object') {
             const unknown = Object.keys(q).filter((k) => !knownSet.has(k));
             if (unknown.length) throw unknownQueryParameters(shownRoute, unknown, known);
+            const repeated = known.filter((k) => Array.isArray(q[k]) && !repeatable.has(k));
+            if (repeated.length)
+              throw new HttpProblem(
+                400,
+                'validation_failed',
+                repeated.map((k) => `${k}: given ${(q[k] as unknown[]).length} times; give it once`).join('; '),
+                repeated.map((k) => ({ path: k, message: `given ${(q[k] as unknown[]).length} times; give it once`, in: 'query' as const })),
+              );
           }
           return payload;
         },

@@ -58,6 +58,11 @@ describe('query strings', () => {
     expect([e.errors?.[0].path, e.errors?.[0].in]).toEqual(['lastEventId', 'query']);
   });
 
+  it('a parameter given twice is a 400 saying so', async () => {
+    const p = problem(await t.app.inject({ url: '/v1/jobs?limit=1&limit=2' }));
+    expect(p.errors).toEqual([{ path: 'limit', message: 'given 2 times; give it once', in: 'query' }]);
+  });
+
   it('a list cursor must be an id of the listed kind: GET /v1/jobs?after=<a dataset id> is a 400', async () => {
     const p = problem(await t.app.inject({ url: `/v1/jobs?after=${dsId}` }));
     expect(p.errors).toEqual([{ path: 'after', message: expect.stringMatching(/^not a job id/), in: 'query' }]);
