@@ -46,7 +46,8 @@ export async function readmeSession(baseUrl: string, csv: string, opts: { idempo
   };
   const submit = () => api.POST('/v1/jobs', { params: { header: { 'idempotency-key': opts.idempotencyKey } }, body: spec });
   const first = await submit();
-  if (!first.data) throw new Error(`submit: ${first.response.status} ${JSON.stringify(first.error)}`);
+  // POST /v1/jobs answers a Job (202), or an estimate (200) only with ?dryRun=true.
+  if (!first.data || !('id' in first.data)) throw new Error(`submit: ${first.response.status} ${JSON.stringify(first.error ?? first.data)}`);
   if (first.response.status !== 202 || first.response.headers.get('location') !== `/v1/jobs/${first.data.id}`) throw new Error('submit: expected 202 with Location');
   const again = await submit();
   if (!again.data) throw new Error(`replay: ${again.response.status}`);
@@ -74,5 +75,5 @@ export async function readmeSession(baseUrl: string, csv: string, opts: { idempo
   // @ts-expect-error a job has no `state` (it is `status`)
   void job.state;
 
-  return { dataset, submitted: first.data, replayed: again.data, finished: job, predictions: p.data, typo: typo.error };
+  return { dataset, submitted: first.data, replayed: again.data as Job, finished: job, predictions: p.data, typo: typo.error };
 }
