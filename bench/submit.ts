@@ -1,6 +1,8 @@
 /**
- * `npm run bench:submit`: what one API process sustains for `POST /v1/jobs`, and the latency from
- * submit to the first `progress` event. Starts its own API (and, for phase 2, one worker) as child
+ * `npm run bench:submit`: what one API process sustains for `POST /v1/jobs`, beside the bare peer
+ * (bench/peers/bare-submit.ts: Fastify + BullMQ parsing the JSON and calling `queue.add`, the
+ * stack's own floor) measured in the same run, ours and the peer alternating twice; and the latency
+ * from submit to the first `progress` event. Starts its own API (and, for phase 2, one worker) as child
  * processes on a free port against REDIS_URL, under throwaway key prefixes it deletes afterwards.
  * Options (env): DURATION (s, default 10), CONNECTIONS (default 20), LATENCY_RUNS (default 20),
  * BASE (use an API that is already running there, with its workers, instead of starting one; the
@@ -33,7 +35,8 @@ const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 20);
 
 function start(file: string, env: Record<string, string>): ChildProcess {
   const args = file === 'src/server.ts' ? apiNodeArgs : [];
-  return spawn(process.execPath, [...args, '--import', 'tsx', resolve(apiRoot, file)], { cwd: apiRoot, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const path = file.startsWith('bench/') ? resolve(import.meta.dirname, '..', file) : resolve(apiRoot, file);
+  return spawn(process.execPath, [...args, '--import', 'tsx', path], { cwd: apiRoot, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 /** Deletes the keys a phase left under `prefix`. */
 async function dropKeys(prefix: string) {
@@ -106,23 +109,47 @@ console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node $
 
 const PHASES = (process.env.PHASES ?? '1,2').split(',');
 
-// Phase 1: the API alone (no worker), so jobs only queue: the figure is the API + Redis path.
+/** One autocannon measurement of `POST {base}/v1/jobs`: req/s, latency, CPU µs per request of `pid`. */
+async function measure(label: string, base: string, body: string, pid: number | undefined) {
+  const cpu0 = cpuSeconds(pid);
+  const r = await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION });
+  const cpuPerRequest = ((cpuSeconds(pid) - cpu0) / r.requests.total) * 1e6;
+  console.log(
+    `${label}: ${r.requests.average.toFixed(0)} req/s average, ` +
+      `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}` +
+      (Number.isNaN(cpuPerRequest) ? '' : `; CPU ${cpuPerRequest.toFixed(0)} µs per request`),
+  );
+  return { rps: r.requests.average, cpu: cpuPerRequest };
+}
+
+// Phase 1: the API alone (no worker), so jobs only queue: the figure is the API + Redis path,
+// beside the bare Fastify + BullMQ peer on the same Redis, alternating (ours, peer, ours, peer).
 if (PHASES.includes('1')) {
   const { base, env: e } = BASE ? { base: BASE, env: {} } : await env(`${tag}-a`);
   const api = BASE ? undefined : start('src/server.ts', e);
+  const peerPort = await freePort();
+  const peerBase = `http://127.0.0.1:${peerPort}`;
+  const peer = start('bench/peers/bare-submit.ts', { REDIS_URL, PORT: String(peerPort), QUEUE_PREFIX: `${tag}-peer` });
   try {
     await waitHealthy(base);
+    await waitHealthy(peerBase);
     const body = JSON.stringify(spec(await uploadDataset(base)));
-    await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: 2 }); // warm-up
-    const cpu0 = cpuSeconds(api?.pid);
-    const r = await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION });
-    const cpuPerRequest = ((cpuSeconds(api?.pid) - cpu0) / r.requests.total) * 1e6;
-    console.log(
-      `POST /v1/jobs, one API process, ${CONNECTIONS} connections, ${DURATION}s: ${r.requests.average.toFixed(0)} req/s average, ` +
-        `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}` +
-        (Number.isNaN(cpuPerRequest) ? '' : `; API CPU ${cpuPerRequest.toFixed(0)} µs per request (less sensitive to a loaded machine than req/s)`),
-    );
+    const warm = { method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: 2 };
+    await autocannon({ url: `${base}/v1/jobs`, ...warm });
+    await autocannon({ url: `${peerBase}/v1/jobs`, ...warm });
+    console.log(`POST /v1/jobs, ${CONNECTIONS} connections, ${DURATION}s each, one process each:`);
+    const ours: { rps: number; cpu: number }[] = [], bare: { rps: number; cpu: number }[] = [];
+    for (let round = 1; round <= 2; round++) {
+      ours.push(await measure(`  ours (round ${round})`, base, body, api?.pid));
+      bare.push(await measure(`  bare Fastify + BullMQ peer (round ${round})`, peerBase, body, peer.pid));
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const rpsRatio = sum(ours.map((o) => o.rps)) / sum(bare.map((b) => b.rps));
+    const cpuRatio = sum(bare.map((b) => b.cpu)) / sum(ours.map((o) => o.cpu));
+    console.log(`  ours / bare peer: ${rpsRatio.toFixed(2)}× the requests per second` + (Number.isFinite(cpuRatio) ? `; ${cpuRatio.toFixed(2)}× by CPU per request (peer µs / ours µs)` : ''));
   } finally {
+    await stopChild(peer);
+    await dropKeys(`${tag}-peer`);
     if (api) {
       await stopChild(api);
       await dropKeys(`${tag}-a`);
