@@ -461,8 +461,8 @@ export interface components {
         JobWebhook: {
             /** @description http(s) URL; loopback, private and link-local hosts are refused unless WEBHOOK_ALLOW_PRIVATE=true */
             url: string;
-            /** @description Job endings to send. Default completed, failed, cancelled */
-            events?: ("completed" | "failed" | "cancelled" | "pruned")[];
+            /** @description Events to send: job endings, and `progress` (an epoch end, at most one per WEBHOOK_PROGRESS_INTERVAL_MS). Default completed, failed, cancelled */
+            events?: ("completed" | "failed" | "cancelled" | "pruned" | "progress")[];
         };
         WebhookCreate: {
             /** @description http(s) URL; loopback, private and link-local hosts are refused unless WEBHOOK_ALLOW_PRIVATE=true */

@@ -75,6 +75,8 @@ export const ConfigSchema = z.object({
       }
       return ms;
     }),
+  /** Least milliseconds between two `job.progress` webhooks of one job (sent at epoch ends). Default 5000. */
+  WEBHOOK_PROGRESS_INTERVAL_MS: int(5000),
   /** Milliseconds one webhook delivery may take (connect to last byte). Default 10000. */
   WEBHOOK_TIMEOUT_MS: int(10_000, 1),
   /**

@@ -2,6 +2,8 @@ import { DelayedError, WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
 import { ConfigSchema, loadBlobConfig, loadTrainerConfig } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
+import { WebhookQueue } from '../src/queue/webhook-queue.js';
+import { DEFAULT_QUEUE_PREFIX } from '../src/storage/keys.js';
 import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
 import { CheckpointStore } from '../src/storage/checkpoint-store.js';
@@ -61,6 +63,15 @@ function contextFor(keyPrefix: string): RunContext {
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
       checkpointsKept: ConfigSchema.shape.CHECKPOINTS_KEPT.parse(process.env.CHECKPOINTS_KEPT || undefined),
+      // job.progress webhooks go straight to the webhook queue the worker process (parent) named.
+      webhooks: new WebhookQueue(redis, {
+        name: process.env.WEBHOOK_QUEUE_NAME || 'webhooks',
+        prefix: process.env.QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
+        keyPrefix,
+        scheduleMs: [],
+        onError: (err, what) => logger.warn({ err: err.message }, `${what} could not be queued`),
+      }),
+      webhookProgressIntervalMs: ConfigSchema.shape.WEBHOOK_PROGRESS_INTERVAL_MS.parse(process.env.WEBHOOK_PROGRESS_INTERVAL_MS || undefined),
       log: (obj, msg) => logger.info(obj, msg),
       kernels: trainer.TRAINING_KERNELS,
       budget,

@@ -14,6 +14,7 @@ import type { Job } from '../src/schemas/job.js';
 import type { SweepMetricName } from '../src/schemas/sweep.js';
 import { kernelOptions, type KernelChoice, type NativeKernels } from '../src/native-kernels/index.js';
 import type { CancelRegistry } from './cancel-registry.js';
+import type { WebhookQueue } from '../src/queue/webhook-queue.js';
 import type { CoreBudget } from './core-budget.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
@@ -31,6 +32,10 @@ export interface RunContext {
   progressIntervalMs?: number;
   /** Most ms between mid-epoch checkpoints (every epoch end checkpoints anyway). Default 5000. */
   checkpointIntervalMs?: number;
+  /** Publishes `job.progress` webhooks (for jobs whose `webhook` asks for `progress`), at most every `webhookProgressIntervalMs`. */
+  webhooks?: Pick<WebhookQueue, 'jobProgress'>;
+  /** Default 5000 (WEBHOOK_PROGRESS_INTERVAL_MS). */
+  webhookProgressIntervalMs?: number;
   /** Epoch-end checkpoints kept per job as artifacts (the last ones, plus the best). Default 3 (CHECKPOINTS_KEPT). */
   checkpointsKept?: number;
   log?: (obj: object, msg: string) => void;
@@ -165,6 +170,10 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
     if (asha && saved && (await rungDecision(ctx.sweeps!, asha, jobId, saved.checkpoint)) === 'prune') prune();
 
     const spec = before.spec as TrainingSpec;
+    // job.progress webhooks: only for a job whose own webhook asks for them, throttled.
+    const progressHook = ctx.webhooks && before.webhook?.events?.includes('progress') ? before.webhook : undefined;
+    const hookTenant = progressHook ? await ctx.jobs.tenantOf(jobId) : null;
+    let lastProgressHook = -Infinity;
     const { maxDurationSeconds } = before;
     if (maxDurationSeconds) {
       const left = Date.parse(before.startedAt ?? now) + maxDurationSeconds * 1000 - Date.now();
@@ -229,6 +238,16 @@ export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: At
             lastEpochEnd = c;
             // Epoch ends are also kept as artifacts (GET /v1/jobs/{id}/checkpoints, fromCheckpoint).
             await ctx.checkpoints.keep(jobId, c, ctx.checkpointsKept ?? 3, ctx.jobs.retentionSeconds);
+            const m = c.history[c.history.length - 1];
+            if (progressHook && hookTenant !== null && m && c.epoch < spec.epochs && performance.now() - lastProgressHook >= (ctx.webhookProgressIntervalMs ?? 5000)) {
+              lastProgressHook = performance.now();
+              await ctx.webhooks!.jobProgress(jobId, hookTenant, progressHook, {
+                epoch: c.epoch, epochs: spec.epochs, loss: m.loss,
+                ...(m.valLoss !== undefined ? { valLoss: m.valLoss } : {}),
+                ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}),
+                ...(m.valAccuracy !== undefined ? { valAccuracy: m.valAccuracy } : {}),
+              });
+            }
           }
           if (asha && c.step === 0 && !controller.signal.aborted && (await rungDecision(ctx.sweeps!, asha, jobId, c)) === 'prune') prune();
         },

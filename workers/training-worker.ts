@@ -19,7 +19,7 @@ import { SweepScheduler } from '../src/sweeps/scheduler.js';
 /** Config the worker reads. */
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> &
   BlobConfig &
-  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT'>>;
+  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_PROGRESS_INTERVAL_MS' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT'>>;
 
 /** How often a worker reconciles every running sweep (a safety net: trial ends already trigger it). */
 const SWEEP_RECONCILE_MS = 5000;
@@ -108,8 +108,17 @@ export class TrainingWorker {
       lockDuration: reliability.WORKER_LOCK_DURATION_MS,
       stalledInterval: reliability.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: reliability.WORKER_MAX_STALLED_COUNT,
-      // The children read datasets from the blob store this config names.
-      workerForkOptions: { execArgv, env: { ...process.env, ...blobConfigEnv(config) } },
+      // The children read datasets from the blob store this config names, and queue progress webhooks where the parent says.
+      workerForkOptions: {
+        execArgv,
+        env: {
+          ...process.env,
+          ...blobConfigEnv(config),
+          QUEUE_PREFIX: config.QUEUE_PREFIX,
+          WEBHOOK_QUEUE_NAME: config.WEBHOOK_QUEUE_NAME ?? 'webhooks',
+          ...(config.WEBHOOK_PROGRESS_INTERVAL_MS !== undefined ? { WEBHOOK_PROGRESS_INTERVAL_MS: String(config.WEBHOOK_PROGRESS_INTERVAL_MS) } : {}),
+        },
+      },
     });
     // Children end jobs; this parent publishes the webhook event of every job that ended (an
     // event id per job and status, so a second publish, e.g. by the API, adds nothing).

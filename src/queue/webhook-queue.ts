@@ -101,6 +101,20 @@ export class WebhookQueue {
     }).catch((err: Error) => this.opts.onError?.(err, `webhook event job.${job.status} of ${job.id}`));
   }
 
+  /** An epoch of job `jobId` ended: `job.progress` to the job's own webhook (when it asks for `progress`). Never throws. */
+  async jobProgress(jobId: string, tenant: string, webhook: JobWebhook, p: { epoch: number; epochs: number; loss: number; valLoss?: number; accuracy?: number; valAccuracy?: number }, keyPrefix?: string): Promise<void> {
+    await this.publish({
+      tenant,
+      event: 'progress',
+      type: 'job.progress',
+      data: { id: jobId, status: 'running', ...p },
+      direct: webhook,
+      eventKey: `${jobId}.progress.${p.epoch}`,
+      at: new Date().toISOString(),
+      ...(keyPrefix ? { keyPrefix } : {}),
+    }).catch((err: Error) => this.opts.onError?.(err, `webhook event job.progress of ${jobId}`));
+  }
+
   /** A sweep ended: `sweep.completed` or `sweep.cancelled` to its spec's webhook and the tenant's endpoints subscribed to that status. Never throws. */
   async sweepEnded(sweep: SweepMeta, keyPrefix?: string): Promise<void> {
     const status = sweep.status === 'cancelled' ? 'cancelled' : 'completed';

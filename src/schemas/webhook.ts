@@ -1,20 +1,27 @@
 import { z } from 'zod';
 
-/** What a webhook may be sent for; the payload `type` is `job.<event>`. */
-export const WEBHOOK_EVENTS = ['completed', 'failed', 'cancelled', 'pruned'] as const;
+/** What a webhook may be sent for; the payload `type` is `job.<event>` (`sweep.<event>` for sweeps). */
+export const WEBHOOK_EVENTS = ['completed', 'failed', 'cancelled', 'pruned', 'progress'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+/** Registered endpoints take job endings only: `progress` is for a job's own webhook. */
+export const ENDPOINT_EVENTS = ['completed', 'failed', 'cancelled', 'pruned'] as const;
 /** Events of a webhook that names none. */
 export const DEFAULT_WEBHOOK_EVENTS: WebhookEvent[] = ['completed', 'failed', 'cancelled'];
 
 const url = z.string().min(1).max(2048).describe('http(s) URL; loopback, private and link-local hosts are refused unless WEBHOOK_ALLOW_PRIVATE=true');
 const events = z
+  .array(z.enum(ENDPOINT_EVENTS))
+  .min(1)
+  .max(ENDPOINT_EVENTS.length)
+  .describe('Job endings to send. Default completed, failed, cancelled');
+const jobEvents = z
   .array(z.enum(WEBHOOK_EVENTS))
   .min(1)
   .max(WEBHOOK_EVENTS.length)
-  .describe('Job endings to send. Default completed, failed, cancelled');
+  .describe('Events to send: job endings, and `progress` (an epoch end, at most one per WEBHOOK_PROGRESS_INTERVAL_MS). Default completed, failed, cancelled');
 
 /** `webhook` of a job spec: signed with the tenant's default secret (`GET /v1/webhooks/default/secret`). */
-export const JobWebhookSchema = z.strictObject({ url, events: events.optional() }).meta({ id: 'JobWebhook' });
+export const JobWebhookSchema = z.strictObject({ url, events: jobEvents.optional() }).meta({ id: 'JobWebhook' });
 export type JobWebhook = z.infer<typeof JobWebhookSchema>;
 
 export const WebhookCreateSchema = z
@@ -26,7 +33,7 @@ export const WebhookSchema = z
   .object({
     id: z.string(),
     url: z.string(),
-    events: z.array(z.enum(WEBHOOK_EVENTS)),
+    events: z.array(z.enum(ENDPOINT_EVENTS)),
     description: z.string().optional(),
     createdAt: z.string(),
     disabled: z.boolean().describe('true once the receiver answered 410 Gone: nothing more is sent to it'),

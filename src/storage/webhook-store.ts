@@ -23,7 +23,7 @@ function toWebhook(h: Record<string, string>): StoredWebhook {
     tenant: h.tenant,
     secret: h.secret,
     url: h.url,
-    events: JSON.parse(h.events) as WebhookEvent[],
+    events: JSON.parse(h.events) as Webhook['events'],
     ...(h.description ? { description: h.description } : {}),
     createdAt: h.createdAt,
     disabled: Boolean(h.disabledAt),
@@ -110,7 +110,7 @@ export class WebhookStore {
 
   /** Registered, enabled endpoints of `tenant` that subscribe to `event`. */
   async subscribers(tenant: string, event: WebhookEvent): Promise<StoredWebhook[]> {
-    return (await this.list(tenant)).filter((w) => !w.disabled && w.events.includes(event));
+    return (await this.list(tenant)).filter((w) => !w.disabled && (w.events as readonly WebhookEvent[]).includes(event));
   }
 
   /** Writes (creates or replaces) a delivery record; new ones enter the endpoint's list, which keeps the newest {@link DELIVERIES_KEPT}. */

@@ -60,7 +60,7 @@ beforeAll(async () => {
   const [port, redisPort] = [await freePort(), await freePort()];
   child = startTs('scripts/start.ts', {
     PORT: String(port), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_DATA_DIR: dataDir, DATA_DIR: join(dataDir, 'blobs'),
-    LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '200,200', CHECKPOINTS_KEPT: '2',
+    LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '200,200', CHECKPOINTS_KEPT: '2', WEBHOOK_PROGRESS_INTERVAL_MS: '0',
   });
   base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/readyz`);
@@ -79,13 +79,18 @@ describe('npm start: webhooks, export and checkpoints end to end', () => {
     const ep = await api('/v1/webhooks', { method: 'POST', body: { url: `${hookBase}/endpoint`, events: ['completed'] } });
     const { secret: defaultSecret } = await api('/v1/webhooks/default/secret');
 
-    const job = await api('/v1/jobs', { method: 'POST', body: { ...moonsSpec(ds.id, 4), webhook: { url: `${hookBase}/spec` } } });
+    const job = await api('/v1/jobs', { method: 'POST', body: { ...moonsSpec(ds.id, 4), webhook: { url: `${hookBase}/spec`, events: ['completed', 'progress'] } } });
     const done = await finished(job.id);
     expect(done.status).toBe('completed');
     const [atEndpoint] = await until('endpoint delivery', () => got.filter((g) => g.path === '/endpoint').length > 0 && got.filter((g) => g.path === '/endpoint'));
-    const [atSpec] = await until('spec delivery', () => got.filter((g) => g.path === '/spec').length > 0 && got.filter((g) => g.path === '/spec'));
+    const atSpecAll = await until('spec deliveries', () => got.filter((g) => g.path === '/spec').length >= 4 && got.filter((g) => g.path === '/spec'));
+    // job.progress came from the trainer child (epochs 1-3), job.completed from the worker process.
+    const specTypes = atSpecAll.map((g) => verify(defaultSecret, g));
+    expect(specTypes.filter((p) => p.type === 'job.progress').map((p) => p.data.epoch).sort()).toEqual([1, 2, 3]);
+    const atSpec = atSpecAll.find((g) => verify(defaultSecret, g).type === 'job.completed')!;
     expect(verify(ep.secret, atEndpoint)).toMatchObject({ type: 'job.completed', data: { id: job.id, result: { weightsHash: done.result.weightsHash } } });
     expect(verify(defaultSecret, atSpec)).toMatchObject({ type: 'job.completed', data: { id: job.id } });
+    expect(got.filter((g) => g.path === '/endpoint')).toHaveLength(1); // endpoints get no progress
     expect(atEndpoint.headers['webhook-id']).not.toBe(atSpec.headers['webhook-id']);
     await until('delivery log', async () => (await api(`/v1/webhooks/${ep.id}/deliveries`)).items[0]?.status === 'succeeded');
 

@@ -233,6 +233,25 @@ describe('a job spec webhook', () => {
     expect(d.url).toBe(receiver.url('/spec'));
   });
 
+  it("asking for progress: job.progress at each epoch end but the last (interval 0 here), then job.completed", async () => {
+    const jobId = (await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { ...moonsSpec(datasetId, 4), webhook: { url: receiver.url('/progress'), events: ['progress', 'completed'] } } })).json().id;
+    const ctx = { ...runContextFor(t.app), webhooks: t.app.svc.webhookQueue, webhookProgressIntervalMs: 0 };
+    expect(await runTrainingJob(ctx, jobId, { attemptsMade: 0, maxAttempts: 1 })).toBe('completed');
+    await ctx.cancels.close();
+    const got = await until('4 deliveries', () => receiver.on('/progress').length >= 4 && receiver.on('/progress'));
+    const { secret } = (await t.app.inject({ url: '/v1/webhooks/default/secret' })).json();
+    const payloads = got.map((g) => verified(secret, g));
+    const progress = payloads.filter((p) => p.type === 'job.progress').map((p) => p.data);
+    expect(progress.map((d) => d.epoch).sort()).toEqual([1, 2, 3]);
+    const history = (await t.app.inject({ url: `/v1/jobs/${jobId}/metrics` })).json().history;
+    for (const d of progress) expect(d).toMatchObject({ id: jobId, status: 'running', epochs: 4, loss: history[(d.epoch as number) - 1].loss });
+    expect(payloads.filter((p) => p.type === 'job.completed')).toHaveLength(1);
+    // Registered endpoints take job endings only.
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: receiver.url('/x'), events: ['progress'] } });
+    expect(bad.statusCode).toBe(400);
+    expect(problem(bad).errors?.[0].path).toMatch(/^events/);
+  });
+
   it('not listing the event sends nothing', async () => {
     await cancelledJob({ webhook: { url: receiver.url('/spec-completed-only'), events: ['completed'] } });
     await new Promise((res) => setTimeout(res, 600));
