@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { deleteDataset, getDataset, listDatasets, uploadDataset } from './commands/datasets.js';
 import { cancelJob, getJob, listJobs, train, watch } from './commands/jobs.js';
 import { downloadModel, predict } from './commands/predict.js';
+import { cancelSweep, createSweep, getSweep, listSweeps, sweepTrials, watchSweep } from './commands/sweeps.js';
 import { createWebhook, deleteWebhook, listCheckpoints, listDeliveries, listWebhooks, redeliver, webhookSecret } from './commands/webhooks.js';
 import { ApiClient, ConnectionError, HttpError } from './http-client.js';
 import { printJson, type GlobalOptions, type Io } from './output.js';
@@ -43,6 +44,10 @@ ${optimizerFlagLines()}
   jobs checkpoints <id>                                            kept epoch-end checkpoints (continue: train --from-checkpoint)
   predict <job> <file.csv> [--target <col>] [-o predictions.json]
   model <job> [-o model.json] [--format json|onnx|tfjs]          (also: jobs model <id> …) onnx: bytes; tfjs: -o is a directory
+  sweep create <sweep.json> [--dataset <id>] [--dry-run] [--detach] [--idempotency-key <key>]
+                                                                   a sweep (body of POST /v1/sweeps), then watch it
+  sweep watch <id>                                                 live trials table until the sweep ends (exit 4: cancelled)
+  sweep list [--status <s>] [--limit <n>] [--after <cursor>] | get <id> | trials <id> [--csv] | cancel <id>
   webhooks create <url> [--events completed,failed,cancelled,pruned] [--description <text>]
   webhooks list | get <id> | delete <id> | secret
   webhooks deliveries <id|default> | redeliver <id|default> <delivery-id>
@@ -91,6 +96,12 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   model: { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
   'jobs model': { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
   'jobs checkpoints': {},
+  'sweep create': { dataset: { type: 'string' }, 'dry-run': { type: 'boolean' }, detach: { type: 'boolean' }, 'idempotency-key': { type: 'string' } },
+  'sweep watch': {},
+  'sweep get': {},
+  'sweep list': { status: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' } },
+  'sweep trials': { csv: { type: 'boolean' } },
+  'sweep cancel': {},
   'webhooks create': { events: { type: 'string' }, description: { type: 'string' } },
   'webhooks list': {},
   'webhooks get': {},
@@ -101,7 +112,7 @@ const COMMAND_OPTIONS: Record<string, Options> = {
 };
 
 /** Commands with subcommands. */
-const GROUPS = new Set(['datasets', 'jobs', 'webhooks']);
+const GROUPS = new Set(['datasets', 'jobs', 'webhooks', 'sweep']);
 
 /** Global options that take a value: their value must not be mistaken for the command. */
 const VALUED_GLOBALS = new Set(['--url', '--api-key']);
@@ -213,6 +224,24 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       case 'jobs checkpoints':
         need(1, '<job-id>');
         return await listCheckpoints(api, io, g, pos[0]);
+      case 'sweep create':
+        need(1, '<sweep.json>');
+        return await createSweep(api, io, g, pos[0], { dataset: s('dataset'), dryRun: Boolean(v['dry-run']), detach: Boolean(v.detach), idempotencyKey: s('idempotency-key') });
+      case 'sweep watch':
+        need(1, '<id>');
+        return await watchSweep(api, io, g, pos[0]);
+      case 'sweep get':
+        need(1, '<id>');
+        return await getSweep(api, io, g, pos[0]);
+      case 'sweep list':
+        need(0, 'no arguments');
+        return await listSweeps(api, io, g, { status: s('status'), limit: s('limit'), after: s('after') });
+      case 'sweep trials':
+        need(1, '<id>');
+        return await sweepTrials(api, io, g, pos[0], Boolean(v.csv));
+      case 'sweep cancel':
+        need(1, '<id>');
+        return await cancelSweep(api, io, g, pos[0]);
       case 'webhooks create':
         need(1, '<url>');
         return await createWebhook(api, io, g, pos[0], s('events'), s('description'));
