@@ -88,7 +88,10 @@ export class WebhookWorker {
     const payload = { type: e.type, timestamp: e.at, data: e.data };
     for (const t of targets) {
       const id = messageId(e.eventKey, t.endpointId);
-      if (!(await store.getDelivery(t.endpointId, id)))
+      const known = await store.getDelivery(t.endpointId, id);
+      // The same event published again (e.g. by a retried worker) adds nothing once its delivery started.
+      if (known && known.attempts.length > 0) continue;
+      if (!known)
         await store.saveDelivery({ id, endpointId: t.endpointId, type: e.type, url: t.url, status: 'pending', createdAt: new Date().toISOString(), attempts: [], nextAttemptAt: new Date().toISOString(), payload });
       await this.queue.deliver(t.endpointId, id);
     }

@@ -130,6 +130,10 @@ describe('webhook endpoints', () => {
     expect(() => verified(ep.secret, { ...r, body: r.body.replace('completed', 'failed') })).toThrow();
     const [d] = await until('delivery record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded') && deliveries(ep.id));
     expect(d).toMatchObject({ id: r.headers['webhook-id'], type: 'job.completed', status: 'succeeded', nextAttemptAt: null, attempts: [{ attempt: 1, statusCode: 200 }] });
+    // The same event published again (a retried worker) is not delivered twice.
+    await t.app.svc.webhookQueue.jobFinished(job, 'default');
+    await new Promise((res) => setTimeout(res, 500));
+    expect(receiver.on('/completed')).toHaveLength(1);
     // A cancelled job is not an event this endpoint subscribed to.
     await cancelledJob();
     await new Promise((res) => setTimeout(res, 500));
