@@ -130,6 +130,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-core-'));
 try {
   console.log(`machine: ${machine()}`);
   const numpy = peers && hasNumpy();
+  spawnSync(process.execPath, ['--import', 'tsx', here('./run-impl.ts'), 'warm'], { stdio: 'ignore' });
   const native = nativeIsas();
   console.log(native.length ? `native kernels: ${native.join(', ')} (ours-native runs ${native[0]})` : `native kernels: unavailable (${nativeUnavailableReason()})`);
   const workloads = [W1, W2].filter((w) => !only || w.name === only);

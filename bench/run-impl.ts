@@ -10,6 +10,9 @@ import type { TrainingSpec } from '../src/core/types.js';
 import { readData, type Workload } from './workloads.js';
 
 const [impl, wJson, file, epochsArg, rowsArg] = process.argv.slice(2);
+// `warm`: load the modules and exit, so tsx's transform cache is filled before measured runs
+// (the first process after a source change compiles them, which would count in its peak RSS).
+if (impl === 'warm') process.exit(0);
 const w = JSON.parse(wJson) as Workload;
 const epochs = Number(epochsArg);
 const useRows = Number(rowsArg);
@@ -59,6 +62,7 @@ async function ours(kernels: 'wasm' | 'js' | 'native' | NativeIsa, threads = 1):
       if (p.kind !== 'epoch') return;
       const now = cpuSeconds();
       cpuRates.push(useRows / (now - cpuAt));
+      if (process.env.BENCH_MEM) { const m = process.memoryUsage(); console.error(JSON.stringify({ rss: m.rss >> 20, heapTotal: m.heapTotal >> 20, heapUsed: m.heapUsed >> 20, external: m.external >> 20, ab: m.arrayBuffers >> 20 })); }
       cpuAt = now;
     },
     progressEveryMs: 1e9,
