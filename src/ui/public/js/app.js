@@ -5,6 +5,7 @@ import { jobsPage } from './pages/jobs-list.js';
 import { jobPage } from './pages/job-page.js';
 import { comparePage } from './pages/compare.js';
 import { newJobPage } from './pages/new-job.js';
+import { sweepPage, sweepsPage } from './pages/sweep-page.js';
 
 const view = document.getElementById('view');
 let cleanup = () => {};
@@ -25,6 +26,8 @@ async function route() {
   if ((m = /^\/jobs\/([^/]+)$/.exec(path))) cleanup = jobPage(view, decodeURIComponent(m[1]));
   else if (path === '/compare') { nav = 'compare'; cleanup = comparePage(view, (params.get('ids') || '').split(',').filter(Boolean)); }
   else if (path === '/new') { nav = 'new'; cleanup = newJobPage(view); }
+  else if ((m = /^\/sweeps\/([^/]+)$/.exec(path))) { nav = 'sweeps'; cleanup = sweepPage(view, decodeURIComponent(m[1])); }
+  else if (path === '/sweeps') { nav = 'sweeps'; cleanup = sweepsPage(view); }
   else cleanup = jobsPage(view);
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === nav);
 }
