@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_QUEUE_PREFIX } from './storage/keys.js';
+import { parseClusterNodes } from './queue/connection.js';
+import { DEFAULT_QUEUE_PREFIX, hashTag } from './storage/keys.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 /** `true/false`, `1/0`, `yes/no`, `on/off` (z.coerce.boolean would read "false" as true). */
@@ -21,6 +22,21 @@ export const ConfigSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Redis shared by API and workers. Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Cluster seed nodes, `host:port,host:port,…`. When set, API and workers use the cluster
+   * (REDIS_URL is then ignored); QUEUE_PREFIX or QUEUE_NAME must carry a `{hash tag}`. Unset: REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .refine((s) => {
+      if (s === undefined) return true;
+      try {
+        return parseClusterNodes(s).length > 0;
+      } catch {
+        return false;
+      }
+    }, 'expected host:port,host:port,… (the cluster\'s seed nodes)'),
   /** Training jobs one worker process runs in parallel (each in its own child process). Default: number of cores. */
   WORKER_CONCURRENCY: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1),
   /**
@@ -142,6 +158,13 @@ export const ConfigSchema = z.object({
   BLOB_RETRY_DELAY_MS: int(5000),
 });
 
+/** On a Redis Cluster, BullMQ's scripts touch many keys of the queue: they must share one slot. */
+function checkCluster(c: Pick<z.infer<typeof ConfigSchema>, 'REDIS_CLUSTER_NODES' | 'QUEUE_PREFIX' | 'QUEUE_NAME'>, ctx: z.RefinementCtx): void {
+  const sample = `${c.QUEUE_PREFIX}:${c.QUEUE_NAME}:x`;
+  if (c.REDIS_CLUSTER_NODES && hashTag(sample) === sample)
+    ctx.addIssue({ code: 'custom', path: ['QUEUE_PREFIX'], message: 'on a Redis Cluster QUEUE_PREFIX (or QUEUE_NAME) must contain a {hash tag}, e.g. {bull}' });
+}
+
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** The settings of the blob store (what the API and the worker's trainer children must agree on). */
@@ -208,7 +231,7 @@ function withoutEmpty(env: Record<string, string | undefined>): Record<string, s
 
 /** Parses `env` (default `process.env`) into a typed config, or throws a {@link ConfigError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.superRefine(checkBlob).safeParse(withoutEmpty(env));
+  const parsed = ConfigSchema.superRefine(checkBlob).superRefine(checkCluster).safeParse(withoutEmpty(env));
   if (!parsed.success) throw new ConfigError(`invalid environment: ${configErrorLines(env, parsed.error.issues).join('; ')}`);
   return parsed.data;
 }
@@ -218,7 +241,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * (no stack trace) and exit code 1.
  */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.superRefine(checkBlob).safeParse(withoutEmpty(env));
+  const parsed = ConfigSchema.superRefine(checkBlob).superRefine(checkCluster).safeParse(withoutEmpty(env));
   if (parsed.success) return parsed.data;
   for (const line of configErrorLines(env, parsed.error.issues)) process.stderr.write(`invalid environment: ${line}\n`);
   process.exit(1);

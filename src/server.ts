@@ -1,6 +1,6 @@
 import { buildApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
-import { evictionPolicyWarning } from './queue/connection.js';
+import { evictionPolicyWarning, isCluster } from './queue/connection.js';
 import { migrateLegacyKeys } from './storage/migrate-keys.js';
 
 /**
@@ -10,12 +10,16 @@ import { migrateLegacyKeys } from './storage/migrate-keys.js';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await buildApp(config);
-  // Keys written before hash tags (an upgraded single Redis) move to their new names once.
-  try {
-    const moved = await migrateLegacyKeys(app.svc.redis, app.svc.keys, { prefix: config.QUEUE_PREFIX, name: config.QUEUE_NAME });
-    if (moved.renamed || moved.queueKeys || moved.skipped) app.log.info(moved, 'renamed keys written before Redis Cluster hash tags');
-  } catch (err) {
-    app.log.warn({ err: (err as Error).message }, 'could not check for keys written before hash tags (Redis unreachable?); retried at the next start');
+  // Keys written before hash tags (an upgraded single Redis) move to their new names once. Not on
+  // a cluster: it never held the old names (they failed there with CROSSSLOT).
+  const redis = app.svc.redis;
+  if (!isCluster(redis)) {
+    try {
+      const moved = await migrateLegacyKeys(redis, app.svc.keys, { prefix: config.QUEUE_PREFIX, name: config.QUEUE_NAME });
+      if (moved.renamed || moved.queueKeys || moved.skipped) app.log.info(moved, 'renamed keys written before Redis Cluster hash tags');
+    } catch (err) {
+      app.log.warn({ err: (err as Error).message }, 'could not check for keys written before hash tags (Redis unreachable?); retried at the next start');
+    }
   }
   let closing = false;
   const close = async (signal: string) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/connection.js';
 
 /**
  * Turns cancel messages published on the cancel channel into AbortSignals, one per running job
@@ -9,7 +9,7 @@ export class CancelRegistry {
   private ready: Promise<unknown>;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     channel: string,
   ) {
     subscriber.on('message', (ch: string, jobId: string) => {

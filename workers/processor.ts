@@ -1,7 +1,7 @@
 import { DelayedError, WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
 import { ConfigSchema, loadBlobConfig, loadTrainerConfig } from '../src/config.js';
-import { createRedis } from '../src/queue/connection.js';
+import { createRedisClient } from '../src/queue/connection.js';
 import { WebhookQueue } from '../src/queue/webhook-queue.js';
 import { DEFAULT_QUEUE_PREFIX } from '../src/storage/keys.js';
 import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
@@ -48,9 +48,10 @@ process.once('disconnect', () => process.exit(1));
 function contextFor(keyPrefix: string): RunContext {
   let ctx = contexts.get(keyPrefix);
   if (!ctx) {
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    // The worker's environment (this child inherits it): REDIS_URL, or REDIS_CLUSTER_NODES for a cluster.
+    const target = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES || undefined };
     // Commands wait through a Redis outage (training pauses at its next write) instead of failing the attempt.
-    const redis = createRedis(url, { name: 'tsnn-trainer', blocking: true });
+    const redis = createRedisClient(target, { name: 'tsnn-trainer', blocking: true });
     redis.on('error', () => {});
     const keys = keysFor(keyPrefix);
     ctx = {
@@ -59,7 +60,7 @@ function contextFor(keyPrefix: string): RunContext {
       checkpoints: new CheckpointStore(redis, keys),
       sweeps: new SweepStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
       throughput: new ThroughputStore(redis, keys),
-      cancels: new CancelRegistry(createRedis(url, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
+      cancels: new CancelRegistry(createRedisClient(target, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
       progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
       checkpointsKept: ConfigSchema.shape.CHECKPOINTS_KEPT.parse(process.env.CHECKPOINTS_KEPT || undefined),

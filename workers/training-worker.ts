@@ -1,16 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { blobConfigEnv, type BlobConfig, type Config } from '../src/config.js';
-import { createRedis } from '../src/queue/connection.js';
+import { createRedisClient, type RedisClient } from '../src/queue/connection.js';
 import { loadReliabilityConfig, type ReliabilityConfig } from '../src/queue/reliability-config.js';
-import type { TrainingJobData } from '../src/queue/training-queue.js';
+import { TrainingQueue, type TrainingJobData } from '../src/queue/training-queue.js';
 import { WebhookQueue } from '../src/queue/webhook-queue.js';
 import { TERMINAL_STATUSES } from '../src/schemas/job.js';
-import { TrainingQueue } from '../src/queue/training-queue.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
-import { sweepJobIndexes } from '../src/storage/retention.js';
+import { sweepKeys } from '../src/storage/retention.js';
 import { SweepStore } from '../src/storage/sweep-store.js';
 import { ThroughputStore } from '../src/storage/throughput-store.js';
 import { hostname } from 'node:os';
@@ -19,7 +17,7 @@ import { SweepScheduler } from '../src/sweeps/scheduler.js';
 /** Config the worker reads. */
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> &
   BlobConfig &
-  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_PROGRESS_INTERVAL_MS' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT'>>;
+  Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_PROGRESS_INTERVAL_MS' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT' | 'REDIS_CLUSTER_NODES'>>;
 
 /** How often a worker reconciles every running sweep (a safety net: trial ends already trigger it). */
 const SWEEP_RECONCILE_MS = 5000;
@@ -54,23 +52,24 @@ function processorFile(): { file: string; execArgv: string[] } {
 export class TrainingWorker {
   readonly worker: Worker<TrainingJobData>;
   readonly reliability: ReliabilityConfig;
-  private readonly connection: Redis;
-  private readonly storeRedis: Redis;
+  private readonly connection: RedisClient;
+  private readonly storeRedis: RedisClient;
   private readonly sweeper: NodeJS.Timeout;
   private readonly webhooks: WebhookQueue;
   private readonly sweepReconciler: NodeJS.Timeout;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly throughput: ThroughputStore;
   private readonly workerId = `${hostname()}:${process.pid}`;
-  private readonly queueRedis: Redis;
+  private readonly queueRedis: RedisClient;
+  private readonly repairQueue: TrainingQueue;
   private readonly schedulers = new Map<string, { scheduler: SweepScheduler; queue: TrainingQueue }>();
   private readonly settling = new Set<Promise<void>>();
 
   constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = loadReliabilityConfig()) {
     this.reliability = reliability;
-    this.connection = createRedis(config.REDIS_URL, { name: 'tsnn-worker', blocking: true });
-    this.storeRedis = createRedis(config.REDIS_URL, { name: 'tsnn-worker-store' });
-    this.queueRedis = createRedis(config.REDIS_URL, { name: 'tsnn-worker-queue' });
+    this.connection = createRedisClient(config, { name: 'tsnn-worker', blocking: true });
+    this.storeRedis = createRedisClient(config, { name: 'tsnn-worker-store' });
+    this.queueRedis = createRedisClient(config, { name: 'tsnn-worker-queue' });
     this.connection.on('error', () => {});
     this.storeRedis.on('error', () => {});
     this.queueRedis.on('error', () => {});
@@ -152,7 +151,16 @@ export class TrainingWorker {
     this.worker.on('stalled', (jobId: string) => log({ jobId }, 'job stalled (its worker died); back to wait, it resumes from its checkpoint'));
     this.worker.on('error', (err) => log({ err: err.message }, 'worker error'));
     const keys = keysFor(config.KEY_PREFIX);
-    this.sweeper = setInterval(() => void sweepJobIndexes(this.storeRedis, keys).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();
+    // Retention and repair (src/storage/retention.ts): a queued job that BullMQ lost (its creator
+    // crashed between the record and the enqueue) is enqueued again, with the API's attempts.
+    this.repairQueue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix: config.KEY_PREFIX });
+    this.repairQueue.queue.on('error', () => {});
+    const ensureQueued = async (id: string) => {
+      if (await this.repairQueue.queue.getJob(id)) return false;
+      await this.repairQueue.enqueue(id);
+      return true;
+    };
+    this.sweeper = setInterval(() => void sweepKeys(this.storeRedis, keys, { ensureQueued }).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();
     // Training slots, for the queue part of estimates (an entry unseen for a minute is ignored).
     this.throughput = new ThroughputStore(this.storeRedis, keys);
     const beat = () => void this.throughput.heartbeat(this.workerId, config.WORKER_CONCURRENCY).catch(() => {});
@@ -178,6 +186,7 @@ export class TrainingWorker {
     await this.webhooks.close().catch(() => {});
     await Promise.allSettled([...this.settling]);
     for (const { queue } of this.schedulers.values()) await queue.close().catch(() => {});
+    await this.repairQueue.close().catch(() => {});
     await this.queueRedis.quit().catch(() => {});
     await this.storeRedis.quit().catch(() => {});
     await this.connection.quit().catch(() => {});

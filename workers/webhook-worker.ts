@@ -1,7 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
-import { createRedis } from '../src/queue/connection.js';
+import { createRedisClient, type RedisClient } from '../src/queue/connection.js';
 import { messageId, WebhookQueue, type WebhookDeliverData, type WebhookEventData, type WebhookJobData } from '../src/queue/webhook-queue.js';
 import type { Delivery } from '../src/schemas/webhook.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../src/schemas/webhook.js';
@@ -15,7 +14,8 @@ import { checkWebhookTarget, WebhookTargetError } from '../src/webhooks/target.j
 export type WebhookWorkerConfig = Pick<
   Config,
   'REDIS_URL' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_CONCURRENCY' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_ALLOW_PRIVATE'
->;
+> &
+  Partial<Pick<Config, 'REDIS_CLUSTER_NODES'>>;
 
 /** A failed attempt that will be retried after `delayMs` (the schedule's, or the receiver's Retry-After). */
 class DeliveryFailedError extends Error {
@@ -42,9 +42,9 @@ const jitter = (ms: number) => Math.round(ms * (0.9 + 0.2 * Math.random()));
  */
 export class WebhookWorker {
   readonly worker: Worker<WebhookJobData>;
-  private readonly connection: Redis;
-  private readonly storeRedis: Redis;
-  private readonly queueRedis: Redis;
+  private readonly connection: RedisClient;
+  private readonly storeRedis: RedisClient;
+  private readonly queueRedis: RedisClient;
   private readonly queue: WebhookQueue;
   private readonly stores = new Map<string, WebhookStore>();
 
@@ -52,9 +52,9 @@ export class WebhookWorker {
     private readonly config: WebhookWorkerConfig,
     private readonly log: (obj: object, msg: string) => void = () => {},
   ) {
-    this.connection = createRedis(config.REDIS_URL, { name: 'tsnn-webhook-worker', blocking: true });
-    this.storeRedis = createRedis(config.REDIS_URL, { name: 'tsnn-webhook-store' });
-    this.queueRedis = createRedis(config.REDIS_URL, { name: 'tsnn-webhook-queue' });
+    this.connection = createRedisClient(config, { name: 'tsnn-webhook-worker', blocking: true });
+    this.storeRedis = createRedisClient(config, { name: 'tsnn-webhook-store' });
+    this.queueRedis = createRedisClient(config, { name: 'tsnn-webhook-queue' });
     for (const r of [this.connection, this.storeRedis, this.queueRedis]) r.on('error', () => {});
     this.queue = new WebhookQueue(this.queueRedis, { name: config.WEBHOOK_QUEUE_NAME, prefix: config.QUEUE_PREFIX, keyPrefix: config.KEY_PREFIX, scheduleMs: config.WEBHOOK_RETRY_SCHEDULE });
     const schedule = config.WEBHOOK_RETRY_SCHEDULE;

@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../queue/connection.js';
+import { slotOf } from '../storage/keys.js';
 import { readEventsAfter, toStoredEvent, type StoredEvent, type StreamEntry } from '../storage/event-stream.js';
 
 /** Options of {@link EventHub}. */
@@ -51,44 +53,55 @@ interface Tracked {
   subs: Set<Sub>;
 }
 
+/** One blocking `XREAD` loop over a set of streams that may be read together (one slot on a cluster). */
+interface ReadGroup {
+  key: string;
+  streams: Set<string>;
+  reader: Redis | null;
+  /** Command connection on the reader's node, for CLIENT UNBLOCK. */
+  control: RedisClient | null;
+  clientId: number | null;
+  /** Increments for each XREAD issued, so an unblock retry targets the read it was meant for. */
+  generation: number;
+  blocking: boolean;
+  wake: (() => void) | null;
+  closed: boolean;
+  loop: Promise<void>;
+}
+
 /**
- * Fans Redis job event streams out to any number of SSE clients of this process with one
- * blocking connection: one `XREAD BLOCK` loop multiplexes every followed stream from the last id
- * it read; when a new stream is followed the blocked read is interrupted (`CLIENT UNBLOCK`) and
- * re-issued with it. Each follower replays history with XRANGE on the shared command connection
- * and joins the live feed without gap or duplicate (every delivery passes one id > cursor filter).
+ * Fans Redis job event streams out to any number of SSE clients of this process. On one Redis,
+ * one blocking connection: one `XREAD BLOCK` loop multiplexes every followed stream from the last
+ * id it read; when a new stream is followed the blocked read is interrupted (`CLIENT UNBLOCK`) and
+ * re-issued with it. On a Redis Cluster an XREAD may only name keys of one slot, so streams are
+ * grouped by slot (each job's keys share one), one such loop per group, on a connection to the
+ * master that owns the slot; a group's loop and connection end when its last stream is dropped.
+ * Each follower replays history with XRANGE on the shared command connection and joins the live
+ * feed without gap or duplicate (every delivery passes one id > cursor filter).
  * Delivery is synchronous: a follower that cannot keep up pauses itself (and resumes from its
  * cursor later), never stalls the loop.
  */
 export class EventHub {
   private readonly streams = new Map<string, Tracked>();
-  private readonly reader: Redis;
+  private readonly groups = new Map<string, ReadGroup>();
   private readonly blockMs: number;
   private readonly count: number;
   private readonly retryMs: number;
-  private clientId: number | null = null;
-  /** Increments for each XREAD issued, so an unblock retry targets the read it was meant for. */
-  private generation = 0;
-  private blocking = false;
-  private wake: (() => void) | null = null;
+  private readonly connectionName: string;
   private closed = false;
-  private readonly loop: Promise<void>;
 
   /**
    * @param redis command connection (XRANGE replays, CLIENT UNBLOCK); not blocked by the hub.
-   * The hub opens one more connection of its own (a duplicate of `redis`) for the blocking loop.
+   * The hub opens its blocking connections itself: one on a single Redis, one per followed slot on a cluster.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: EventHubOptions = {},
   ) {
     this.blockMs = opts.blockMs ?? 5000;
     this.count = opts.count ?? 1000;
     this.retryMs = opts.retryMs ?? 200;
-    this.reader = redis.duplicate({ connectionName: opts.connectionName ?? 'tsnn-sse-hub', maxRetriesPerRequest: null });
-    this.reader.on('error', () => {});
-    this.reader.on('close', () => (this.clientId = null));
-    this.loop = this.run();
+    this.connectionName = opts.connectionName ?? 'tsnn-sse-hub';
   }
 
   /** Streams followed now (for metrics and tests). */
@@ -103,8 +116,10 @@ export class EventHub {
     return n;
   }
 
-  /** Redis connections the hub holds open itself (always one, whatever the number of followers). */
-  readonly connectionCount = 1;
+  /** Blocking read loops now (one on a single Redis while anything is followed; one per followed slot on a cluster). */
+  get connectionCount(): number {
+    return this.groups.size;
+  }
 
   /**
    * Delivers every event of `stream` with an id greater than `after` to `onEvent`, in order and
@@ -142,7 +157,10 @@ export class EventHub {
       if (t) {
         t.subs.delete(sub);
         // The read in flight may still name it; its result for this stream is ignored.
-        if (t.subs.size === 0) this.streams.delete(stream);
+        if (t.subs.size === 0) {
+          this.streams.delete(stream);
+          this.dropFromGroup(stream);
+        }
       }
     };
     /** Ends buffering: emits what the hub delivered meanwhile (what a pause skips is read again on resume). */
@@ -160,7 +178,7 @@ export class EventHub {
       if (!t) {
         t = { lastId: sub.cursor, subs: new Set() };
         this.streams.set(stream, t);
-        this.changed();
+        this.addToGroup(stream);
       }
       t.subs.add(sub);
       const position = t.lastId;
@@ -192,61 +210,134 @@ export class EventHub {
     };
   }
 
-  /** Stops the loop and closes the hub's connection; followers get nothing more. */
+  /** Stops the loops and closes the hub's connections; followers get nothing more. */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.streams.values()) for (const s of t.subs) s.closed = true;
     this.streams.clear();
-    this.wake?.();
-    this.reader.disconnect();
-    await this.loop;
+    const loops = [...this.groups.values()].map((g) => this.stopGroup(g));
+    this.groups.clear();
+    await Promise.all(loops);
   }
 
-  /** The followed set changed: wake an idle loop, or interrupt the read in flight. */
-  private changed(): void {
-    if (this.wake) {
-      this.wake();
+  /** Which loop reads `stream`: the only one on a single Redis, its slot's on a cluster. */
+  private groupKey(stream: string): string {
+    return isCluster(this.redis) ? String(slotOf(stream)) : 'all';
+  }
+
+  private addToGroup(stream: string): void {
+    const key = this.groupKey(stream);
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { key, streams: new Set(), reader: null, control: null, clientId: null, generation: 0, blocking: false, wake: null, closed: false, loop: Promise.resolve() };
+      this.groups.set(key, g);
+      const group = g;
+      g.loop = this.run(group);
+    }
+    g.streams.add(stream);
+    this.changed(g);
+  }
+
+  private dropFromGroup(stream: string): void {
+    const key = this.groupKey(stream);
+    const g = this.groups.get(key);
+    if (!g) return;
+    g.streams.delete(stream);
+    // A cluster group's connection goes with its last stream; the single Redis keeps its one.
+    if (g.streams.size === 0 && key !== 'all') {
+      this.groups.delete(key);
+      void this.stopGroup(g);
+    }
+  }
+
+  private async stopGroup(g: ReadGroup): Promise<void> {
+    g.closed = true;
+    g.wake?.();
+    g.reader?.disconnect();
+    await g.loop;
+  }
+
+  /** A group's set changed: wake an idle loop, or interrupt the read in flight. */
+  private changed(g: ReadGroup): void {
+    if (g.wake) {
+      g.wake();
       return;
     }
-    if (!this.blocking) return; // the next read is issued with the new set
-    this.unblock(this.generation, 0);
+    if (!g.blocking) return; // the next read is issued with the new set
+    this.unblock(g, g.generation, 0);
   }
 
   /** Interrupts read `gen`; retries briefly when it has not reached Redis yet (UNBLOCK answers 0). */
-  private unblock(gen: number, tries: number): void {
-    if (this.clientId === null || gen !== this.generation || !this.blocking || this.closed) return;
-    this.redis
-      .client('UNBLOCK', this.clientId)
+  private unblock(g: ReadGroup, gen: number, tries: number): void {
+    if (g.clientId === null || !g.control || gen !== g.generation || !g.blocking || g.closed) return;
+    g.control
+      .client('UNBLOCK', g.clientId)
       .then((n) => {
-        if (Number(n) === 0 && tries < 50) setTimeout(() => this.unblock(gen, tries + 1), 1);
+        if (Number(n) === 0 && tries < 50) setTimeout(() => this.unblock(g, gen, tries + 1), 1);
       })
       .catch(() => {});
   }
 
-  private async run(): Promise<void> {
-    while (!this.closed) {
-      if (this.streams.size === 0) {
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
+  /**
+   * The group's blocking connection: a duplicate of the command connection on a single Redis; on
+   * a cluster, a connection to the master owning the group's slot (found again after an error,
+   * e.g. a failover or a moved slot) and that master's command connection for CLIENT UNBLOCK.
+   */
+  private async connect(g: ReadGroup): Promise<Redis> {
+    if (g.reader) return g.reader;
+    let reader: Redis;
+    if (!isCluster(this.redis)) {
+      reader = this.redis.duplicate({ connectionName: this.connectionName, maxRetriesPerRequest: null });
+      g.control = this.redis;
+    } else {
+      const cluster = this.redis;
+      if (cluster.status !== 'ready') throw new Error('cluster not ready');
+      const nodeKey = cluster.slots[Number(g.key)]?.[0];
+      const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+      if (!nodeKey || !node) {
+        void cluster.refreshSlotsCache?.();
+        throw new Error(`no master known for slot ${g.key}`);
+      }
+      reader = new Redis({ ...cluster.options.redisOptions, host: node.options.host, port: node.options.port, connectionName: this.connectionName, maxRetriesPerRequest: null, retryStrategy: () => null });
+      g.control = node;
+    }
+    reader.on('error', () => {});
+    reader.on('close', () => (g.clientId = null));
+    g.reader = reader;
+    return reader;
+  }
+
+  private async run(g: ReadGroup): Promise<void> {
+    while (!g.closed && !this.closed) {
+      if (g.streams.size === 0) {
+        await new Promise<void>((r) => (g.wake = r));
+        g.wake = null;
         continue;
       }
       try {
-        if (this.clientId === null) this.clientId = Number(await this.reader.client('ID'));
-        const keys = [...this.streams.keys()];
+        const reader = await this.connect(g);
+        if (g.clientId === null) g.clientId = Number(await reader.client('ID'));
+        const keys = [...g.streams].filter((k) => this.streams.has(k));
         // Identity of each tracked stream at issue: one dropped and followed anew meanwhile restarts elsewhere.
         const issued = new Map(keys.map((k) => [k, this.streams.get(k)!]));
         const ids = keys.map((k) => `${issued.get(k)!.lastId}-0`);
-        this.generation++;
-        this.blocking = true;
+        g.generation++;
+        g.blocking = true;
         let res: [string, StreamEntry[]][] | null;
         try {
-          res = (await this.reader.xread('COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', ...keys, ...ids)) as [string, StreamEntry[]][] | null;
+          res = (await reader.xread('COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', ...keys, ...ids)) as [string, StreamEntry[]][] | null;
         } finally {
-          this.blocking = false;
+          g.blocking = false;
         }
         if (res) for (const [key, entries] of res) this.deliver(key, issued.get(key), entries);
-      } catch {
-        if (this.closed) break;
+      } catch (err) {
+        if (g.closed || this.closed) break;
+        // On a cluster a failed read may mean the slot moved or its master failed over: reconnect.
+        if (isCluster(this.redis) && g.reader && !/UNBLOCKED/.test((err as Error)?.message ?? '')) {
+          g.reader.disconnect();
+          g.reader = null;
+          g.clientId = null;
+        }
         await new Promise((r) => setTimeout(r, this.retryMs));
       }
     }

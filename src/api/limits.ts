@@ -5,7 +5,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import type { Config } from '../config.js';
 import { tryReserveActiveJob } from '../storage/active-jobs.js';
 import type { Keys } from '../storage/keys.js';
@@ -72,7 +72,7 @@ export const limitsPlugin = fp(
 );
 
 /** Throws a 429 `too_many_active_jobs` when `tenant` already has `max` queued or running jobs. */
-export async function reserveActiveJob(redis: Redis, keys: Keys, tenant: string, jobId: string, max: number): Promise<void> {
+export async function reserveActiveJob(redis: RedisClient, keys: Keys, tenant: string, jobId: string, max: number): Promise<void> {
   const n = await tryReserveActiveJob(redis, keys, tenant, jobId, max);
   if (n <= 0)
     throw new HttpProblem(

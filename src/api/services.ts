@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { createRedis } from '../queue/connection.js';
+import { createRedisClient, type RedisClient } from '../queue/connection.js';
 import { sendProblem } from './problem.js';
 import { TrainingQueue } from '../queue/training-queue.js';
 import { createBlobStore, type BlobStore } from '../storage/blobs/index.js';
@@ -16,7 +15,7 @@ import { SweepStore } from '../storage/sweep-store.js';
 /** Shared services of the API, one set per app instance. */
 export interface Services {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   blobs: BlobStore;
   datasets: DatasetStore;
@@ -42,9 +41,9 @@ declare module 'fastify' {
 export const servicesPlugin = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const { config } = opts;
-    const redis = createRedis(config.REDIS_URL, { name: 'tsnn-api' });
+    const redis = createRedisClient(config, { name: 'tsnn-api' });
     redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
-    const queueRedis = createRedis(config.REDIS_URL, { name: 'tsnn-api-queue' });
+    const queueRedis = createRedisClient(config, { name: 'tsnn-api-queue' });
     queueRedis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error (queue)'));
     const keys = keysFor(config.KEY_PREFIX);
     const blobs = createBlobStore(config);

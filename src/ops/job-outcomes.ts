@@ -4,7 +4,7 @@
  * job record (`completed`, `failed` or `cancelled`) and its per-epoch history.
  */
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../queue/connection.js';
 
 /** What the tail needs from the job store (structural, so ops doesn't import the API). */
 export interface JobReader {
@@ -17,7 +17,7 @@ export interface JobOutcomeTailOptions {
   /** BullMQ key prefix. */
   prefix: string;
   /** A connection to duplicate (the tail blocks on its own connection). */
-  redis: Redis;
+  redis: RedisClient;
   jobs: JobReader;
   onFinished(outcome: string, history: { durationMs: number }[] | null, samplesPerSecond?: number): void;
   onError?(err: unknown): void;
@@ -27,14 +27,14 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'pruned']);
 
 export class JobOutcomeTail {
   private readonly events: QueueEvents;
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly seen = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly opts: JobOutcomeTailOptions) {
-    const connection = opts.redis.duplicate({ maxRetriesPerRequest: null, connectionName: 'tsnn-ops-events' });
-    connection.on('error', (err) => opts.onError?.(err));
+    const connection = duplicateClient(opts.redis, { blocking: true, name: 'tsnn-ops-events' });
+    connection.on('error', (err: unknown) => opts.onError?.(err));
     this.connection = connection;
     // '$': count jobs that finish from now on (Prometheus counters start at 0 with the process)
     this.events = new QueueEvents(opts.queueName, { connection, prefix: opts.prefix, autorun: true, lastEventId: '$' });

@@ -7,7 +7,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import { appAuthorize, asHook, type Authorize, browserGuard } from './authorize.js';
 import { registerBullBoard } from './bull-board.js';
 import { type JobReader, JobOutcomeTail } from './job-outcomes.js';
@@ -20,7 +20,7 @@ export interface OpsPluginOptions {
   /** The training queue. Default: `app.svc.queue.queue`. */
   queue?: Queue;
   /** Redis connection to read streams with (duplicated for blocking reads). Default: `app.svc.redis`. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Job records. Default: `app.svc.jobs`. */
   jobs?: JobReader;
   /** Key of a job's event stream. Default: `app.svc.keys.jobEvents`. */
@@ -47,7 +47,7 @@ export interface OpsPluginOptions {
 /** The subset of the service decorator ops reads (kept structural: ops doesn't import the API). */
 interface ServiceLike {
   queue?: { queue?: Queue };
-  redis?: Redis;
+  redis?: RedisClient;
   jobs?: JobReader;
   keys?: { jobEvents?: (id: string) => string };
 }

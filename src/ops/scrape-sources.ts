@@ -1,11 +1,11 @@
 /** Reads the queue and the running jobs' event streams for the gauges, at scrape time. */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import { QUEUE_STATES, type ScrapeSources } from './ops-metrics.js';
 
 export interface ScrapeSourceDeps {
   queue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   /** Key of a job's event stream (the service's `keys.jobEvents`). */
   jobEventsKey(id: string): string;
   /** Running jobs read at most. Default 200. */
@@ -33,11 +33,10 @@ export function scrapeSources(deps: ScrapeSourceDeps): ScrapeSources {
     const active = await deps.queue.getJobs(['active'], 0, (deps.maxRunning ?? 200) - 1);
     const ids = active.map((j) => j?.id).filter((id): id is string => typeof id === 'string');
     if (!ids.length) return { jobs: 0, samplesPerSecond: 0 };
-    const pipe = deps.redis.pipeline();
-    for (const id of ids) pipe.xrevrange(deps.jobEventsKey(id), '+', '-', 'COUNT', 20);
-    const res = (await pipe.exec()) ?? [];
+    // One command per stream, not a pipeline: on a cluster the streams live in different slots.
+    const res = await Promise.all(ids.map((id) => deps.redis.xrevrange(deps.jobEventsKey(id), '+', '-', 'COUNT', 20).catch(() => null)));
     let sum = 0;
-    for (const [err, entries] of res) if (!err) sum += latestSamplesPerSecond(entries as [string, string[]][]) ?? 0;
+    for (const entries of res) if (entries) sum += latestSamplesPerSecond(entries as [string, string[]][]) ?? 0;
     return { jobs: ids.length, samplesPerSecond: sum };
   };
   return {

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { DEFAULT_QUEUE_PREFIX } from '../storage/keys.js';
 import { loadReliabilityConfig } from './reliability-config.js';
 
@@ -33,7 +33,7 @@ export class TrainingQueue {
   private readonly keyPrefix: string;
   private readonly backoffMs: number;
 
-  constructor(connection: Redis, opts: TrainingQueueOptions) {
+  constructor(connection: RedisClient, opts: TrainingQueueOptions) {
     this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX });
     this.attempts = opts.attempts ?? 3;
     this.keyPrefix = opts.keyPrefix;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Job } from '../schemas/job.js';
 import type { SweepMeta } from '../storage/sweep-store.js';
 import type { JobWebhook, WebhookEvent } from '../schemas/webhook.js';
+import type { RedisClient } from './connection.js';
 
 /** An event to fan out to a tenant's endpoints (and to the job spec's own webhook, `direct`). */
 export interface WebhookEventData {
@@ -70,7 +70,7 @@ export class WebhookQueue {
   readonly attempts: number;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     private readonly opts: WebhookQueueOptions,
   ) {
     this.queue = new Queue<WebhookJobData>(opts.name ?? 'webhooks', { connection, prefix: opts.prefix ?? '{bull}' });

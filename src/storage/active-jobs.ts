@@ -1,47 +1,47 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import type { Keys } from './keys.js';
 
 /**
- * Reserves a place for job `jobId` among `tenant`'s active jobs, atomically: at the cap, members
- * whose record is terminal (or never written after a minute) are pruned first. Returns the count
- * with it, or minus the count when `max` are already queued or running.
+ * Reserves a place for job `jobId` among `tenant`'s active jobs, atomically, on the tenant's one
+ * key (one slot on a cluster): first drops the members the caller found ended (ARGV 4…), then adds
+ * the job unless `max` are already there. Returns the new count, or -count when full.
+ * KEYS: active-jobs set. ARGV: id, max, now, stale member, ...
  */
 const RESERVE = `
-local set, prefix, id, max, now = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
--- Below the cap even counting ended jobs: no scan needed (O(log n) per submit; the set never holds more than max).
+local set, id, max, now = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if #ARGV > 3 then redis.call('ZREM', set, unpack(ARGV, 4)) end
 local size = redis.call('ZCARD', set)
-if size < max then
-  redis.call('ZADD', set, now, id)
-  return size + 1
-end
-local members = redis.call('ZRANGE', set, 0, -1, 'WITHSCORES')
-local count = 0
-for i = 1, #members, 2 do
-  local m, t = members[i], tonumber(members[i + 1])
-  local st = redis.call('HGET', prefix .. 'job:{' .. m .. '}', 'status')
-  if (not st and now - t > 60000) or st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'pruned' then
-    redis.call('ZREM', set, m)
-  else
-    count = count + 1
-  end
-end
-if count >= max then return -count end
+if size >= max then return -size end
 redis.call('ZADD', set, now, id)
-return count + 1
+return size + 1
 `;
-
 
 /** Active-job reservations of one tenant: a sorted set (score: reservation time) next to the job index. */
 export const activeJobsKey = (keys: Keys, tenant: string) => keys.activeJobs(tenant);
 
+/** Statuses after which a job holds no place among its tenant's active jobs. */
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'pruned']);
+
 /**
- * Reserves a place for `jobId` among `tenant`'s active jobs (see RESERVE). Returns the count
- * with it (> 0), or minus the count when `max` are already queued or running.
+ * Reserves a place for `jobId` among `tenant`'s active jobs. Returns the count with it (> 0), or
+ * minus the count when `max` are already queued or running.
+ * Below the cap it is one script call (O(log n)). At the cap, the members whose job ended (or
+ * whose record was never written a minute after the reservation) are read here, one key each,
+ * and dropped by a second call: a script may not read job records, which live in other slots on
+ * a cluster. Dropping an ended job is always right, so a race only costs a retry.
  */
-export async function tryReserveActiveJob(redis: Redis, keys: Keys, tenant: string, jobId: string, max: number): Promise<number> {
-  if (keys.job('x') !== `${keys.prefix}job:{x}`) throw new Error('active-job script assumes job keys are <prefix>job:{<id>}');
-  const r = redis as Redis & { tsnnReserveActiveJob?: (key: string, ...argv: (string | number)[]) => Promise<number> };
+export async function tryReserveActiveJob(redis: RedisClient, keys: Keys, tenant: string, jobId: string, max: number): Promise<number> {
+  const r = redis as RedisClient & { tsnnReserveActiveJob?: (key: string, ...argv: (string | number)[]) => Promise<number> };
   // A defined command goes as EVALSHA (the script text is not sent and hashed on every submit).
   if (!r.tsnnReserveActiveJob) redis.defineCommand('tsnnReserveActiveJob', { numberOfKeys: 1, lua: RESERVE });
-  return Number(await r.tsnnReserveActiveJob!(activeJobsKey(keys, tenant), keys.prefix, jobId, max, Date.now()));
+  const set = activeJobsKey(keys, tenant);
+  const n = Number(await r.tsnnReserveActiveJob!(set, jobId, max, Date.now()));
+  if (n > 0) return n;
+  const members = await redis.zrange(set, '0', '-1', 'WITHSCORES');
+  const now = Date.now();
+  const pairs: [string, number][] = [];
+  for (let i = 0; i + 1 < members.length; i += 2) pairs.push([members[i], Number(members[i + 1])]);
+  const statuses = await Promise.all(pairs.map(([m]) => redis.hget(keys.job(m), 'status')));
+  const stale = pairs.filter(([, t], i) => (statuses[i] === null && now - t > 60_000) || (statuses[i] !== null && ENDED.has(statuses[i]!))).map(([m]) => m);
+  return stale.length ? Number(await r.tsnnReserveActiveJob!(set, jobId, max, now, ...stale)) : n;
 }

@@ -1,5 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import type { Checkpoint } from '../core/types.js';
 import type { JobEventType } from './event-stream.js';
 import type { Keys } from './keys.js';
@@ -59,7 +59,7 @@ export class CheckpointStore {
   private readonly r;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {
     this.r = scripted(redis);

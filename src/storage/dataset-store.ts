@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../queue/connection.js';
 import type { Dataset } from '../schemas/dataset.js';
 import type { BlobStore } from './blobs/blob-store.js';
+import { TERMINAL_STATUSES } from '../schemas/job.js';
 import { newId } from './ids.js';
 import type { Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
@@ -86,7 +87,7 @@ export class DatasetInUseError extends Error {
  */
 export class DatasetStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     readonly blobs: BlobStore,
   ) {}
@@ -124,10 +125,11 @@ export class DatasetStore {
       createdAt: new Date().toISOString(),
     };
     try {
-      // Two commands, not one MULTI: the dataset's keys and the tenant index are in different
-      // cluster slots. The record first, so an indexed id always resolves.
-      await this.redis.hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta), blob: blobKey });
-      await this.redis.zadd(this.keys.datasetIndex(input.tenant), 0, id);
+      const record = this.redis.hset(this.keys.dataset(id), { tenant: input.tenant, meta: JSON.stringify(meta), blob: blobKey });
+      // The index is another slot on a cluster: a second, idempotent step (the sweeper re-adds a
+      // record missing from it). On one Redis both go out together and run in order.
+      if (isCluster(this.redis)) await record;
+      await Promise.all([record, this.redis.zadd(this.keys.datasetIndex(input.tenant), 0, id)]);
     } catch (err) {
       await this.redis.del(this.keys.dataset(id)).catch(() => {});
       await this.blobs.delete(blobKey).catch(() => {});
@@ -157,15 +159,31 @@ export class DatasetStore {
    */
   async delete(id: string, tenant: string): Promise<boolean> {
     if (!(await this.get(id, tenant))) return false;
-    const users = await this.redis.smembers(this.keys.datasetActiveJobs(id));
+    const users = await this.activeJobs(id);
     if (users.length) throw new DatasetInUseError(id, users);
     const blobKey = await this.redis.hget(this.keys.dataset(id), 'blob');
     if (blobKey) await this.blobs.delete(blobKey);
-    // The index entry first (a listed id whose record is gone would be a hole in a page), then
-    // the dataset's own keys (one slot: they share its hash tag).
-    await this.redis.zrem(this.keys.datasetIndex(tenant), id);
-    await this.redis.del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id));
+    // Record first (one slot: the dataset's keys share its hash tag), then the index entry. A crash
+    // in between leaves an index entry without a record: listings skip it and the sweep removes
+    // it. (The other order would leave a record without an index entry, which the sweep, taking
+    // the record for the truth, would list again.)
+    await Promise.all([this.redis.del(this.keys.dataset(id), this.keys.datasetFeatures(id), this.keys.datasetTargets(id)), this.redis.zrem(this.keys.datasetIndex(tenant), id)]);
     return true;
+  }
+
+  /**
+   * The queued or running jobs that use dataset `id`. Members whose job ended (or whose record is
+   * gone) are dropped on the way: a crash between a job's end and its removal from the set (two
+   * steps, two slots on a cluster) must not keep the dataset in use forever.
+   */
+  async activeJobs(id: string): Promise<string[]> {
+    const key = this.keys.datasetActiveJobs(id);
+    const members = await this.redis.smembers(key);
+    if (!members.length) return members;
+    const statuses = await Promise.all(members.map((m) => this.redis.hget(this.keys.job(m), 'status')));
+    const stale = members.filter((_, i) => statuses[i] === null || (TERMINAL_STATUSES as readonly string[]).includes(statuses[i]!));
+    if (stale.length) await this.redis.srem(key, ...stale);
+    return members.filter((m) => !stale.includes(m));
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 
 /** Event types written to a job's stream; all but the first two are terminal. */
 export type JobEventType = 'status' | 'progress' | 'completed' | 'failed' | 'cancelled' | 'pruned';
@@ -23,7 +23,7 @@ export function toStoredEvent([id, fields]: Entry): StoredEvent {
 }
 
 /** Every event with an id greater than `after`, in order (up to `count`). */
-export async function readEventsAfter(redis: Redis, stream: string, after: number, count = 1000): Promise<StoredEvent[]> {
+export async function readEventsAfter(redis: RedisClient, stream: string, after: number, count = 1000): Promise<StoredEvent[]> {
   const entries = (await redis.xrange(stream, `(${after}-0`, '+', 'COUNT', count)) as Entry[];
   return entries.map(toStoredEvent);
 }
@@ -32,7 +32,7 @@ export async function readEventsAfter(redis: Redis, stream: string, after: numbe
  * Waits up to `blockMs` for events after `after` and returns them (empty on timeout). Blocks the
  * connection: give each reader its own.
  */
-export async function waitEventsAfter(redis: Redis, stream: string, after: number, blockMs: number): Promise<StoredEvent[]> {
+export async function waitEventsAfter(redis: RedisClient, stream: string, after: number, blockMs: number): Promise<StoredEvent[]> {
   const res = (await redis.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', stream, `${after}-0`)) as
     | [string, Entry[]][]
     | null;

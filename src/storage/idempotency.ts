@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import type { Keys } from './keys.js';
 
 /** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
@@ -29,7 +29,7 @@ export type IdempotencyClaim =
  * replays the first resource, a different body is a conflict.
  */
 export async function claimIdempotencyKey(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   p: { tenant: string; scope: string; key: string; hash: string; resourceId: string; ttlSeconds: number },
 ): Promise<IdempotencyClaim> {

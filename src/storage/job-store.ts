@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../queue/connection.js';
 import { loadReliabilityConfig } from '../queue/reliability-config.js';
 import type { EpochMetrics, Model } from '../core/types.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -22,6 +22,13 @@ export interface TransitionResult {
 }
 
 type Fields = Record<string, string>;
+
+/** Throws the first error of a MULTI, or when it was not executed. */
+async function checkExec(p: Promise<[Error | null, unknown][] | null>): Promise<void> {
+  const results = await p;
+  const failed = results?.find(([err]) => err);
+  if (!results || failed) throw failed?.[0] ?? new Error('transaction was not executed');
+}
 
 function flat(fields: Fields): string[] {
   return Object.entries(fields).flat();
@@ -77,7 +84,7 @@ export class JobStore {
   private readonly onFinished: JobStoreOptions['onFinished'];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     opts: JobStoreOptions = {},
   ) {
@@ -87,8 +94,12 @@ export class JobStore {
   }
 
   /**
-   * Creates a `queued` job record, its index entries and its first `status` event (id 1) in one
-   * MULTI, and returns the job as {@link JobStore.get} would read it back.
+   * Creates a `queued` job record with its first `status` event (id 1) in one MULTI on the job's
+   * slot, then puts the id in the dataset's active-job set and the tenant's index (other slots on
+   * a cluster), and returns the job as {@link JobStore.get} would read it back. The record is the
+   * truth: both set entries are idempotent and the sweeper (retention.ts) re-adds them from the
+   * record after a crash in between. On one Redis the three go out together (one round trip, run
+   * in order); on a cluster the record is written first.
    */
   async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number }; fromCheckpoint?: JobFromCheckpoint; estimatedSeconds?: number } = {}): Promise<Job> {
     const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
@@ -108,15 +119,13 @@ export class JobStore {
       ...(opts.fromCheckpoint ? { fromCheckpoint: JSON.stringify(opts.fromCheckpoint) } : {}),
       ...(opts.estimatedSeconds !== undefined && Number.isFinite(opts.estimatedSeconds) ? { estimatedSeconds: String(opts.estimatedSeconds) } : {}),
     };
-    const results = await this.redis
+    const record = this.redis
       .multi()
       .hset(this.keys.job(id), fields)
-      .zadd(this.keys.jobIndex(tenant), 0, id)
-      .sadd(this.keys.datasetActiveJobs(datasetId), id)
       .xadd(this.keys.jobEvents(id), '1-0', 'type', 'status', 'data', JSON.stringify({ status: 'queued' }))
       .exec();
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw failed?.[0] ?? new Error('job creation was not executed');
+    if (isCluster(this.redis)) await checkExec(record);
+    await Promise.all([checkExec(record), this.redis.sadd(this.keys.datasetActiveJobs(datasetId), id), this.redis.zadd(this.keys.jobIndex(tenant), 0, id)]);
     return toJob(fields);
   }
 
@@ -186,7 +195,8 @@ export class JobStore {
   /**
    * Ends a job: status `to` with result or error, and the terminal event carrying the job, only
    * if it is still in one of `from` (and, with `attempt`, only while that attempt owns it). In
-   * the same atomic step its checkpoint is deleted and all its keys get the retention TTL.
+   * the same atomic step its checkpoint is deleted and all its keys get the retention TTL; then
+   * the job leaves its dataset's active-job set (another slot on a cluster: a step of its own).
    */
   async finish(
     id: string,
@@ -209,8 +219,6 @@ export class JobStore {
       k.jobModel(id),
       k.jobMetrics(id),
       k.jobCheckpoint(id),
-      k.datasetActiveJobs(current.datasetId),
-      id,
       from.join(','),
       opts.attempt === undefined ? '' : String(opts.attempt),
       String(this.retentionSeconds),
@@ -218,10 +226,8 @@ export class JobStore {
       JSON.stringify(job),
       ...flat(fields),
     );
-    if (applied === 1 && this.onFinished) {
-      const tenant = await this.tenantOf(id);
-      if (tenant !== null) await this.onFinished({ ...job, attempts: Number(attempts) }, tenant);
-    }
+    // Second step, on the dataset's slot: idempotent, and the sweeper drops ended jobs left there by a crash.
+    if (applied === 1) await this.redis.srem(k.datasetActiveJobs(current.datasetId), id);
     if (applied === 1 && this.onFinished) {
       const tenant = await this.tenantOf(id);
       if (tenant !== null) await this.onFinished({ ...job, attempts: Number(attempts) }, tenant);

@@ -85,3 +85,22 @@ export function hashTag(key: string): string {
   if (close < 0 || close === open + 1) return key;
   return key.slice(open + 1, close);
 }
+
+/** CRC16-XMODEM table (Redis Cluster's key hash). */
+const CRC16 = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** The Redis Cluster slot (0…16383) of `key`: CRC16 of its hash tag, modulo 16384. */
+export function slotOf(key: string): number {
+  const bytes = Buffer.from(hashTag(key));
+  let crc = 0;
+  for (const b of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16[((crc >> 8) ^ b) & 0xff];
+  return crc & 16383;
+}

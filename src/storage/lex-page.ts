@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 
 /**
  * One page of an index sorted set (all scores 0, members time-ordered ids), newest first.
  * `after` is the last id of the previous page. Returns the ids and the cursor of the next page.
  */
 export async function lexPage(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   limit: number,
   after?: string,

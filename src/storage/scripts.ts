@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 
 /**
  * Appends one event to a job's stream with the next integer id (`N-0`, N from the job hash's
@@ -43,24 +43,24 @@ return {1, st, seq, attempts}
  * With ARGV[2] (an attempt number) it applies only while the record's `attempts` equals it: a
  * worker that lost the job to another cannot end it. Returns TRANSITION's tuple, previous status
  * 'fenced' when the attempt did not match.
- * The job also leaves its dataset's set of active jobs.
- * KEYS: job hash, stream, model, metrics, checkpoint, dataset's active-job set. ARGV: job id,
- * from, attempt|'', ttlSeconds, eventType, eventData, field, value, ...
+ * Every key is the job's (one slot on a cluster): the caller then removes the job from its
+ * dataset's active-job set, a separate idempotent step (JobStore.finish).
+ * KEYS: job hash, stream, model, metrics, checkpoint. ARGV: from, attempt|'', ttlSeconds,
+ * eventType, eventData, field, value, ...
  */
 const FINISH = `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {0, '', 0, 0} end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
-if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= attempts then return {0, 'fenced', 0, attempts} end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= attempts then return {0, 'fenced', 0, attempts} end
 local allowed = false
-for s in string.gmatch(ARGV[2], '[^,]+') do if s == st then allowed = true end end
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then allowed = true end end
 if not allowed then return {0, st, 0, attempts} end
-if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
+if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 local seq = redis.call('HINCRBY', KEYS[1], 'eventSeq', 1)
-redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[5], 'data', ARGV[6])
+redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[4], 'data', ARGV[5])
 redis.call('DEL', KEYS[5])
-redis.call('SREM', KEYS[6], ARGV[1])
-local ttl = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
 end
@@ -106,19 +106,19 @@ return 1
 
 interface ScriptedRedis {
   tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<number>;
-  tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, datasetJobs: string, ...argv: string[]): Promise<[number, string, number, number]>;
+  tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number]>;
   tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<number>;
   tsnnAppendEvent(job: string, stream: string, ...argv: string[]): Promise<number>;
   tsnnTransition(job: string, stream: string, ...argv: string[]): Promise<[number, string, number, number]>;
 }
 
 /** Defines the Lua commands on `redis` once (ioredis sends EVALSHA and falls back to EVAL). */
-export function scripted(redis: Redis): ScriptedRedis {
-  const r = redis as Redis & Partial<ScriptedRedis>;
+export function scripted(redis: RedisClient): ScriptedRedis {
+  const r = redis as RedisClient & Partial<ScriptedRedis>;
   if (!r.tsnnAppendEvent) {
     redis.defineCommand('tsnnAppendEvent', { numberOfKeys: 2, lua: APPEND_EVENT });
     redis.defineCommand('tsnnTransition', { numberOfKeys: 2, lua: TRANSITION });
-    redis.defineCommand('tsnnFinish', { numberOfKeys: 6, lua: FINISH });
+    redis.defineCommand('tsnnFinish', { numberOfKeys: 5, lua: FINISH });
     redis.defineCommand('tsnnOwnedWrite', { numberOfKeys: 3, lua: OWNED_WRITE });
     redis.defineCommand('tsnnOwnedArtifacts', { numberOfKeys: 3, lua: OWNED_ARTIFACTS });
   }

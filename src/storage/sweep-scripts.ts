@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 
 /*
  * Lua scripts of one sweep. Every key a script touches carries the sweep's hash tag {id}
@@ -124,8 +124,8 @@ export interface SweepScriptedRedis {
 }
 
 /** Defines the sweep's Lua commands on `redis` once. */
-export function sweepScripted(redis: Redis): SweepScriptedRedis {
-  const r = redis as Redis & Partial<SweepScriptedRedis>;
+export function sweepScripted(redis: RedisClient): SweepScriptedRedis {
+  const r = redis as RedisClient & Partial<SweepScriptedRedis>;
   if (!r.tsnnSweepClaim) {
     redis.defineCommand('tsnnSweepClaim', { numberOfKeys: 3, lua: CLAIM });
     redis.defineCommand('tsnnSweepUnclaim', { numberOfKeys: 3, lua: UNCLAIM });

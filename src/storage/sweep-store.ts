@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import { loadReliabilityConfig } from '../queue/reliability-config.js';
 import type { RungDecision, SweepBest, SweepStatus, SweepSubmission, TrialStatus } from '../schemas/sweep.js';
 import type { Keys } from './keys.js';
@@ -57,7 +57,7 @@ export class SweepStore {
   readonly retentionSeconds: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     opts: { retentionSeconds?: number } = {},
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import type { Keys } from './keys.js';
 
 /**
@@ -20,7 +20,7 @@ interface Measured {
 /** Throughput the trainers publish (one entry per trainer process) and the slots the workers run. */
 export class ThroughputStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import { DEFAULT_WEBHOOK_EVENTS, type Delivery, type Webhook, type WebhookCreate, type WebhookEvent } from '../schemas/webhook.js';
 import { newWebhookSecret } from '../webhooks/signature.js';
 import { newId } from './ids.js';
 import type { Keys } from './keys.js';
+import type { RedisClient } from '../queue/connection.js';
 
 /** A stored endpoint: what the API shows plus its owner and secret. */
 export interface StoredWebhook extends Webhook {
@@ -43,7 +43,7 @@ export function publicWebhook(w: StoredWebhook): Webhook {
  */
 export class WebhookStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

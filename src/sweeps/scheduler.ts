@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/connection.js';
 import type { TrainingQueue } from '../queue/training-queue.js';
 import { TERMINAL_STATUSES, type Job } from '../schemas/job.js';
 import type { SweepBest, SweepMetric } from '../schemas/sweep.js';
@@ -16,7 +16,7 @@ export const DEFAULT_MAX_CONCURRENT = 2;
 
 /** What a {@link SweepScheduler} works with. */
 export interface SweepSchedulerDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   jobs: JobStore;
   sweeps: SweepStore;

@@ -141,7 +141,7 @@ describe('GET /v1/jobs/{id}/events through the hub', () => {
     expect(reads.length).toBe(58);
     reads.push({ from: last, p: readSse(url, { lastEventId: String(last) }) }, { from: 0, p: readSse(url) });
     await new Promise((r) => setTimeout(r, 200));
-    expect(await connectionsNamed(svc.redis, `tsnn-sse-hub-${process.pid}`)).toBe(1);
+    expect(await connectionsNamed(svc.redis as Redis, `tsnn-sse-hub-${process.pid}`)).toBe(1);
     const end = await svc.jobs.finish(job.id, ['running'], 'completed');
     for (const { from, p } of reads) {
       const r = await p;

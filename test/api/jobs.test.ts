@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { problem, testApp } from '../helpers/app.js';
 import { parseSse } from '../helpers/sse.js';
+import { duplicateClient } from '../../src/queue/connection.js';
 
 let t: Awaited<ReturnType<typeof testApp>>;
 let dsId: string;
@@ -123,7 +124,7 @@ describe('POST /v1/jobs/{id}/cancel', () => {
   it('a running job gets a cancel request: 202, flag set, message published', async () => {
     const id = (await submit(moonsSpec(dsId, 14))).json().id;
     await t.app.svc.jobs.transition(id, ['queued'], { status: 'running' });
-    const sub = t.app.svc.redis.duplicate();
+    const sub = duplicateClient(t.app.svc.redis);
     const got = new Promise<string>((r) => sub.on('message', (_c: string, m: string) => r(m)));
     await sub.subscribe(t.app.svc.keys.cancelChannel());
     const res = await t.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { CheckpointStore } from '../../src/storage/checkpoint-store.js';
 import { CancelRegistry } from '../../workers/cancel-registry.js';
 import type { RunContext } from '../../workers/run-job.js';
+import { duplicateClient } from '../../src/queue/connection.js';
 
 /** A worker run context on the app's stores, for running a job in the test process. */
 export function runContextFor(app: FastifyInstance): RunContext {
@@ -10,7 +11,7 @@ export function runContextFor(app: FastifyInstance): RunContext {
     jobs: svc.jobs,
     datasets: svc.datasets,
     checkpoints: new CheckpointStore(svc.redis, svc.keys),
-    cancels: new CancelRegistry(svc.redis.duplicate(), svc.keys.cancelChannel()),
+    cancels: new CancelRegistry(duplicateClient(svc.redis), svc.keys.cancelChannel()),
     progressIntervalMs: 0,
   };
 }

@@ -30,3 +30,15 @@ describe('empty environment values', () => {
     expect(loadConfig({ PORT: '8080' }).PORT).toBe(8080);
   });
 });
+
+describe('Redis Cluster settings', () => {
+  it('REDIS_CLUSTER_NODES must be host:port pairs, and a cluster needs a hash-tagged queue prefix; KEY_PREFIX takes no braces', async () => {
+    const { loadConfig } = await import('../../src/config.js');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'localhost' })).toThrow('REDIS_CLUSTER_NODES="localhost": expected host:port,host:port');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: 'bull' })).toThrow('QUEUE_PREFIX="bull": on a Redis Cluster QUEUE_PREFIX (or QUEUE_NAME) must contain a {hash tag}');
+    expect(() => loadConfig({ KEY_PREFIX: '{tsnn}:' })).toThrow('KEY_PREFIX="{tsnn}:": must not contain { or }');
+    // The default prefix is tagged; a tagged queue name does as well.
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' }).QUEUE_PREFIX).toBe('{bull}');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: 'bull', QUEUE_NAME: '{training}' }).QUEUE_NAME).toBe('{training}');
+  });
+});
