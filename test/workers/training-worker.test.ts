@@ -88,6 +88,9 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     expect(job.error?.code).toBe('invalid_spec');
     expect(job.error?.path).toMatch(/units|layers|classes|targets/);
     expect(job.attempts).toBe(1);
+    // The record ends before the child returns to BullMQ: wait for BullMQ to file the attempt.
+    const end = Date.now() + 5000;
+    while ((await queue.queue.getJob(id).then((b) => b?.getState())) !== 'failed' && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     const bull = await queue.queue.getJob(id);
     expect(bull?.attemptsMade).toBe(1);
     expect(await bull?.getState()).toBe('failed');
