@@ -46,8 +46,10 @@ describe('openapi/openapi.json lint', () => {
     const table = api.slice(api.indexOf('## Query parameters and headers'), api.indexOf('## Job lifecycle'));
     for (const [path, item] of Object.entries(doc.paths))
       for (const method of Object.keys(item)) {
-        const row = table.split('\n').find((l) => l.startsWith('|') && l.split('|')[1].includes(path) && new RegExp(`\\b${method.toUpperCase()}\\b`).test(l.split('|')[1]));
+        const row = table.split('\n').find((l) => l.startsWith('|') && l.split('|')[1].includes(`${path}\``) && new RegExp(`\\b${method.toUpperCase()}\\b`).test(l.split('|')[1]));
         expect(row, `docs/api.md: no row for ${method.toUpperCase()} ${path} in "Query parameters and headers"`).toBeDefined();
+        for (const p of (item as Record<string, { parameters?: Param[] }>)[method].parameters ?? [])
+          if (p.in === 'query') expect(row, `docs/api.md: the row of ${method.toUpperCase()} ${path} does not name its query parameter ${p.name}`).toContain(`\`${p.name}\``);
       }
     expect(ids).toEqual(expect.arrayContaining(['createJob', 'listJobs', 'getJob', 'streamJobEvents', 'cancelJob', 'predictJob', 'uploadDataset']));
   });
