@@ -1,0 +1,156 @@
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3BlobStore } from '../../src/storage/blobs/index.js';
+import { freePort } from '../helpers/net.js';
+import { startTs, stop, waitForHttp } from '../helpers/processes.js';
+import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { S3rver, S3RVER_CREDENTIALS } from '../helpers/s3rver.js';
+
+/*
+ * Issue 10's "done when": a generated ≥ 100 MB CSV (Fashion-MNIST-shaped: 784 pixel columns 0–255
+ * and a label) goes through `npm start` (scripts/start.ts as a real process, default limits):
+ * upload, train, delete (CSV predict and evaluate join once they land); once with the local
+ * blob store and once with S3 (s3rver). The one 100 MB-scale test of the suite: kept small
+ * everywhere else (1 epoch, a 784-16-10 net).
+ */
+
+const ROWS = 38_000;
+const F = 784;
+const dir = mkdtempSync(join(tmpdir(), 'tsnn-bigcsv-'));
+const csvPath = join(dir, 'big.csv');
+let s3: S3rver;
+
+/** Writes the CSV: pixel c < 10 is bright for label c (so a net learns it in one epoch), the rest noise. */
+function writeCsv(): void {
+  const cells = Array.from({ length: 256 }, (_, v) => `${v},`);
+  const fd = openSync(csvPath, 'w');
+  const header = Array.from({ length: F }, (_, j) => `p${j}`).join(',') + ',label\n';
+  writeSync(fd, header);
+  let seed = 99;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24; // 0..255
+  let chunk = '';
+  for (let r = 0; r < ROWS; r++) {
+    const label = r % 10;
+    let line = '';
+    for (let j = 0; j < F; j++) line += cells[j === label ? 200 + (rand() >> 5) : j < 10 ? rand() >> 3 : rand()];
+    chunk += `${line}${label}\n`;
+    if (chunk.length > 1 << 20) {
+      writeSync(fd, chunk);
+      chunk = '';
+    }
+  }
+  writeSync(fd, chunk);
+  closeSync(fd);
+}
+
+beforeAll(async () => {
+  writeCsv();
+  s3 = await S3rver.start('tsnn-bigcsv');
+}, 120_000);
+afterAll(async () => {
+  await s3?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** POSTs the CSV file as a stream; resolves with status and body. */
+function uploadCsv(url: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': statSync(csvPath).size, ...extraHeaders } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    createReadStream(csvPath).pipe(req);
+  });
+}
+
+async function bucketKeys(): Promise<string[]> {
+  const store = new S3BlobStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, client: { credentials: S3RVER_CREDENTIALS } });
+  try {
+    return ((await store.client.send(new ListObjectsV2Command({ Bucket: s3.bucket }))).Contents ?? []).map((o) => o.Key!);
+  } finally {
+    await store.close();
+  }
+}
+
+describe.each(['local', 's3'] as const)('a 100 MB CSV through npm start (%s blob store)', (kind) => {
+  it('uploads, trains and deletes it', async () => {
+    expect(statSync(csvPath).size).toBeGreaterThanOrEqual(100 * 1024 * 1024);
+    const prefix = uniquePrefix(`big${kind}`);
+    const dataDir = join(dir, `blobs-${kind}`);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    // Default limits and worker settings; only what isolates this run (port, keys, directories) is set.
+    const env: Record<string, string> = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redisUrl(),
+      KEY_PREFIX: prefix,
+      QUEUE_PREFIX: `{${prefix.replace(/[:{}]/g, '')}}`,
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir,
+      BLOB_CACHE_DIR: join(dir, `cache-${kind}`),
+      ...(kind === 's3' ? s3.env() : { BLOB_STORE: 'local' }),
+    };
+    const app = startTs('scripts/start.ts', env);
+    try {
+      await waitForHttp(`${base}/readyz`, 60_000);
+      const stages: string[] = [];
+      let t0 = performance.now();
+      const lap = (name: string) => {
+        stages.push(`${name} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        t0 = performance.now();
+      };
+      const up = await uploadCsv(`${base}/v1/datasets?target=label&name=big`);
+      lap('upload');
+      expect(up.status, up.body).toBe(201);
+      const ds = JSON.parse(up.body) as { id: string; rows: number; features: number; classes: number; dtype: string; bytes: number; sha256: string };
+      expect(ds).toMatchObject({ rows: ROWS, features: F, classes: 10, dtype: 'float32', bytes: ROWS * (F + 1) * 4 });
+      expect(ds.sha256).toMatch(/^[0-9a-f]{64}$/);
+      if (kind === 's3') expect(await bucketKeys()).toEqual([`datasets/${ds.id}.bin`]);
+      else expect(readdirSync(join(dataDir, 'datasets'))).toEqual([`${ds.id}.bin`]);
+
+      const submit = await fetch(`${base}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          datasetId: ds.id,
+          model: { layers: [{ units: 16, activation: 'relu' }, { units: 10, activation: 'softmax' }] },
+          loss: 'softmax_cross_entropy',
+          optimizer: { type: 'adam', learningRate: 0.01 },
+          epochs: 1,
+          batchSize: 256,
+          normalize: true,
+          seed: 1,
+        }),
+      });
+      expect(submit.status, await submit.clone().text()).toBe(202);
+      const job = (await submit.json()) as { id: string };
+      let status = '';
+      for (let i = 0; i < 1200 && !['completed', 'failed', 'cancelled'].includes(status); i++) {
+        status = ((await (await fetch(`${base}/v1/jobs/${job.id}`)).json()) as { status: string }).status;
+        if (status !== 'completed') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe('completed');
+      lap('train');
+
+      expect((await fetch(`${base}/v1/datasets/${ds.id}`, { method: 'DELETE' })).status).toBe(204);
+      expect((await fetch(`${base}/v1/datasets/${ds.id}`)).status).toBe(404);
+      if (kind === 's3') expect(await bucketKeys()).toEqual([]);
+      else expect(existsSync(join(dataDir, 'datasets')) ? readdirSync(join(dataDir, 'datasets')) : []).toEqual([]);
+      lap('delete');
+      console.log(`${kind}: ${(statSync(csvPath).size / 2 ** 20).toFixed(0)} MiB CSV, ${stages.join(', ')}`);
+    } finally {
+      await stop(app, 20_000);
+      await deletePrefix(prefix);
+      await deletePrefix(env.QUEUE_PREFIX);
+    }
+  }, 300_000);
+});
