@@ -203,8 +203,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Predict with the trained model (applies the stored normalization) */
+        /** Predict with the trained model (applies the stored normalization): JSON rows, or a CSV body streamed both ways */
         post: operations["predictJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Metrics of the trained model on a stored labelled dataset (the model's normalization applies) */
+        post: operations["evaluateJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -846,6 +863,35 @@ export interface components {
             /** @description false while the job is queued or running: the history so far (its last checkpoint), more epochs may follow */
             complete: boolean;
             history: components["schemas"]["EpochMetrics"][];
+        };
+        EvaluateRequest: {
+            /** @description A stored labelled dataset with the columns the model was trained on */
+            datasetId: string;
+        };
+        Evaluation: {
+            rows: number;
+            /** @description Mean cross-entropy, as the training curve reports it */
+            loss: number;
+            accuracy: number;
+            /** @description Precision, recall, F1 (0 where undefined) and support per class */
+            perClass: {
+                class: number;
+                precision: number;
+                recall: number;
+                f1: number;
+                /** @description Rows whose true class this is */
+                support: number;
+            }[];
+            /** @description confusionMatrix[true class][predicted class] */
+            confusionMatrix: number[][];
+        } | {
+            rows: number;
+            /** @description Mean squared error as the training curve reports it (on normalized targets when the job normalized them) */
+            loss: number;
+            mse: number;
+            mae: number;
+            /** @description Coefficient of determination, averaged over outputs */
+            r2: number;
         };
         TfjsModelExport: {
             /** @constant */
@@ -3459,7 +3505,10 @@ export interface operations {
     predictJob: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description application/json (the default) or text/csv */
+                accept?: string;
+            };
             path: {
                 id: string;
             };
@@ -3482,10 +3531,18 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["PredictRequest"];
+                /**
+                 * @example x,y,label
+                 *     0.1,0.9,0
+                 *     "0.2",0.8,0
+                 *     0.9,0.1,1
+                 *     0.8,0.3,1
+                 */
+                "text/csv": string;
             };
         };
         responses: {
-            /** @description Predictions: class indices with probabilities for classifiers, values for regression */
+            /** @description Predictions: class indices with probabilities for classifiers, values for regression (JSON; a CSV body with Accept: text/csv gets CSV) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3510,9 +3567,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["PredictResponse"];
+                    /**
+                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond
+                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459
+                     */
+                    "text/csv": string;
                 };
             };
-            /** @description Invalid features, or a row whose width is not the model's input (errors[].path = features.<row>) */
+            /** @description Invalid features, a row whose width is not the model's input (errors[].path = features.<row>), or a CSV whose header does not name the model's features (csv:1) or with a bad cell (csv:<line>:<column>) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3576,6 +3638,32 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Accept names neither application/json nor text/csv */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:not_acceptable",
+                     *       "title": "Not Acceptable",
+                     *       "status": 406,
+                     *       "detail": "Accept: text/html names no media type this route answers; send Accept: application/json or text/csv",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/predict",
+                     *       "code": "not_acceptable",
+                     *       "errors": [
+                     *         {
+                     *           "path": "accept",
+                     *           "message": "must accept application/json or text/csv",
+                     *           "in": "header"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The job has no trained model yet */
             409: {
                 headers: {
@@ -3595,7 +3683,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description More than MAX_PREDICT_ROWS rows, or a body over MAX_DATASET_BYTES */
+            /** @description More than MAX_PREDICT_ROWS JSON rows or a JSON body over MAX_JSON_DATASET_BYTES; a CSV body over MAX_DATASET_BYTES or MAX_DATASET_ROWS rows */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3621,7 +3709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not application/json */
+            /** @description Not application/json or text/csv */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3672,6 +3760,153 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "Redis is unreachable; retry later",
                      *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/predict",
+                     *       "code": "redis_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluateJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description {rows, loss, accuracy, perClass, confusionMatrix} for classification and binary models, {rows, loss, mse, mae, r2} for regression */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description The dataset's columns or targets do not fit the model (errors[].path = datasetId) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:validation_failed",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "optimizer.learningRate: Too small: expected number to be >0",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/evaluate",
+                     *       "code": "validation_failed",
+                     *       "errors": [
+                     *         {
+                     *           "path": "optimizer.learningRate",
+                     *           "message": "Too small: expected number to be >0",
+                     *           "in": "body"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (only when the server runs with API_KEYS set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:unauthorized",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "send Authorization: Bearer <API key>",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/evaluate",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job with this id, or no dataset with this datasetId (of this tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:not_found",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "job 'job_0mwx5207r000f564bcbf' does not exist",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/evaluate",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job has no trained model yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:job_finished",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "job 'job_0mwx5207r000f564bcbf' is already completed",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/evaluate",
+                     *       "code": "job_finished"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per API key, per IP when open); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:rate_limited",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "more than 1200 requests in 60 s for this API key; retry after 12 seconds",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/evaluate",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis, the queue or the blob store is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:tsnn:problem:redis_unavailable",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Redis is unreachable; retry later",
+                     *       "instance": "/v1/jobs/job_0mwx5207r000f564bcbf/evaluate",
                      *       "code": "redis_unavailable"
                      *     }
                      */

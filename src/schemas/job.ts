@@ -134,3 +134,36 @@ export const MetricsSchema = z
     history: z.array(EpochMetricsSchema),
   })
   .meta({ id: 'Metrics' });
+
+/** Body of `POST /v1/jobs/{id}/evaluate`. */
+export const EvaluateBodySchema = z
+  .strictObject({ datasetId: z.string().min(1).max(64).describe('A stored labelled dataset with the columns the model was trained on') })
+  .meta({ id: 'EvaluateRequest' });
+
+const ClassMetricsSchema = z.object({
+  class: z.number().int(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  support: z.number().int().describe('Rows whose true class this is'),
+});
+
+/** Answer of `POST /v1/jobs/{id}/evaluate`: classification (binary too) or regression metrics. */
+export const EvaluationSchema = z
+  .union([
+    z.object({
+      rows: z.number().int(),
+      loss: z.number().describe('Mean cross-entropy, as the training curve reports it'),
+      accuracy: z.number(),
+      perClass: z.array(ClassMetricsSchema).describe('Precision, recall, F1 (0 where undefined) and support per class'),
+      confusionMatrix: z.array(z.array(z.number().int())).describe('confusionMatrix[true class][predicted class]'),
+    }),
+    z.object({
+      rows: z.number().int(),
+      loss: z.number().describe('Mean squared error as the training curve reports it (on normalized targets when the job normalized them)'),
+      mse: z.number(),
+      mae: z.number(),
+      r2: z.number().describe('Coefficient of determination, averaged over outputs'),
+    }),
+  ])
+  .meta({ id: 'Evaluation' });

@@ -65,6 +65,8 @@ export async function readmeSession(baseUrl: string, csv: string, opts: { idempo
   // 4. Predict (the stored normalization is applied to raw features)
   const p = await api.POST('/v1/jobs/{id}/predict', { params: { path: { id: job.id } }, body: { features: [[0.1, 0.85], [0.9, 0.15]] } });
   if (!p.data) throw new Error(`predict: ${p.response.status} ${JSON.stringify(p.error)}`);
+  // a JSON body is answered in JSON (text/csv is the answer to a CSV body asking for it)
+  if (typeof p.data === 'string') throw new Error('predict: a JSON body got a CSV answer');
 
   // A query parameter the route does not take: a typed client cannot even send it...
   // @ts-expect-error `limt` is not a query parameter of listJobs

@@ -44,6 +44,12 @@ export interface TableParser {
   discard(): void;
   /** The column names once the header (or first record) was read. */
   readonly columns: string[] | null;
+  /** Data rows read so far. */
+  readonly rowCount: number;
+  /** The target column (-1: none) once the header was read. */
+  readonly targetIndex: number;
+  /** The values read so far (complete rows, then the row being read), once the header was read. */
+  readonly values: { features: ValueMatrix; targets: ValueMatrix } | null;
 }
 
 const LF = 10;
@@ -69,6 +75,16 @@ export const tooManyRows = (maxRows: number) =>
   new HttpProblem(413, 'too_many_rows', `the dataset has more than ${maxRows} rows (MAX_DATASET_ROWS); send fewer rows or split it`, [
     { path: 'body', message: `at most ${maxRows} rows`, in: 'body' },
   ]);
+
+/** Options of {@link CsvTableParser} beyond the dataset defaults. */
+export interface CsvTableOptions {
+  /** Picks the target column from the header (its index, or -1 for none; may throw a problem). Default: `target`, else the last column. */
+  targetOf?: (columns: string[]) => number;
+  /** Fewest columns. Default 2 (features and a target). */
+  minColumns?: number;
+  /** Fewest data rows. Default 2. */
+  minRows?: number;
+}
 
 const isBlankByte = (c: number) => c === SPACE || c === TAB;
 
@@ -224,7 +240,20 @@ export class CsvTableParser implements TableParser {
     private readonly limits: TableLimits = {},
     /** Target column name known before the data (checked as soon as the header is read). */
     private readonly target?: string,
+    private readonly opts: CsvTableOptions = {},
   ) {}
+
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  get targetIndex(): number {
+    return this.targetCol;
+  }
+
+  get values(): { features: ValueMatrix; targets: ValueMatrix } | null {
+    return this.features && { features: this.features, targets: this.targets! };
+  }
 
   write(chunk: Buffer): void {
     if (!this.started) {
@@ -307,7 +336,7 @@ export class CsvTableParser implements TableParser {
     this.headerParts = [];
     if (header.every((h) => DECIMAL.test(h)))
       throw csvProblem(`the first line (${header.slice(0, 3).join(',')}${header.length > 3 ? ',…' : ''}) is all numbers: a header row naming the columns is required`, line);
-    if (header.length < 2) throw csvProblem('the CSV needs at least two columns: features and a target', line);
+    if (header.length < (this.opts.minColumns ?? 2)) throw csvProblem('the CSV needs at least two columns: features and a target', line);
     const unnamed = header.findIndex((h) => h === '');
     if (unnamed >= 0) throw csvProblem(`column ${unnamed + 1} has no name in the header; name every column`, line, unnamed + 1);
     const seen = new Map<string, number>();
@@ -315,7 +344,7 @@ export class CsvTableParser implements TableParser {
       if (seen.has(h)) throw csvProblem(`column name '${h.slice(0, 60)}' appears twice in the header (columns ${seen.get(h)! + 1} and ${i + 1}); rename one`, line, i + 1);
       seen.set(h, i);
     });
-    this.targetCol = this.target !== undefined ? targetIndex(header, this.target) : header.length - 1;
+    this.targetCol = this.opts.targetOf ? this.opts.targetOf(header) : this.target !== undefined ? targetIndex(header, this.target) : header.length - 1;
     this.columns = header;
     this.width = header.length;
     ({ features: this.features, targets: this.targets } = columnGroups());
@@ -480,7 +509,7 @@ export class CsvTableParser implements TableParser {
       } else if (this.col > 0) this.endCell(Buffer.alloc(0), 0, 0, this.offset, -1);
     }
     const rows = this.rows;
-    if (rows < 2) throw csvProblem(`the CSV has ${rows === 0 ? 'a header row but no data rows' : 'one data row'}; send at least 2 rows`);
+    if (rows < (this.opts.minRows ?? 2)) throw csvProblem(`the CSV has ${rows === 0 ? 'a header row but no data rows' : 'one data row'}; send at least ${this.opts.minRows ?? 2} rows`);
     return { columns: this.columns!, rows, target: this.targetCol, features: this.features!, targets: this.targets! };
   }
 

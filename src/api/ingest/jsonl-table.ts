@@ -33,6 +33,18 @@ export class JsonlTableParser implements TableParser {
     private readonly target?: string,
   ) {}
 
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  get targetIndex(): number {
+    return this.targetCol;
+  }
+
+  get values(): { features: ValueMatrix; targets: ValueMatrix } | null {
+    return this.features && { features: this.features, targets: this.targets! };
+  }
+
   write(chunk: Buffer): void {
     const last = chunk.lastIndexOf(10);
     if (last < 0) {

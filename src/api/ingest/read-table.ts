@@ -2,7 +2,7 @@ import type { Hash } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { HttpProblem } from '../problem.js';
-import { CsvTableParser, targetIndex, type ParsedTable, type TableLimits, type TableParser } from './csv-table.js';
+import { CsvTableParser, targetIndex, type CsvTableOptions, type ParsedTable, type TableLimits, type TableParser } from './csv-table.js';
 import { JsonlTableParser } from './jsonl-table.js';
 
 export type TableFormat = 'csv' | 'jsonl';
@@ -35,14 +35,24 @@ export interface ReadTableOptions {
   tooLarge?: () => Error;
 }
 
+/** Options of {@link readRows}: {@link readTable}'s, a consumer of complete rows, and CSV parser options. */
+export interface ReadRowsOptions extends ReadTableOptions {
+  csv?: CsvTableOptions;
+  /**
+   * Called after each chunk with the complete rows read since the last call (row-major, `width`
+   * values each: every column but the target), which are then dropped: memory stays one chunk.
+   */
+  onRows?: (features: Float32Array | Float64Array, rows: number, width: number) => Promise<void> | void;
+}
+
 export const bodyTooLarge = (maxBytes: number) => () =>
   new HttpProblem(413, 'fst_err_ctp_body_too_large', `the body is over ${maxBytes} bytes (MAX_DATASET_BYTES); send a smaller file or gzip it`, [
     { path: 'body', message: `at most ${maxBytes} bytes`, in: 'body' },
   ]);
 
 /** A parser of `format`. */
-export function tableParser(format: TableFormat, limits: TableLimits, target?: string): TableParser {
-  return format === 'csv' ? new CsvTableParser(limits, target) : new JsonlTableParser(limits, target);
+export function tableParser(format: TableFormat, limits: TableLimits, target?: string, csv?: CsvTableOptions): TableParser {
+  return format === 'csv' ? new CsvTableParser(limits, target, csv) : new JsonlTableParser(limits, target);
 }
 
 /**
@@ -51,8 +61,24 @@ export function tableParser(format: TableFormat, limits: TableLimits, target?: s
  * body. Any failure (a bad cell, a limit, a cut connection, bad gzip) frees what was parsed and
  * throws an {@link HttpProblem}.
  */
-export async function readTable(source: AsyncIterable<Buffer>, opts: ReadTableOptions): Promise<ParsedTable> {
-  const parser = tableParser(opts.format, opts.limits, opts.target);
+export function readTable(source: AsyncIterable<Buffer>, opts: ReadTableOptions): Promise<ParsedTable> {
+  return readRows(source, opts);
+}
+
+/** {@link readTable}, handing complete rows to `opts.onRows` as they arrive when it is given. */
+export async function readRows(source: AsyncIterable<Buffer>, opts: ReadRowsOptions): Promise<ParsedTable> {
+  const parser = tableParser(opts.format, opts.limits, opts.target, opts.csv);
+  let taken = 0;
+  const drain = async () => {
+    const v = parser.values;
+    const rows = parser.rowCount - taken;
+    if (!opts.onRows || !v || rows === 0) return;
+    const width = parser.columns!.length - (parser.targetIndex >= 0 ? 1 : 0);
+    await opts.onRows(v.features.view(), rows, width);
+    v.features.dropFront(rows * width);
+    if (parser.targetIndex >= 0) v.targets.dropFront(rows);
+    taken += rows;
+  };
   const tooLarge = opts.tooLarge ?? bodyTooLarge(opts.maxBytes);
   let read = 0;
   let reported = 0;
@@ -87,9 +113,12 @@ export async function readTable(source: AsyncIterable<Buffer>, opts: ReadTableOp
           { path: 'body', message: `at most ${opts.maxBytes} bytes decompressed`, in: 'body' },
         ]);
       parser.write(chunk);
+      await drain();
     }
     opts.onProgress?.(read);
-    return parser.end();
+    const table = parser.end();
+    await drain();
+    return table;
   } catch (err) {
     parser.discard();
     throw asProblem(err);

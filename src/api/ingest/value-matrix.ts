@@ -99,6 +99,13 @@ export class ValueMatrix {
     return (this.f32 ?? this.f64)!.subarray(0, this.length);
   }
 
+  /** Drops the first `n` values (moving the rest, a partial row, to the front): a consumer has taken them. */
+  dropFront(n: number): void {
+    const a = (this.f32 ?? this.f64)!;
+    a.copyWithin(0, n, this.length);
+    this.length -= n;
+  }
+
   /** The values as a typed array of exactly `length` (the buffer shrunk to fit); the matrix is done. */
   finish(): Float32Array | Float64Array {
     const Ctor = this.f64 ? Float64Array : Float32Array;
