@@ -28,7 +28,7 @@ function canonical(v: unknown): string {
 export async function checkpointToStartFrom(svc: Services, tenant: string, body: JobSubmission): Promise<{ checkpoint: Checkpoint; record: JobFromCheckpoint }> {
   const from = body.fromCheckpoint!;
   const source = await svc.jobs.get(from.jobId, tenant);
-  if (!source) throw new HttpProblem(404, 'job_not_found', `job '${from.jobId}' does not exist`, [{ path: 'fromCheckpoint.jobId', message: 'no such job', in: 'body' }]);
+  if (!source) throw new HttpProblem(404, 'not_found', `job '${from.jobId}' does not exist`, [{ path: 'fromCheckpoint.jobId', message: 'no such job', in: 'body' }]);
   const store = new CheckpointStore(svc.redis, svc.keys);
   const kept = await store.listKept(source.id);
   if (kept.length === 0)
