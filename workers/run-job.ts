@@ -2,6 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { DivergenceError, InvalidSpecError, TrainingAbortedError, train, validateSpec } from '../src/core/index.js';
 import type { Checkpoint, DataSet, Progress, TrainResult, TrainingSpec } from '../src/core/types.js';
 import type { JobError, JobResult } from '../src/schemas/job.js';
+import { keptModel, type KeptModel } from '../src/storage/kept-model.js';
 import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheckpoint } from '../src/storage/checkpoint-store.js';
 import { BlobStoreUnavailableError } from '../src/storage/blobs/blob-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
@@ -107,8 +108,8 @@ class EtaClock {
 }
 
 /** Fails the job for good (record, terminal event) and tells BullMQ not to retry. */
-async function failForGood(ctx: RunContext, jobId: string, error: JobError, attempt?: number): Promise<never> {
-  await ctx.jobs.finish(jobId, ['running', 'queued'], 'failed', { error }, { attempt });
+async function failForGood(ctx: RunContext, jobId: string, error: JobError, attempt?: number, kept?: KeptModel | null): Promise<never> {
+  await ctx.jobs.finish(jobId, ['running', 'queued'], 'failed', { error, ...(kept ? { artifacts: kept.artifacts, progress: kept.progress } : {}) }, { attempt });
   ctx.log?.({ jobId, code: error.code, path: error.path }, 'job failed');
   throw new UnrecoverableError(`${error.code}: ${error.message}`);
 }
@@ -355,20 +356,15 @@ function featureNamesOf(meta: { features: number; columns?: string[] }): Pick<Da
 }
 
 /**
- * Stores the model of checkpoint `c` and its finished epochs' history (fenced by the attempt) so
- * a stopped job stays downloadable. Returns the core's result for them, or null when no epoch
- * had finished (or the dataset is gone): then nothing is stored.
- * @throws JobFencedError when another attempt owns the job now.
+ * What a job stopped at checkpoint `c` keeps (model, metrics, result figures, a progress that
+ * agrees with them), built by the core from the checkpoint alone; null when no epoch had finished.
+ * The finish step stores it with the status, fenced by the attempt.
  */
-async function keepCheckpointModel(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint): Promise<TrainResult | null> {
-  if (c.epoch < 1) return null;
-  const loaded = await ctx.datasets.load((await ctx.jobs.get(jobId))!.datasetId);
-  if (!loaded) return null;
-  const data: DataSet = { features: loaded.features, targets: loaded.targets, rows: loaded.meta.rows, featureCount: loaded.meta.features, targetWidth: loaded.meta.targets, ...featureNamesOf(loaded.meta) };
-  // Resuming with `epochs` = the checkpoint's epoch runs no step: it only builds the model.
-  const r = await train({ ...spec, epochs: c.epoch }, data, { resumeFrom: c });
-  if (!(await ctx.jobs.saveArtifacts(jobId, r.model, r.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
-  return r;
+async function keptFrom(ctx: RunContext, jobId: string, spec: TrainingSpec, c: Checkpoint, stoppedEarly = false): Promise<KeptModel | null> {
+  const job = await ctx.jobs.get(jobId);
+  const meta = job ? await ctx.datasets.get(job.datasetId) : null;
+  if (!meta) return null;
+  return keptModel(spec, c, { rows: meta.rows, ...featureNamesOf(meta) }, stoppedEarly);
 }
 
 /**
@@ -376,40 +372,30 @@ async function keepCheckpointModel(ctx: RunContext, jobId: string, attemptNo: nu
  * history) is kept downloadable, and the job fails with code `timeout` without retry.
  */
 async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, maxDurationSeconds: number, c: Checkpoint): Promise<never> {
-  const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
-  const kept = r ? `the model at that point (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept` : 'no epoch had finished, so there is no model';
-  return failForGood(ctx, jobId, { code: 'timeout', message: `maxDurationSeconds (${maxDurationSeconds}) exceeded at epoch ${c.epoch}, step ${c.step}; ${kept}` }, attemptNo);
+  const kept = await keptFrom(ctx, jobId, spec, c);
+  const what = kept ? kept.summary : 'no epoch had finished, so there is no model';
+  return failForGood(ctx, jobId, { code: 'timeout', message: `maxDurationSeconds (${maxDurationSeconds}) exceeded at epoch ${c.epoch}, step ${c.step}; ${what}` }, attemptNo, kept);
 }
 
 /**
  * A cancel stopped the running job (at `at`): the model after its last finished epoch (`c`, the
  * last epoch-end checkpoint; the abort position only when this attempt resumed mid-epoch and
- * finished no epoch) and that history are kept, `result` carries their figures, status `cancelled`.
+ * finished no epoch) and that history are kept, `result` carries their figures and `progress`
+ * points at the same epoch, status `cancelled`.
  */
 async function cancelled(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint, at: string): Promise<'cancelled' | 'skipped'> {
-  const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
-  const result = r ? checkpointResult(r, false) : undefined;
-  const kept = r ? `the model after epoch ${r.epochsRun} (weightsHash ${r.weightsHash}) and ${r.history.length} epochs of metrics are kept` : 'no epoch had finished, so there is no model';
-  const done = await ctx.jobs.finish(jobId, ['running'], 'cancelled', { ...(result ? { result } : {}), error: { code: 'cancelled', message: `cancelled by request at ${at}; ${kept}` } }, { attempt: attemptNo });
+  const kept = await keptFrom(ctx, jobId, spec, c);
+  const what = kept ? kept.summary : 'no epoch had finished, so there is no model';
+  const done = await ctx.jobs.finish(
+    jobId,
+    ['running'],
+    'cancelled',
+    { ...(kept ? { result: kept.result, artifacts: kept.artifacts, progress: kept.progress } : {}), error: { code: 'cancelled', message: `cancelled by request at ${at}; ${what}` } },
+    { attempt: attemptNo },
+  );
   if (!done.applied) return 'skipped';
-  ctx.log?.({ jobId, at, epochsKept: r?.epochsRun ?? 0 }, 'job cancelled');
+  ctx.log?.({ jobId, at, epochsKept: kept?.result.epochsRun ?? 0 }, 'job cancelled');
   return 'cancelled';
-}
-
-/** The job result of a model rebuilt from an epoch-end checkpoint. */
-function checkpointResult(r: TrainResult, stoppedEarly: boolean): JobResult {
-  return {
-    loss: r.loss,
-    ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
-    ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
-    ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
-    epochsRun: r.epochsRun,
-    stoppedEarly,
-    weightsHash: r.weightsHash,
-    // The rebuild ran no step: time and throughput are the finished epochs' own.
-    durationMs: r.history.reduce((t, m) => t + m.durationMs, 0),
-    samplesPerSecond: r.history.at(-1)?.samplesPerSecond ?? 0,
-  };
 }
 
 /**
@@ -417,8 +403,8 @@ function checkpointResult(r: TrainResult, stoppedEarly: boolean): JobResult {
  * epoch are kept (`result`, `stoppedEarly: true`), status `pruned`.
  */
 async function pruned(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint): Promise<'pruned' | 'skipped'> {
-  const r = await keepCheckpointModel(ctx, jobId, attemptNo, spec, c);
-  const done = await ctx.jobs.finish(jobId, ['running'], 'pruned', r ? { result: checkpointResult(r, true) } : {}, { attempt: attemptNo });
+  const kept = await keptFrom(ctx, jobId, spec, c, true);
+  const done = await ctx.jobs.finish(jobId, ['running'], 'pruned', kept ? { result: kept.result, artifacts: kept.artifacts, progress: kept.progress } : {}, { attempt: attemptNo });
   if (!done.applied) return 'skipped';
   ctx.log?.({ jobId, epoch: c.epoch }, 'sweep trial pruned');
   return 'pruned';

@@ -202,16 +202,18 @@ export class JobStore {
     id: string,
     from: readonly JobStatus[],
     to: 'completed' | 'failed' | 'cancelled' | 'pruned',
-    extra: { result?: JobResult; error?: JobError } = {},
+    extra: { result?: JobResult; error?: JobError; progress?: JobProgress; artifacts?: { model: Model; history: EpochMetrics[] } } = {},
     opts: { attempt?: number } = {},
   ): Promise<TransitionResult> {
     const current = await this.get(id);
     if (!current) return { applied: false, previous: '', eventId: 0, attempts: 0 };
     const finishedAt = new Date().toISOString();
     const fields: Fields = { status: to, finishedAt };
-    if (extra.result) fields.result = JSON.stringify(extra.result);
-    if (extra.error) fields.error = JSON.stringify(extra.error);
-    const job: Job = { ...current, status: to, finishedAt, ...extra };
+    const { artifacts, ...record } = extra;
+    if (record.result) fields.result = JSON.stringify(record.result);
+    if (record.error) fields.error = JSON.stringify(record.error);
+    if (record.progress) fields.progress = JSON.stringify(record.progress);
+    const job: Job = { ...current, status: to, finishedAt, ...record };
     const k = this.keys;
     const [applied, previous, eventId, attempts] = await this.r.tsnnFinish(
       k.job(id),
@@ -224,6 +226,9 @@ export class JobStore {
       String(this.retentionSeconds),
       to,
       JSON.stringify(job),
+      // kept model and metrics, written in the same step as the status
+      artifacts ? JSON.stringify(artifacts.model) : '',
+      artifacts ? JSON.stringify(artifacts.history) : '',
       ...flat(fields),
     );
     // Second step, on the dataset's slot: idempotent, and the sweeper drops ended jobs left there by a crash.

@@ -45,8 +45,9 @@ return {1, st, seq, attempts}
  * 'fenced' when the attempt did not match.
  * Every key is the job's (one slot on a cluster): the caller then removes the job from its
  * dataset's active-job set, a separate idempotent step (JobStore.finish).
+ * ARGV[6]/ARGV[7], when not '', are the model and metrics the outcome keeps (written with the status).
  * KEYS: job hash, stream, model, metrics, checkpoint. ARGV: from, attempt|'', ttlSeconds,
- * eventType, eventData, field, value, ...
+ * eventType, eventData, model|'', metrics|'', field, value, ...
  */
 const FINISH = `
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -56,7 +57,9 @@ if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= attempts then return {0, 'fenced', 0, 
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then allowed = true end end
 if not allowed then return {0, st, 0, attempts} end
-if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7]) end
+if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
 local seq = redis.call('HINCRBY', KEYS[1], 'eventSeq', 1)
 redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[4], 'data', ARGV[5])
 redis.call('DEL', KEYS[5])

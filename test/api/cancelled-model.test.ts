@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { problem, testApp } from '../helpers/app.js';
-import { moonsSpec } from '../helpers/data.js';
+import { moons, moonsSpec } from '../helpers/data.js';
+import { train, type Checkpoint, type TrainingSpec } from '../../src/core/index.js';
+import { CheckpointStore } from '../../src/storage/checkpoint-store.js';
 
 // The 409 of a cancelled job without a model says why; a job cancelled while queued to resume
 // (handed back by a stopping worker, or waiting out a retry) had finished epochs that are not kept.
@@ -38,3 +40,44 @@ describe('GET /model of a cancelled job without a model', () => {
     expect(b).toMatch(/with 2 finished epoch\(s\)/);
   });
 });
+
+describe('a job cancelled while queued to resume keeps the model of its last finished epoch', () => {
+  it('from the epoch end kept beside a mid-epoch hand-back checkpoint: result, progress and model agree, epochs counted from 0', async () => {
+    const rows = moons(120);
+    const ds = await app.svc.datasets.create({ tenant: 'default', name: 'm', rows: rows.length, featureCount: 2, targetWidth: 1, features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])) });
+    const body = moonsSpec(ds.id, 10);
+    const { datasetId: _d, ...spec } = body;
+    const data = { features: rows.map((r) => r.slice(0, 2)), targets: rows.map((r) => r[2]) };
+    // what a worker did: ran epochs 0-2 (each end kept), was stopped inside epoch 3 and handed the job back
+    const job = await app.svc.jobs.create('default', body);
+    await app.svc.jobs.transition(job.id, ['queued'], { status: 'running', startedAt: new Date().toISOString() }, { incrementAttempts: true });
+    const store = new CheckpointStore(app.svc.redis, app.svc.keys);
+    let mid: Checkpoint | undefined;
+    const ends: Checkpoint[] = [];
+    await train({ ...(spec as TrainingSpec), epochs: 4 }, data, {
+      checkpointEveryMs: 0,
+      onCheckpoint: (c) => {
+        if (c.step === 0) ends.push(structuredClone(c));
+        else if (c.epoch === 3 && !mid) mid = structuredClone(c);
+      },
+    });
+    await store.keep(job.id, ends[2], 3, 3600);
+    await store.write(job.id, 1, { checkpoint: mid!, status: 'queued', event: { type: 'status', data: { status: 'queued', handback: true, reason: 'test' } } });
+    expect((await app.svc.jobs.get(job.id))!.status).toBe('queued');
+
+    const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
+    expect(res.statusCode, res.body).toBe(200);
+    const after3 = await train({ ...(spec as TrainingSpec), epochs: 3 }, data);
+    const j = res.json();
+    expect(j.status).toBe('cancelled');
+    expect(j.result).toMatchObject({ epochsRun: 3, weightsHash: after3.weightsHash, loss: after3.loss });
+    expect(j.progress).toMatchObject({ epoch: 2, epochs: 10, loss: after3.loss });
+    expect(j.error.message).toBe(`cancelled by request while queued to resume; the model after epoch 2 (3 epochs finished, weightsHash ${after3.weightsHash}) and its metrics are kept`);
+    const model = await app.inject({ url: `/v1/jobs/${job.id}/model` });
+    expect(model.statusCode).toBe(200);
+    expect(model.json().weightsHash).toBe(after3.weightsHash);
+    const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
+    expect((Array.isArray(metrics) ? metrics : metrics.items ?? metrics.history).map((m: { epoch: number }) => m.epoch)).toEqual([0, 1, 2]);
+  });
+});
+

@@ -85,6 +85,9 @@ describe('cancelled jobs keep their artifacts', () => {
     expect(model.weightsHash).toBe(await referenceHash(longSpec(n), data));
     expect(job.result).toMatchObject({ epochsRun: n, weightsHash: model.weightsHash, loss: final.history[n - 1].loss, stoppedEarly: false });
     expect(job.error!.message).toContain(model.weightsHash);
+    // Progress and result agree (the throttled progress lagged the kept model), epochs counted from 0.
+    expect(job.progress).toMatchObject({ epoch: n - 1, loss: final.history[n - 1].loss });
+    expect(job.error!.message).toMatch(new RegExp(`; the model after epoch ${n - 1} \\(${n} epochs finished, weightsHash ${model.weightsHash}\\) and its metrics are kept$`));
 
     const pred = await fetch(`${api.base}/v1/jobs/${running}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: [[0, 0.5], [1.5, -0.3]] }) });
     expect(pred.status).toBe(200);

@@ -99,7 +99,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
         !job.startedAt
           ? `job '${id}' was cancelled before training started: no model`
           : finishedEpochs > 0
-            ? // Cancelled while queued to resume: the API's queued cancel does not rebuild the checkpoint's model.
+            ? // Cancelled while queued to resume with no epoch-end checkpoint to rebuild the model from.
               `job '${id}' was cancelled while queued to resume (after a worker hand-back or a retry) with ${finishedEpochs} finished epoch(s); their model was not kept`
             : `job '${id}' was cancelled before its first epoch finished: no model`,
       );

@@ -12,9 +12,11 @@ import { reserveActiveJob } from '../limits.js';
 import { validateSpec } from '../../core/spec.js';
 import { DryRunQuerySchema, JobEstimateSchema } from '../../schemas/estimate.js';
 import { Estimator } from '../estimate.js';
+import type { TrainingSpec } from '../../core/types.js';
+import { CheckpointStore } from '../../storage/checkpoint-store.js';
+import { keptModel, type KeptModel } from '../../storage/kept-model.js';
 import { checkWebhookUrl } from './webhooks.js';
 import { checkpointToStartFrom } from '../from-checkpoint.js';
-import { CheckpointStore } from '../../storage/checkpoint-store.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': IdempotencyKeyHeader.optional().describe('Same key and body → same job'),
@@ -43,6 +45,25 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       targetsCache.set(ds.id, targets);
     }
     return targets;
+  }
+
+  /**
+   * What a queued job that already ran keeps: the model of its last finished epoch, from its
+   * checkpoint (an epoch end) or, when that checkpoint is mid-epoch, the epoch end kept beside it.
+   */
+  async function keptOfQueued(job: Job): Promise<KeptModel | null> {
+    const store = new CheckpointStore(svc.redis, svc.keys);
+    const saved = await store.load(job.id);
+    if (!saved) return null;
+    const c = saved.checkpoint.step === 0 ? saved.checkpoint : await store.loadKept(job.id, saved.checkpoint.epoch);
+    const ds = await svc.datasets.get(job.datasetId);
+    if (!c || !ds) return null;
+    const featureNames = ds.columns?.length === ds.features ? ds.columns : undefined;
+    try {
+      return keptModel(job.spec as unknown as TrainingSpec, c, { rows: ds.rows, ...(featureNames ? { featureNames } : {}) });
+    } catch {
+      return null; // a checkpoint of another core version: nothing to keep
+    }
   }
 
   /** Waits for a job another request is creating under the same Idempotency-Key. */
@@ -176,7 +197,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       const job = await svc.jobs.get(id, req.tenant);
       if (!job) throw notFound('job', id);
       if (TERMINAL_STATUSES.includes(job.status)) throw new HttpProblem(409, 'job_finished', `job '${id}' is already ${job.status}`);
-      const done = await svc.jobs.finish(id, ['queued'], 'cancelled', { error: { code: 'cancelled', message: 'cancelled by request' } });
+      // A job queued again after it ran (handed back, retry backoff) keeps the model of its last finished epoch.
+      const kept = job.status === 'queued' && job.startedAt ? await keptOfQueued(job) : null;
+      const done = await svc.jobs.finish(id, ['queued'], 'cancelled', {
+        ...(kept ? { result: kept.result, artifacts: kept.artifacts, progress: kept.progress } : {}),
+        error: { code: 'cancelled', message: kept ? `cancelled by request while queued to resume; ${kept.summary}` : 'cancelled by request' },
+      });
       if (done.applied) {
         await svc.queue.removeWaiting(id);
         return reply.code(200).send((await svc.jobs.get(id))!);
