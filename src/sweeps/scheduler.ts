@@ -67,8 +67,11 @@ export class SweepScheduler {
     } as JobSubmission;
   }
 
-  /** Brings sweep `id` up to date: ends finished trials, starts pending ones, retires it when done. */
-  async settle(id: string): Promise<void> {
+  /**
+   * Brings sweep `id` up to date: ends finished trials, starts pending ones, retires it when done.
+   * With `reconcile` (the periodic pass) queued trials are also enqueued again (a no-op unless lost).
+   */
+  async settle(id: string, { reconcile = false } = {}): Promise<void> {
     const { sweeps, jobs } = this.d;
     let meta = await sweeps.meta(id);
     if (!meta) return;
@@ -84,6 +87,9 @@ export class SweepScheduler {
       }
       const ended = TERMINAL_STATUSES.includes(job.status) ? job : meta.status === 'cancelled' ? await this.cancelJob(job) : null;
       if (ended) await this.endTrial(meta, trial, ended);
+      // Queued but maybe never enqueued (the queue failed right after the job was created): adding
+      // the same id again is a no-op while BullMQ holds it.
+      else if (job.status === 'queued' && reconcile) await this.d.queue.enqueue(job.id, { sweepId: id });
     }
     meta = (await sweeps.meta(id)) ?? meta;
     if (meta.status === 'running') await this.fill(meta);
@@ -92,7 +98,7 @@ export class SweepScheduler {
 
   /** Settles every running sweep (the workers' periodic reconciliation). */
   async settleAll(): Promise<void> {
-    for (const id of await this.d.sweeps.running()) await this.settle(id).catch((err: unknown) => this.d.log?.({ sweepId: id, err: String(err) }, 'sweep reconcile failed'));
+    for (const id of await this.d.sweeps.running()) await this.settle(id, { reconcile: true }).catch((err: unknown) => this.d.log?.({ sweepId: id, err: String(err) }, 'sweep reconcile failed'));
   }
 
   /** Cancels a running sweep: no trial starts any more, queued trials are cancelled, running ones stop within a batch. */

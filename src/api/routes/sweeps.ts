@@ -175,7 +175,9 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       }
       const meta = await svc.sweeps.create(req.tenant, id, body, trials.map((t) => ({ params: t.params, jobId: newId('job') })));
-      await scheduler.settle(id);
+      // The sweep exists from here on: a queue outage while its first trials are queued leaves them
+      // to the workers' periodic reconciliation instead of failing the request.
+      await scheduler.settle(id).catch((err: unknown) => req.log.warn({ sweepId: id, err: String(err) }, 'sweep trials not queued yet; the workers will'));
       req.log.info({ sweepId: id, trials: trials.length, datasetId: ds.id }, 'sweep started');
       return reply.code(202).header('location', `/v1/sweeps/${id}`).send(await sweepView(svc.sweeps, svc.jobs, meta));
     },
