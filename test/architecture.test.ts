@@ -73,6 +73,14 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('no file of src/core imports a package or a Node module, at run time or build time (build tools live in scripts/)', () => {
+    const bad: string[] = [];
+    for (const f of files.filter((f) => inside(f, 'src/core')))
+      for (const e of graph.get(f)!) if (!e.local && !e.typeOnly) bad.push(`${f} → '${e.to}'`);
+    expect(files.filter((f) => inside(f, 'src/core')).length).toBeGreaterThan(20);
+    expect(bad).toEqual([]);
+  });
+
   it('nothing outside the API layer imports src/api (scripts may start the app); nothing in src imports workers/', () => {
     const bad: string[] = [];
     for (const [f, edges] of graph)

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { relaxedSimdAvailable, wasmAvailable, wasmKernels, type WasmKernels } from '../../../src/core/kernels/wasm/wasm-kernels.js';
-import { compileKernelModules, renderGeneratedModule } from '../../../src/core/kernels/wasm/compile.js';
+import { compileKernelModules, renderGeneratedModule } from '../../../scripts/wasm/compile.js';
 
 // Node 20 validates relaxed SIMD only behind this flag; set before the kernels compile (lazily).
 setFlagsFromString('--experimental-wasm-relaxed-simd');

@@ -1,9 +1,9 @@
 /*
  * WAT → wasm bytes with wabt (a devDependency), shared by the build script and the staleness
- * test. Build-time only: nothing in the training path imports this file.
+ * test. A build tool: it lives outside src/core (the core imports no package).
  */
 import wabtInit from 'wabt';
-import { gemmWat } from './gemm-wat.js';
+import { gemmWat } from '../../src/core/kernels/wasm/gemm-wat.js';
 
 export interface KernelModules {
   /** SIMD128 only: runs on any Node ≥ 16. */
