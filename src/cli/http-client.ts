@@ -57,7 +57,7 @@ export interface ApiClientOptions {
 }
 
 export interface RequestOptions {
-  /** JSON-serialised unless it is a string, Blob, FormData or Uint8Array. */
+  /** JSON-serialised unless it is a string, Blob, FormData, Uint8Array or ReadableStream (streamed). */
   body?: unknown;
   headers?: Record<string, string>;
   /** `json` (default) parses the body, `text` returns it, `response` hands back the raw response. */
@@ -89,7 +89,7 @@ export class ApiClient {
     let body: RequestInit['body'];
     const b = opts.body;
     if (b === undefined) body = undefined;
-    else if (typeof b === 'string' || b instanceof Blob || b instanceof FormData || b instanceof Uint8Array) body = b as RequestInit['body'];
+    else if (typeof b === 'string' || b instanceof Blob || b instanceof FormData || b instanceof Uint8Array || b instanceof ReadableStream) body = b as RequestInit['body'];
     else {
       body = JSON.stringify(b);
       headers['content-type'] ??= 'application/json';
@@ -97,7 +97,8 @@ export class ApiClient {
     const url = this.url(path);
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body, signal: opts.signal });
+      // a stream body is sent as it is read (Node's fetch needs duplex 'half' for it)
+      res = await fetch(url, { method, headers, body, signal: opts.signal, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       throw new ConnectionError(url, (err as { cause?: unknown }).cause ?? err);
     }

@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { deleteDataset, getDataset, listDatasets, uploadDataset } from './commands/datasets.js';
 import { cancelJob, getJob, listJobs, train, watch } from './commands/jobs.js';
-import { downloadModel, predict } from './commands/predict.js';
+import { downloadModel, evaluate, predict } from './commands/predict.js';
 import { cancelSweep, createSweep, getSweep, listSweeps, sweepTrials, watchSweep } from './commands/sweeps.js';
 import { createWebhook, deleteWebhook, listCheckpoints, listDeliveries, listWebhooks, redeliver, webhookSecret } from './commands/webhooks.js';
 import { ApiClient, ConnectionError, HttpError } from './http-client.js';
@@ -27,7 +27,8 @@ function optimizerFlagLines(): string {
 export const USAGE = `Usage: trainer <command> [options]
 
 Commands
-  datasets upload <file.csv> [--target <col>] [--name <name>]   upload a CSV (target: default last column)
+  datasets upload <file.csv> [--target <col>] [--name <name>]   upload a CSV, streamed with a byte progress bar and rate
+                                                                   (target: default last column; .jsonl, .gz too)
   datasets list | get <id> | delete <id>
   train --dataset <id> [--spec spec.json] [flags] [--detach]     submit a job and follow it with a progress bar
       --layers 16:relu,2:softmax --init he_normal --loss softmax_cross_entropy
@@ -43,6 +44,7 @@ ${optimizerFlagLines()}
   jobs get <id> | watch <id> | cancel <id>
   jobs checkpoints <id>                                            kept epoch-end checkpoints (continue: train --from-checkpoint)
   predict <job> <file.csv> [--target <col>] [-o predictions.json]
+  evaluate <job> <dataset>                                         metrics on a stored labelled dataset, confusion matrix
   model <job> [-o model.json] [--format json|onnx|tfjs]          (also: jobs model <id> …) onnx: bytes; tfjs: -o is a directory
   sweep create <sweep.json> [--dataset <id>] [--dry-run] [--detach] [--idempotency-key <key>]
                                                                    a sweep (body of POST /v1/sweeps), then watch it
@@ -93,6 +95,7 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   'jobs watch': { quiet: { type: 'boolean', short: 'q' } },
   'jobs cancel': {},
   predict: { target: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  evaluate: {},
   model: { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
   'jobs model': { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
   'jobs checkpoints': {},
@@ -217,6 +220,9 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       case 'predict':
         need(2, '<job-id> <file.csv>');
         return await predict(api, io, g, pos[0], pos[1], { target: s('target'), output: s('output') });
+      case 'evaluate':
+        need(2, '<job-id> <dataset-id>');
+        return await evaluate(api, io, g, pos[0], pos[1]);
       case 'model':
       case 'jobs model':
         need(1, '<job-id>');

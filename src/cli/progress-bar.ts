@@ -128,3 +128,72 @@ export class ProgressBar {
     this.drawn = false;
   }
 }
+
+/** `12.3 MiB` (binary units; KiB below 1 MiB, GiB from 1 GiB). */
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/**
+ * A byte progress bar for an upload: bytes sent, bar, rate, ETA. Redraws in place on a TTY (at
+ * most every 100 ms); on a pipe it prints a line per 25 % instead.
+ */
+export class ByteProgressBar {
+  private readonly stream: NodeJS.WriteStream;
+  private readonly width: number;
+  private readonly now: () => number;
+  private readonly start: number;
+  private lastDraw = -Infinity;
+  private lastQuarter = -1;
+  private drawn = false;
+
+  constructor(
+    private readonly total: number,
+    opts: ProgressBarOptions = {},
+  ) {
+    this.stream = opts.stream ?? process.stderr;
+    this.width = opts.width ?? 24;
+    this.now = opts.now ?? Date.now;
+    this.start = this.now();
+  }
+
+  /** Bytes per second since the start. */
+  rate(sent: number): number {
+    const s = (this.now() - this.start) / 1000;
+    return s > 0 ? sent / s : 0;
+  }
+
+  /** The line for `sent` bytes (no control characters). */
+  line(sent: number): string {
+    const f = this.total > 0 ? Math.min(1, sent / this.total) : 0;
+    const filled = Math.round(f * this.width);
+    const rate = this.rate(sent);
+    const eta = rate > 0 ? ((this.total - sent) / rate) * 1000 : undefined;
+    return `uploading ${formatBytes(sent)}/${formatBytes(this.total)} ${'█'.repeat(filled)}${'░'.repeat(this.width - filled)} ${(f * 100).toFixed(0).padStart(3)}% ${formatBytes(rate)}/s ETA ${formatDuration(f >= 1 ? 0 : eta)}`;
+  }
+
+  update(sent: number): void {
+    const t = this.now();
+    if (this.stream.isTTY) {
+      if (t - this.lastDraw < 100 && sent < this.total) return;
+      this.lastDraw = t;
+      const cols = this.stream.columns || 120;
+      this.stream.write(`\r\x1b[2K${this.line(sent).slice(0, cols - 1)}`);
+      this.drawn = true;
+    } else {
+      const quarter = this.total > 0 ? Math.floor((4 * sent) / this.total) : 0;
+      if (quarter > this.lastQuarter) {
+        this.lastQuarter = quarter;
+        this.stream.write(this.line(sent) + '\n');
+      }
+    }
+  }
+
+  /** Leave the bar's line. */
+  done(): void {
+    if (this.drawn) this.stream.write('\n');
+    this.drawn = false;
+  }
+}

@@ -64,6 +64,9 @@ describe('trainer CLI against a running server', () => {
     expect(human.stdout.trim()).toMatch(/^\S+$/);
     expect(human.stderr).toContain('400 rows, 2 features');
     expect(human.stderr).toContain('2 classes');
+    // the byte progress (one line per quarter on a pipe) and the ingest rate
+    expect(human.stderr).toMatch(/uploading \S+ KiB\/\S+ KiB .* 100% \S+ [KMG]iB\/s/);
+    expect(human.stderr).toMatch(/KiB in \d+\.\d s \(\S+ [KMG]iB\/s\)/);
     const r = await cli(['datasets', 'upload', 'moons.csv', '--target', 'label', '--json']);
     const ds = json(r);
     expect(ds).toMatchObject({ name: 'moons', rows: 400, features: 2, classes: 2, targetKind: 'integer' });
@@ -176,6 +179,20 @@ describe('trainer CLI against a running server', () => {
     const lines = human.stdout.trim().split('\n');
     expect(lines).toHaveLength(400);
     expect(lines.map((l) => Number(l.split('\t')[0]))).toEqual(predictions);
+  });
+
+  it('evaluate prints accuracy, per-class metrics and the confusion matrix; --json the metrics', async () => {
+    const r = json<{ rows: number; accuracy: number; confusionMatrix: number[][]; perClass: { support: number }[] }>(await cli(['evaluate', jobId, datasetId, '--json']));
+    expect(r.rows).toBe(400);
+    expect(r.accuracy).toBeGreaterThan(0.9);
+    expect(r.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(400);
+    expect(r.perClass.map((c) => c.support)).toEqual([200, 200]);
+    const human = await cli(['evaluate', jobId, datasetId]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/rows 400 {2}loss \S+ {2}accuracy \d+\.\d\d%/);
+    expect(human.stdout).toMatch(/CLASS +PRECISION +RECALL +F1 +SUPPORT/);
+    expect(human.stdout).toContain('confusion matrix (rows: true class, columns: predicted)');
+    expect(human.stdout).toMatch(new RegExp(`true +1 +${r.confusionMatrix[1][0]} +${r.confusionMatrix[1][1]}`));
   });
 
   it("predict reads the file's header and the model's column names, not the job's dataset: another column order, dataset deleted", async () => {

@@ -229,7 +229,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
           const trained = await svc.datasets.get(job.datasetId);
           const out = await bulkPredict(req.body as Readable, {
             model,
-            columns: trained?.columns,
+            columns: model.featureNames ? [...model.featureNames] : trained?.columns,
             targetColumns: trained?.targetColumns,
             media,
             maxBytes,
@@ -279,7 +279,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
       const ds = await svc.datasets.get(datasetId, req.tenant);
       if (!ds) throw new HttpProblem(404, 'dataset_not_found', `dataset '${datasetId}' does not exist`, [{ path: 'datasetId', message: 'no such dataset', in: 'body' }]);
       const trained = job.datasetId === datasetId ? ds : await svc.datasets.get(job.datasetId);
-      checkEvaluationData(model, ds, trained?.columns);
+      checkEvaluationData(model, ds, model.featureNames ? [...model.featureNames] : trained?.columns);
       const loaded = await svc.datasets.load(datasetId);
       if (!loaded) throw new HttpProblem(404, 'dataset_not_found', `dataset '${datasetId}' does not exist`, [{ path: 'datasetId', message: 'no such dataset', in: 'body' }]);
       const { features, targets } = loaded;

@@ -3,7 +3,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { ApiClient } from '../http-client.js';
-import { type GlobalOptions, type Io, printJson } from '../output.js';
+import { type GlobalOptions, type Io, printJson, table } from '../output.js';
+import { formatNumber } from '../progress-bar.js';
 import { UsageError } from '../spec-flags.js';
 
 const enc = encodeURIComponent;
@@ -114,5 +115,47 @@ export async function downloadModel(api: ApiClient, io: Io, g: GlobalOptions, id
   const m = JSON.parse(text) as { layers?: unknown[]; weightsHash?: string };
   if (g.json) printJson(io, { id, file: output, bytes: Buffer.byteLength(text), weightsHash: m.weightsHash });
   else io.err.write(`wrote ${output} (${Buffer.byteLength(text)} bytes, ${m.layers?.length ?? '?'} layers, weights ${m.weightsHash ?? '?'})\n`);
+  return 0;
+}
+
+interface EvaluationView {
+  rows: number;
+  loss: number;
+  accuracy?: number;
+  perClass?: { class: number; precision: number; recall: number; f1: number; support: number }[];
+  confusionMatrix?: number[][];
+  mse?: number;
+  mae?: number;
+  r2?: number;
+}
+
+/** The confusion matrix as a text grid: rows are true classes, columns predicted ones. */
+export function confusionGrid(m: number[][]): string {
+  const w = Math.max(4, ...m.flat().map((v) => String(v).length));
+  const head = ' '.repeat(7) + m.map((_, j) => String(j).padStart(w)).join(' ') + '  ← predicted';
+  return [head, ...m.map((row, i) => `true ${String(i).padStart(2)} ` + row.map((v) => String(v).padStart(w)).join(' '))].join('\n') + '\n';
+}
+
+/** `evaluate <job> <dataset>`: the model's metrics on a stored labelled dataset. */
+export async function evaluate(api: ApiClient, io: Io, g: GlobalOptions, jobId: string, datasetId: string): Promise<number> {
+  const r = await api.post<EvaluationView>(`/v1/jobs/${enc(jobId)}/evaluate`, { datasetId });
+  if (g.json) {
+    printJson(io, r);
+    return 0;
+  }
+  const f = (x: number | undefined) => formatNumber(x);
+  if (r.accuracy !== undefined && r.perClass && r.confusionMatrix) {
+    io.out.write(`rows ${r.rows}  loss ${f(r.loss)}  accuracy ${(r.accuracy * 100).toFixed(2)}%\n\n`);
+    io.out.write(
+      table(r.perClass, {
+        class: (c) => c.class,
+        precision: (c) => c.precision.toFixed(4),
+        recall: (c) => c.recall.toFixed(4),
+        f1: (c) => c.f1.toFixed(4),
+        support: (c) => c.support,
+      }),
+    );
+    io.out.write(`\nconfusion matrix (rows: true class, columns: predicted)\n${confusionGrid(r.confusionMatrix)}`);
+  } else io.out.write(`rows ${r.rows}  loss ${f(r.loss)}  mse ${f(r.mse)}  mae ${f(r.mae)}  r2 ${f(r.r2)}\n`);
   return 0;
 }
