@@ -13,7 +13,7 @@ import { S3rver, S3RVER_CREDENTIALS } from '../helpers/s3rver.js';
 /*
  * Issue 10's "done when": a generated ≥ 100 MB CSV (Fashion-MNIST-shaped: 784 pixel columns 0–255
  * and a label) goes through `npm start` (scripts/start.ts as a real process, default limits):
- * upload, train, delete (CSV predict and evaluate join once they land); once with the local
+ * upload, train, predict it back as CSV in one request, evaluate, delete; once with the local
  * blob store and once with S3 (s3rver). The one 100 MB-scale test of the suite: kept small
  * everywhere else (1 epoch, a 784-16-10 net).
  */
@@ -81,7 +81,7 @@ async function bucketKeys(): Promise<string[]> {
 }
 
 describe.each(['local', 's3'] as const)('a 100 MB CSV through npm start (%s blob store)', (kind) => {
-  it('uploads, trains and deletes it', async () => {
+  it('uploads, trains, predicts it back as CSV in one request, evaluates and deletes it', async () => {
     expect(statSync(csvPath).size).toBeGreaterThanOrEqual(100 * 1024 * 1024);
     const prefix = uniquePrefix(`big${kind}`);
     const dataDir = join(dir, `blobs-${kind}`);
@@ -141,6 +141,30 @@ describe.each(['local', 's3'] as const)('a 100 MB CSV through npm start (%s blob
       expect(status).toBe('completed');
       lap('train');
 
+      // The whole file back through predict in one request, as CSV (its label column is ignored).
+      const pred = await uploadCsv(`${base}/v1/jobs/${job.id}/predict`, { accept: 'text/csv' });
+      if (pred.status !== 200) console.log(`${kind}: ${stages.join(', ')}`);
+      expect(pred.status, pred.body.slice(0, 500)).toBe(200);
+      expect(String(pred.headers['content-type'])).toMatch(/^text\/csv/);
+      const lines = pred.body.trimEnd().split('\n');
+      const dataLines = /^[a-z]/i.test(lines[0]) ? lines.slice(1) : lines;
+      expect(dataLines).toHaveLength(ROWS);
+      // prediction, then 10 class probabilities; the labels cycle 0..9, which the net learned
+      const predicted = dataLines.map((l) => Number(l.split(',')[0]));
+      expect(dataLines[0].split(',')).toHaveLength(11);
+      const right = predicted.filter((p, r) => p === r % 10).length;
+      expect(right / ROWS).toBeGreaterThan(0.9);
+
+      lap('predict');
+      const ev = await fetch(`${base}/v1/jobs/${job.id}/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: ds.id }) });
+      expect(ev.status, await ev.clone().text()).toBe(200);
+      const metrics = (await ev.json()) as { rows: number; accuracy: number; confusionMatrix: number[][]; perClass: { support: number }[] };
+      expect(metrics.rows).toBe(ROWS);
+      expect(metrics.accuracy).toBeCloseTo(right / ROWS, 6);
+      expect(metrics.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(ROWS);
+      expect(metrics.perClass.map((c) => c.support)).toEqual(Array(10).fill(ROWS / 10));
+
+      lap('evaluate');
       expect((await fetch(`${base}/v1/datasets/${ds.id}`, { method: 'DELETE' })).status).toBe(204);
       expect((await fetch(`${base}/v1/datasets/${ds.id}`)).status).toBe(404);
       if (kind === 's3') expect(await bucketKeys()).toEqual([]);
