@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { parseClusterNodes } from './queue/connection.js';
 import { DEFAULT_QUEUE_PREFIX, hashTag } from './storage/keys.js';
 
-const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+/** An integer variable ≥ `min` with a default (shared by every config schema). */
+export const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 /** `true/false`, `1/0`, `yes/no`, `on/off` (z.coerce.boolean would read "false" as true). */
 const bool = (def: boolean) =>
   z
@@ -247,7 +248,26 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
   process.exit(1);
 }
 
-/** The settings a trainer child reads (its worker parent validated the whole environment already). */
-export function loadTrainerConfig(env: Record<string, string | undefined> = process.env): Pick<Config, 'TRAINING_KERNELS' | 'TRAINING_MAX_THREADS'> {
-  return ConfigSchema.pick({ TRAINING_KERNELS: true, TRAINING_MAX_THREADS: true }).parse(withoutEmpty(env));
+const TRAINER_KEYS = {
+  REDIS_URL: true,
+  REDIS_CLUSTER_NODES: true,
+  LOG_LEVEL: true,
+  PROGRESS_INTERVAL_MS: true,
+  CHECKPOINTS_KEPT: true,
+  QUEUE_PREFIX: true,
+  WEBHOOK_QUEUE_NAME: true,
+  WEBHOOK_PROGRESS_INTERVAL_MS: true,
+  TRAINING_KERNELS: true,
+  TRAINING_MAX_THREADS: true,
+} as const;
+/** What a trainer child process reads from the environment. */
+export type TrainerConfig = Pick<Config, keyof typeof TRAINER_KEYS>;
+
+/**
+ * The settings a trainer child reads (its worker parent validated the whole environment
+ * already), with the same rules as {@link loadConfig}: a variable set but empty is unset
+ * (`PROGRESS_INTERVAL_MS=` is the default 100, not 0).
+ */
+export function loadTrainerConfig(env: Record<string, string | undefined> = process.env): TrainerConfig {
+  return ConfigSchema.pick(TRAINER_KEYS).parse(withoutEmpty(env));
 }

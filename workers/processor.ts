@@ -1,9 +1,8 @@
 import { DelayedError, WaitingError, type SandboxedJob } from 'bullmq';
 import pino from 'pino';
-import { ConfigSchema, loadBlobConfig, loadTrainerConfig } from '../src/config.js';
+import { loadBlobConfig, loadTrainerConfig } from '../src/config.js';
 import { createRedisClient } from '../src/queue/connection.js';
 import { WebhookQueue } from '../src/queue/webhook-queue.js';
-import { DEFAULT_QUEUE_PREFIX } from '../src/storage/keys.js';
 import { loadReliabilityConfig } from '../src/queue/reliability-config.js';
 import type { TrainingJobData } from '../src/queue/training-queue.js';
 import { CheckpointStore } from '../src/storage/checkpoint-store.js';
@@ -27,13 +26,14 @@ import { runTrainingJob, type RunContext } from './run-job.js';
  */
 
 const contexts = new Map<string, RunContext>();
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'trainer', pid: process.pid } });
+// Every setting from validated config (src/config.ts): an empty variable is unset, as in the worker.
+const trainer = loadTrainerConfig();
+const logger = pino({ level: trainer.LOG_LEVEL, base: { proc: 'trainer', pid: process.pid } });
 const reliability = loadReliabilityConfig();
 // The worker passes its validated blob settings to this child's environment (training-worker.ts).
 // Blobs are read through the worker-local disk cache (s3 store), shared by all trainer children.
 const blobConfig = loadBlobConfig();
 const blobs = createBlobStore(blobConfig, { cache: true });
-const trainer = loadTrainerConfig();
 // Shared with the other children of the same worker process: idle cores go to the jobs that run.
 const budget = CoreBudget.forWorker(trainer.TRAINING_MAX_THREADS);
 
@@ -49,7 +49,7 @@ function contextFor(keyPrefix: string): RunContext {
   let ctx = contexts.get(keyPrefix);
   if (!ctx) {
     // The worker's environment (this child inherits it): REDIS_URL, or REDIS_CLUSTER_NODES for a cluster.
-    const target = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES || undefined };
+    const target = { REDIS_URL: trainer.REDIS_URL, REDIS_CLUSTER_NODES: trainer.REDIS_CLUSTER_NODES };
     // Commands wait through a Redis outage (training pauses at its next write) instead of failing the attempt.
     const redis = createRedisClient(target, { name: 'tsnn-trainer', blocking: true });
     redis.on('error', () => {});
@@ -61,18 +61,18 @@ function contextFor(keyPrefix: string): RunContext {
       sweeps: new SweepStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
       throughput: new ThroughputStore(redis, keys),
       cancels: new CancelRegistry(createRedisClient(target, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),
-      progressIntervalMs: Number(process.env.PROGRESS_INTERVAL_MS ?? 100),
+      progressIntervalMs: trainer.PROGRESS_INTERVAL_MS,
       checkpointIntervalMs: reliability.CHECKPOINT_INTERVAL_MS,
-      checkpointsKept: ConfigSchema.shape.CHECKPOINTS_KEPT.parse(process.env.CHECKPOINTS_KEPT || undefined),
+      checkpointsKept: trainer.CHECKPOINTS_KEPT,
       // job.progress webhooks go straight to the webhook queue the worker process (parent) named.
       webhooks: new WebhookQueue(redis, {
-        name: process.env.WEBHOOK_QUEUE_NAME || 'webhooks',
-        prefix: process.env.QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
+        name: trainer.WEBHOOK_QUEUE_NAME,
+        prefix: trainer.QUEUE_PREFIX,
         keyPrefix,
         scheduleMs: [],
         onError: (err, what) => logger.warn({ err: err.message }, `${what} could not be queued`),
       }),
-      webhookProgressIntervalMs: ConfigSchema.shape.WEBHOOK_PROGRESS_INTERVAL_MS.parse(process.env.WEBHOOK_PROGRESS_INTERVAL_MS || undefined),
+      webhookProgressIntervalMs: trainer.WEBHOOK_PROGRESS_INTERVAL_MS,
       log: (obj, msg) => logger.info(obj, msg),
       kernels: trainer.TRAINING_KERNELS,
       budget,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+import { int } from '../config.js';
 
 /**
  * Environment variables of checkpoints, stalled-job recovery, shutdown and retention. Read by

@@ -29,6 +29,15 @@ describe('empty environment values', () => {
     expect(loadConfig({ PORT: '', WORKER_CONCURRENCY: '', LOG_LEVEL: '' }).LOG_LEVEL).toBe('info');
     expect(loadConfig({ PORT: '8080' }).PORT).toBe(8080);
   });
+
+  it('a trainer child reads the same validated settings as the worker: PROGRESS_INTERVAL_MS= is 100 there too, not 0', async () => {
+    const { loadConfig, loadTrainerConfig } = await import('../../src/config.js');
+    const env = { PROGRESS_INTERVAL_MS: '', CHECKPOINTS_KEPT: '', REDIS_URL: '', QUEUE_PREFIX: '' };
+    const trainer = loadTrainerConfig(env);
+    expect(trainer.PROGRESS_INTERVAL_MS).toBe(100);
+    expect(trainer).toEqual(Object.fromEntries(Object.keys(trainer).map((k) => [k, loadConfig(env)[k as keyof typeof trainer]])));
+    expect(() => loadTrainerConfig({ PROGRESS_INTERVAL_MS: 'soon' })).toThrow(/PROGRESS_INTERVAL_MS/);
+  });
 });
 
 describe('Redis Cluster settings', () => {
