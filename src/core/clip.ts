@@ -117,37 +117,51 @@ export function clipGradients(grads: Buf[], clip: ClipSpec | undefined, out: Cli
   out.globalNorm = G;
   out.clipped = false;
   if (clip === undefined || !Number.isFinite(G)) return out;
-  if (clip.type === 'value') {
-    const c = clip.value!;
-    for (let i = 0; i < grads.length; i++) {
-      const g = grads[i];
-      for (let j = 0; j < g.length; j++) {
-        const x = g[j];
-        if (x > c) {
-          g[j] = c;
-          out.clipped = true;
-        } else if (x < -c) {
-          g[j] = -c;
-          out.clipped = true;
-        }
+  const c = clip.type === 'value' ? clip.value! : clip.maxNorm!;
+  out.clipped = clip.type === 'value' ? clipByValue(grads, c) : clip.type === 'norm' ? clipByNorm(grads, c) : clipByGlobalNorm(grads, c, G);
+  return out;
+}
+
+/** Clipping by value (`tf.clip_by_value`): every element to [−c, c], in place. Returns whether any element changed. */
+export function clipByValue(grads: Buf[], c: number): boolean {
+  let clipped = false;
+  for (let i = 0; i < grads.length; i++) {
+    const g = grads[i];
+    for (let j = 0; j < g.length; j++) {
+      const x = g[j];
+      if (x > c) {
+        g[j] = c;
+        clipped = true;
+      } else if (x < -c) {
+        g[j] = -c;
+        clipped = true;
       }
-    }
-  } else if (clip.type === 'norm') {
-    const c = clip.maxNorm!;
-    for (let i = 0; i < grads.length; i++) {
-      const n = l2Norm(grads[i]);
-      if (n > c) {
-        scale(grads[i], c / n);
-        out.clipped = true;
-      }
-    }
-  } else {
-    const c = clip.maxNorm!;
-    if (G > c) {
-      const factor = c / G;
-      for (let i = 0; i < grads.length; i++) scale(grads[i], factor);
-      out.clipped = true;
     }
   }
-  return out;
+  return clipped;
+}
+
+/** Clipping by norm, per tensor (`tf.clip_by_norm`): `g ← g·c / max(‖g‖₂, c)`, in place. Returns whether any tensor changed. */
+export function clipByNorm(grads: Buf[], c: number): boolean {
+  let clipped = false;
+  for (let i = 0; i < grads.length; i++) {
+    const n = l2Norm(grads[i]);
+    if (n > c) {
+      scale(grads[i], c / n);
+      clipped = true;
+    }
+  }
+  return clipped;
+}
+
+/**
+ * Clipping by global norm (`tf.clip_by_global_norm`): `G = sqrt(Σ‖g_i‖²)`, every `g_i ← g_i·c / max(G, c)`,
+ * in place; keeps the direction of the whole update. `G` may be passed when already computed.
+ * Returns whether the gradients changed.
+ */
+export function clipByGlobalNorm(grads: Buf[], c: number, G: number = globalNorm(grads)): boolean {
+  if (!(G > c)) return false;
+  const factor = c / G;
+  for (let i = 0; i < grads.length; i++) scale(grads[i], factor);
+  return true;
 }

@@ -10,7 +10,7 @@ export { modelFromCheckpoint } from './model-from-checkpoint.js';
 export { validateSpec, countParams, validationRows, isOneOf, SOFTMAX_OUTPUT_ONLY, type DatasetMeta, type SpecLimits, type SpecProblem } from './spec.js';
 export { gradientCheck, relativeError, type BackwardPass, type GradientCheckOptions } from './gradient-check.js';
 export { createOptimizer } from './optimizers/index.js';
-export { clipGradients } from './clip.js';
+export { clipGradients, clipByValue, clipByNorm, clipByGlobalNorm } from './clip.js';
 export { learningRateAt } from './schedules.js';
 export { initialize, defaultInit } from './init.js';
 export { createRng } from './rng.js';

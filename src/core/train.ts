@@ -7,6 +7,7 @@ import type { Kernels } from './kernels/types.js';
 import { countCorrect } from './losses.js';
 import { toModel } from './model.js';
 import { createOptimizer, OptimizerBase } from './optimizers/index.js';
+import { batchAt, shuffleRows, stepsPerEpoch as stepsOf } from './mini-batch.js';
 import { prepare } from './prepare.js';
 import { learningRateAt } from './schedules.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
@@ -122,7 +123,7 @@ async function run(
   const { net, rng, X, T, nTrain, nVal } = prep;
   const F = table.featureCount, TW = table.targetWidth;
   const B = rs.batchSize;
-  const stepsPerEpoch = Math.ceil(nTrain / B);
+  const stepsPerEpoch = stepsOf(nTrain, B);
   // The shuffled row order; where the backend can read it, so it can gather batches itself.
   const perm = kernels.allocIndex ? kernels.allocIndex(nTrain) : new Uint32Array(nTrain);
   const ewma = new Ewma(SMOOTHING_BETA);
@@ -237,8 +238,7 @@ async function run(
   for (; epoch < rs.epochs && !stopped; epoch++) {
     const epochStart = performance.now();
     rng.load(rngEpochStart);
-    for (let i = 0; i < nTrain; i++) perm[i] = i;
-    rng.shuffle(perm);
+    shuffleRows(rng, perm);
     const lr = rs.schedule ? learningRateAt(rs.schedule, baseLr, epoch) : baseLr;
     const sums = stepper.sums;
     sums[LOSS_SUM] = partial.lossSum;
@@ -255,8 +255,8 @@ async function run(
         savePartial(performance.now());
         throw new TrainingAbortedError(checkpoint(epoch, s, rngEpochStart));
       }
-      const from = s * B;
-      const status = stepper.run(from, Math.min(B, nTrain - from), lr);
+      const batch = batchAt(s, B, nTrain);
+      const status = stepper.run(batch.from, batch.size, lr);
       if (status < 0) throw new DivergenceError(epoch, s + 1, status === STEP_BAD_LOSS ? 'loss' : status === STEP_BAD_GRADIENT ? 'gradient' : 'weights', undefined, rs.clip);
       if (status === STEP_CLIPPED) clipped++;
       globalStep++;

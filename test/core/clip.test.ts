@@ -118,3 +118,20 @@ describe('norm helpers', () => {
     expect(tensorNorms([f64(1, Infinity)], out)).toBe(Infinity);
   });
 });
+
+describe('each clipping technique under its own name', () => {
+  it('clipByValue, clipByNorm, clipByGlobalNorm (the functions clipGradients picks from)', async () => {
+    const { clipByValue, clipByNorm, clipByGlobalNorm } = await import('../../src/core/index.js');
+    const v = [Float64Array.of(3, -0.5, -2)];
+    expect(clipByValue(v, 1)).toBe(true);
+    expect(Array.from(v[0])).toEqual([1, -0.5, -1]);
+    const n = [Float64Array.of(3, 4), Float64Array.of(0.3, 0.4)];
+    expect(clipByNorm(n, 1)).toBe(true);
+    expect(Array.from(n[0])).toEqual([0.6, 0.8]);
+    expect(Array.from(n[1])).toEqual([0.3, 0.4]);
+    const g = [Float64Array.of(3), Float64Array.of(4)];
+    expect(clipByGlobalNorm(g, 2.5)).toBe(true);
+    expect([g[0][0], g[1][0]]).toEqual([1.5, 2]);
+    expect(clipByGlobalNorm([Float64Array.of(1)], 2)).toBe(false);
+  });
+});
