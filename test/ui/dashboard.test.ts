@@ -86,6 +86,9 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     expect(await page.isVisible('#form-errors')).toBe(true);
     // the dataset was uploaded on the way: the form now points at it
     expect(await page.textContent('#dataset-info')).toContain('400 rows, 2 features, 2 classes');
+    // the upload went through XMLHttpRequest: its byte progress and rate stay on the page
+    expect(await page.textContent('#upload-rate')).toMatch(/^uploaded \d+\.\d KiB in \d+\.\d s \(\d+\.\d [KMG]iB\/s\): 400 rows × 2 features$/);
+    expect(await page.$eval('#upload-progress', (p: any) => p.value)).toBe(1);
   });
 
   it('submits through the form, the loss curve gains points while the job runs, and the page reaches completed', async () => {
@@ -134,6 +137,27 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
     expect(model.format).toBe('tsnn-model');
     expect(model.weightsHash).toBe(job.result.weightsHash);
+  });
+
+  it('evaluates the job on a dataset: metrics, per-class table and a confusion-matrix heat map equal to the API answer', async () => {
+    await page.waitForSelector('#job-evaluate:not([hidden]) #evaluate-dataset option', { state: 'attached' });
+    const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
+    expect(await page.$eval('#evaluate-dataset', (s: any) => s.value)).toBe(job.datasetId);
+    await page.click('#evaluate-job');
+    await page.waitForSelector('#confusion-matrix');
+    const api: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: job.datasetId }) })).json();
+    const cells = await page.$$eval('#confusion-matrix td', (tds: any[]) => tds.map((td) => ({ n: Number(td.textContent), share: Number(td.dataset.share), bg: td.style.backgroundColor })));
+    expect(cells.map((c) => c.n)).toEqual(api.confusionMatrix.flat());
+    // the heat map: each cell shaded by its share of the true class; the right answers (diagonal) are the darkest
+    expect(cells[0].share).toBeCloseTo(api.confusionMatrix[0][0] / 200, 3);
+    expect(cells[0].bg).toMatch(/^rgba?\(37, 99, 235(, 0\.\d+)?\)$/); // alpha 1 reads back as rgb()
+    expect(cells[0].share).toBeGreaterThan(cells[1].share);
+    const metrics = await page.textContent('#evaluate-metrics');
+    expect(metrics).toContain(`rows${api.rows}`);
+    expect(metrics).toMatch(/accuracy\d+(\.\d+)?%/);
+    expect(await page.$$eval('table.per-class tr', (trs: any[]) => trs.length)).toBe(3);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-evaluate.png'), fullPage: true });
+    expect(problems).toEqual([]);
   });
 
   it('lists the job as completed and overlays two jobs on the compare page', async () => {

@@ -55,3 +55,27 @@ export function metricRows(body) {
   if (Array.isArray(body)) return body;
   return body?.history ?? body?.epochs ?? body?.items ?? body?.metrics ?? [];
 }
+
+/**
+ * POST `body` (FormData, Blob…) with XMLHttpRequest so the upload's byte progress can be shown:
+ * `onProgress(sentBytes, totalBytes)` as the browser sends it. Resolves with the JSON answer;
+ * an error answer throws an ApiError with its problem document.
+ */
+export function uploadWithProgress(path, body, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.setRequestHeader('accept', 'application/json');
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : undefined);
+    xhr.onload = () => {
+      const text = xhr.responseText;
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(text ? JSON.parse(text) : undefined);
+      let problem;
+      try { problem = JSON.parse(text); } catch { problem = undefined; }
+      reject(new ApiError(xhr.status, problem, text));
+    };
+    xhr.onerror = () => reject(new ApiError(0, undefined, 'the upload failed (connection lost)'));
+    xhr.send(body);
+  });
+}

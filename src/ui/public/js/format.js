@@ -65,3 +65,11 @@ export function optimizerLabel(spec) {
   if (!o) return '–';
   return o.learningRate !== undefined ? `${o.type} lr ${fmt(o.learningRate)}` : o.type;
 }
+
+/** Bytes in binary units: `12.3 MiB`. */
+export function fmtBytes(n) {
+  if (n === undefined || n === null || !Number.isFinite(n)) return '–';
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 1024).toFixed(1)} KiB`;
+}

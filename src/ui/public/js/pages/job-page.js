@@ -1,5 +1,5 @@
 // One job: live curves from its SSE stream, status, spec, result, model download, cancel.
-import { api, ApiError, metricRows } from '../api.js';
+import { api, ApiError, listItems, metricRows } from '../api.js';
 import { banner } from '../banner.js';
 import { lineChart } from '../charts.js';
 import { fmt, fmtDuration, fmtPct, fmtRate, fmtTime, h, optimizerLabel, statusBadge } from '../format.js';
@@ -25,6 +25,35 @@ export function endedWithoutProgress(job) {
   return `${job.status} before training${why ? `: ${why}` : ''}`;
 }
 
+/** The metrics of POST /evaluate: a summary, the per-class table and the confusion matrix as a heat map. */
+export function evaluationView(r) {
+  const summary = r.confusionMatrix
+    ? [['rows', r.rows], ['loss', fmt(r.loss)], ['accuracy', fmtPct(r.accuracy)]]
+    : [['rows', r.rows], ['loss', fmt(r.loss)], ['mse', fmt(r.mse)], ['mae', fmt(r.mae)], ['r²', fmt(r.r2)]];
+  const out = [h('dl', { class: 'meta', id: 'evaluate-metrics' }, ...summary.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]))];
+  if (!r.confusionMatrix) return out;
+  out.push(h('table', { class: 'per-class' },
+    h('tr', {}, ...['class', 'precision', 'recall', 'F1', 'support'].map((c) => h('th', {}, c))),
+    ...r.perClass.map((c) => h('tr', {}, h('td', {}, String(c.class)), h('td', {}, fmt(c.precision)), h('td', {}, fmt(c.recall)), h('td', {}, fmt(c.f1)), h('td', {}, String(c.support))))));
+  // each cell shaded by its share of the true class's rows: the diagonal is what the model gets right
+  const m = r.confusionMatrix;
+  out.push(h('table', { class: 'confusion', id: 'confusion-matrix' },
+    h('caption', {}, 'confusion matrix: rows are true classes, columns predicted; shade = share of the row'),
+    h('tr', {}, h('th', {}, ''), ...m.map((_, j) => h('th', {}, String(j)))),
+    ...m.map((row, i) => {
+      const total = row.reduce((a, b) => a + b, 0) || 1;
+      return h('tr', {}, h('th', {}, String(i)), ...row.map((v, j) => {
+        const share = v / total;
+        const td = h('td', { class: i === j ? 'diag' : '', title: `true ${i}, predicted ${j}: ${v} (${(share * 100).toFixed(1)}% of class ${i})`, dataset: { share: share.toFixed(4) } }, String(v));
+        // CSSOM, not a style attribute: the CSP allows no inline styles
+        td.style.backgroundColor = `rgba(37, 99, 235, ${(0.08 + 0.92 * share).toFixed(3)})`;
+        if (share > 0.5) td.style.color = '#fff';
+        return td;
+      }));
+    })));
+  return out;
+}
+
 export function jobPage(view, id) {
   const path = `/v1/jobs/${encodeURIComponent(id)}`;
   const statusEl = h('span', { id: 'job-status' });
@@ -34,6 +63,11 @@ export function jobPage(view, id) {
   const onnxBtn = h('button', { type: 'button', id: 'download-onnx', disabled: true, title: 'ONNX (opset 13): runs in onnxruntime; takes raw features', onclick: downloadOnnx }, 'ONNX');
   const tfjsBtn = h('button', { type: 'button', id: 'download-tfjs', disabled: true, title: 'TensorFlow.js layers model: model.json + weights.bin for tf.loadLayersModel', onclick: downloadTfjs }, 'TF.js');
   const checkpointsEl = h('section', { id: 'job-checkpoints', class: 'card', hidden: true });
+  const evalSel = h('select', { id: 'evaluate-dataset', name: 'evaluateDataset' });
+  const evalBtn = h('button', { type: 'button', id: 'evaluate-job', onclick: evaluate }, 'Evaluate');
+  const evalOut = h('div', { id: 'evaluate-result' });
+  const evaluateEl = h('section', { id: 'job-evaluate', class: 'card', hidden: true },
+    h('h2', {}, 'Evaluate on dataset'), h('p', {}, evalSel, ' ', evalBtn), evalOut);
   const cancelBtn = h('button', { type: 'button', id: 'cancel-job', class: 'danger', hidden: true, onclick: cancel }, 'Cancel');
   const resultEl = h('section', { id: 'job-result', class: 'card', hidden: true });
   const errorEl = h('div', { id: 'job-error', class: 'error-box', hidden: true });
@@ -47,7 +81,7 @@ export function jobPage(view, id) {
     h('div', { class: 'toolbar' }, h('h1', {}, 'Job ', h('code', {}, id)), statusEl, downloadBtn, onnxBtn, tfjsBtn, cancelBtn,
       h('a', { class: 'button', href: `#/compare?ids=${encodeURIComponent(id)}` }, 'Compare…'), streamEl),
     errorEl, progressEl, charts,
-    h('div', { class: 'details' }, h('div', {}, resultEl, checkpointsEl, h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl)),
+    h('div', { class: 'details' }, h('div', {}, resultEl, evaluateEl, checkpointsEl, h('section', { class: 'card' }, h('h2', {}, 'Job'), metaEl)),
       h('section', { class: 'card' }, h('h2', {}, 'Spec'), specEl)),
   );
 
@@ -64,6 +98,8 @@ export function jobPage(view, id) {
     statusEl.replaceChildren(statusBadge(status));
     downloadBtn.disabled = !(status === 'completed' || hasModel);
     onnxBtn.disabled = tfjsBtn.disabled = downloadBtn.disabled;
+    if (evaluateEl.hidden && !downloadBtn.disabled) loadDatasets();
+    evaluateEl.hidden = downloadBtn.disabled;
     cancelBtn.hidden = !(status === 'queued' || status === 'running');
   }
 
@@ -243,6 +279,32 @@ export function jobPage(view, id) {
     } catch (e) {
       errorEl.hidden = false;
       errorEl.textContent = `Continue failed: ${e.message}`;
+    }
+  }
+
+  let datasetsLoaded = false;
+  async function loadDatasets() {
+    if (datasetsLoaded) return;
+    datasetsLoaded = true;
+    try {
+      const items = listItems(await api('GET', '/v1/datasets?limit=100'));
+      evalSel.replaceChildren(...items.map((d) => h('option', { value: d.id }, `${d.name || d.id} (${d.rows}×${d.features})`)));
+      if (current && items.some((d) => d.id === current.datasetId)) evalSel.value = current.datasetId;
+    } catch (err) {
+      evalOut.replaceChildren(h('p', { class: 'error-box' }, err.message));
+    }
+  }
+
+  async function evaluate() {
+    if (!evalSel.value) return;
+    evalBtn.disabled = true;
+    evalOut.replaceChildren(h('p', { class: 'muted' }, 'evaluating…'));
+    try {
+      evalOut.replaceChildren(...evaluationView(await api('POST', `${path}/evaluate`, { body: { datasetId: evalSel.value } })));
+    } catch (err) {
+      evalOut.replaceChildren(h('p', { class: 'error-box', id: 'evaluate-error' }, err.message));
+    } finally {
+      evalBtn.disabled = false;
     }
   }
 

@@ -1,8 +1,8 @@
 // Upload a CSV (or pick a dataset) and submit a job. The API's problem+json errors[].path
 // are shown next to the field whose data-path matches (longest prefix wins). Every choice and
 // default comes from GET /v1/spec/options; the spec is built by the module the CLI uses.
-import { api, ApiError, listItems } from '../api.js';
-import { h } from '../format.js';
+import { api, ApiError, listItems, uploadWithProgress } from '../api.js';
+import { fmtBytes, h } from '../format.js';
 import { buildSpec as buildFromValues, parseLayers as layersOf, SpecInputError } from '../spec-builder.js';
 
 /** `16:relu,2:softmax` → layers, or throws with a message for the field. */
@@ -68,11 +68,14 @@ function buildPage(view, options) {
   let layersTouched = false;
   layersIn.addEventListener('input', () => { layersTouched = true; });
 
+  const uploadBar = h('progress', { id: 'upload-progress', max: 1, value: 0 });
+  const uploadText = h('span', { id: 'upload-rate', class: 'muted' });
+  const uploadProgress = h('p', { class: 'upload-progress', hidden: true }, uploadBar, ' ', uploadText);
   const uploadBox = h('fieldset', { class: 'upload' }, h('legend', {}, 'New dataset (CSV with a header row)'),
     field('CSV file', fileIn, { path: 'file' }), field('Name', nameIn), field('Target column', targetSel));
   const form = h('form', { id: 'job-form', class: 'job-form', novalidate: true },
     general,
-    h('fieldset', {}, h('legend', {}, 'Data'), field('Dataset', datasetSel, { path: 'datasetId' }), uploadBox, dsInfo),
+    h('fieldset', {}, h('legend', {}, 'Data'), field('Dataset', datasetSel, { path: 'datasetId' }), uploadBox, uploadProgress, dsInfo),
     h('fieldset', {}, h('legend', {}, 'Model'),
       field('Layers', layersIn, { path: 'model.layers', hint: `units:activation, comma-separated; activations: ${ACTIVATIONS.join(', ')}; the input width comes from the data` }),
       field('Init', select('init', ['', ...options.inits], ''), { path: 'model.init' }),
@@ -240,7 +243,18 @@ function buildPage(view, options) {
         if (targetSel.value) up.append('target', targetSel.value);
         up.append('file', file, file.name);
         try {
-          const ds = await api('POST', '/v1/datasets', { body: up });
+          // XMLHttpRequest: the browser reports the bytes sent, fetch does not
+          const t0 = performance.now();
+          uploadProgress.hidden = false;
+          const show = (sent, total = file.size) => {
+            const s = (performance.now() - t0) / 1000;
+            uploadBar.value = total ? sent / total : 0;
+            uploadText.textContent = `${fmtBytes(sent)} / ${fmtBytes(total)} · ${s > 0 ? fmtBytes(sent / s) : '–'}/s`;
+          };
+          show(0);
+          const ds = await uploadWithProgress('/v1/datasets', up, show);
+          const s = (performance.now() - t0) / 1000;
+          uploadText.textContent = `uploaded ${fmtBytes(file.size)} in ${s.toFixed(1)} s (${fmtBytes(file.size / Math.max(s, 1e-3))}/s): ${ds.rows} rows × ${ds.features} features`;
           datasetId = ds.id;
           datasets.set(ds.id, ds);
           datasetSel.append(h('option', { value: ds.id }, `${ds.name || ds.id} (${ds.rows}×${ds.features})`));
