@@ -44,8 +44,8 @@ export async function sweepKeys(redis: RedisClient, keys: Keys, opts: SweepOptio
   const jobRecord = new RegExp(`^${p}job:\\{([^}]+)\\}$`);
   const dsRecord = new RegExp(`^${p}ds:\\{([^}]+)\\}$`);
   const dsJobs = new RegExp(`^${p}ds:\\{([^}]+)\\}:jobs$`);
-  const jobIndexes = [`${keys.prefix}job-index:`, `${keys.prefix}active-jobs:`];
-  const dsIndex = `${keys.prefix}ds-index:`;
+  const jobIndexes = [keys.jobIndex(''), keys.activeJobs('')];
+  const dsIndex = keys.datasetIndex('');
   const grace = opts.queuedGraceMs ?? 60_000;
 
   // Keys are handled concurrently: each adds its count after its own awaits (`x += await …` would
