@@ -26,7 +26,9 @@ constexpr int kArgs = 32;
 constexpr int kIsaSlot = 31;
 constexpr size_t kMmapMin = 1 << 20;
 /** How long an idle helper spins for the next product before it sleeps (a W1 step is ~1 ms). */
-constexpr auto kSpin = std::chrono::microseconds(300);
+constexpr auto kSpin = std::chrono::microseconds(100);
+/** Chunks of a split product per thread: a helper the OS does not schedule just takes fewer. */
+constexpr int kChunksPerThread = 2;
 
 const KernelTable* tableFor(int id) {
   if (id == 0) return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) ? avx512Table() : nullptr;
@@ -41,9 +43,10 @@ void* allocWorkspace(size_t floats) {
 }
 
 /**
- * Helpers for big products. Thread 0 is the caller; helper h (1-based) takes part h of a product
- * when h < parts. Parts are rectangles of C computed over the whole k, so the sums do not depend
- * on how many threads ran.
+ * Helpers for big products. A product is cut into chunks (bands of rows when B packs with plain
+ * vector copies, else bands of columns) that the caller and the helpers claim from a shared
+ * counter, so a helper the OS does not schedule (a busy machine) only takes fewer chunks. Each
+ * chunk is a rectangle of C computed over the whole k: the sums do not depend on who ran what.
  */
 class Pool {
  public:
@@ -64,21 +67,29 @@ class Pool {
     return ws_[0];
   }
 
-  /** Runs g over `parts` rectangles (the caller takes part 0), waiting for all. */
+  /** Runs g on `parts` threads (the caller included), chunk by chunk, waiting for all chunks. */
   void run(const KernelTable* t, const GemmArgs& g, int parts) {
+    // The ticket (generation << 32 | next chunk) is closed before the fields change, so a late
+    // helper still holding the previous generation can never claim a chunk of this product.
+    const uint32_t gen = gen_.load() + 1;
+    ticket_.store((uint64_t)gen << 32 | 0xFFFFFFFFu);
     table_ = t;
     args_ = g;
     parts_ = parts;
-    const long P = (g.n + t->nr - 1) / t->nr;
-    byCols_ = P >= parts;
-    pending_.store(parts - 1);
-    gen_.fetch_add(1);
+    // Rows when B packs with vector copies (each chunk packs all of B, cheaply), else columns.
+    const long P = (g.n + t->nr - 1) / t->nr, R = (g.m + t->mr - 1) / t->mr;
+    byCols_ = g.bjs != 1 ? P >= 2 : R < 2;
+    units_ = byCols_ ? P : R;
+    chunks_ = (int)std::min<long>(units_, (long)parts * kChunksPerThread);
+    done_.store(0);
+    ticket_.store((uint64_t)gen << 32);
+    gen_.store(gen);
     if (sleeping_.load() > 0) {
       std::lock_guard<std::mutex> lock(mu_);
       cv_.notify_all();
     }
-    part(0);
-    while (pending_.load(std::memory_order_acquire) > 0) _mm_pause();
+    work(0, gen);
+    while (done_.load(std::memory_order_acquire) < chunks_) _mm_pause();
   }
 
  private:
@@ -101,20 +112,26 @@ class Pool {
     }
   }
 
-  void part(int idx) {
-    const GemmArgs& g = args_;
+  /** Claims and computes chunks until none is left (thread `idx` uses workspace `idx`). */
+  void work(int idx, uint32_t gen) {
+    const GemmArgs g = args_;
     const KernelTable* t = table_;
-    const int parts = parts_;
-    if (byCols_) {
-      const long P = (g.n + t->nr - 1) / t->nr;
-      const long p0 = P * idx / parts, p1 = P * (idx + 1) / parts;
-      const long j0 = p0 * t->nr, j1 = std::min(g.n, p1 * t->nr);
-      t->gemmPart(g, 0, g.m, j0, j1, ws_[idx]);
-    } else {
-      const long R = (g.m + t->mr - 1) / t->mr;
-      const long r0 = R * idx / parts, r1 = R * (idx + 1) / parts;
-      const long i0 = r0 * t->mr, i1 = std::min(g.m, r1 * t->mr);
-      t->gemmPart(g, i0, i1, 0, g.n, ws_[idx]);
+    const long C = chunks_, units = units_;
+    const bool byCols = byCols_;
+    for (;;) {
+      uint64_t cur = ticket_.load(std::memory_order_acquire);
+      long c;
+      for (;;) {
+        if ((uint32_t)(cur >> 32) != gen || (long)(uint32_t)cur >= C) return;
+        if (ticket_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) {
+          c = (long)(uint32_t)cur;
+          break;
+        }
+      }
+      const long u0 = units * c / C, u1 = units * (c + 1) / C;
+      if (byCols) t->gemmPart(g, 0, g.m, u0 * t->nr, std::min(g.n, u1 * t->nr), ws_[idx]);
+      else t->gemmPart(g, u0 * t->mr, std::min(g.m, u1 * t->mr), 0, g.n, ws_[idx]);
+      done_.fetch_add(1, std::memory_order_release);
     }
   }
 
@@ -159,10 +176,7 @@ class Pool {
       }
       if (stop_) return;
       seen = gen_.load();
-      if (idx < parts_) {
-        part(idx);
-        pending_.fetch_sub(1, std::memory_order_release);
-      }
+      if (idx < parts_) work(idx, seen);
     }
   }
 
@@ -170,7 +184,10 @@ class Pool {
   std::vector<Workspace> ws_;
   std::atomic<int> active_{1};
   std::atomic<uint32_t> gen_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> ticket_{0xFFFFFFFFu};
+  std::atomic<int> done_{0};
+  long units_ = 0;
+  int chunks_ = 0;
   std::atomic<int> sleeping_{0};
   std::mutex mu_;
   std::condition_variable cv_;
