@@ -155,11 +155,7 @@ export class TrainingWorker {
     // crashed between the record and the enqueue) is enqueued again, with the API's attempts.
     this.repairQueue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix: config.KEY_PREFIX });
     this.repairQueue.queue.on('error', () => {});
-    const ensureQueued = async (id: string) => {
-      if (await this.repairQueue.queue.getJob(id)) return false;
-      await this.repairQueue.enqueue(id);
-      return true;
-    };
+    const ensureQueued = (id: string) => this.repairQueue.ensureQueued(id);
     this.sweeper = setInterval(() => void sweepKeys(this.storeRedis, keys, { ensureQueued }).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();
     // Training slots, for the queue part of estimates (an entry unseen for a minute is ignored).
     this.throughput = new ThroughputStore(this.storeRedis, keys);

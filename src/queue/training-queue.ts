@@ -56,6 +56,17 @@ export class TrainingQueue {
     );
   }
 
+  /**
+   * Enqueues job `jobId` unless BullMQ holds a job of that id (waiting, active, delayed, or kept
+   * after it ended); true when it added it. The sweep's repair for a record whose creator crashed
+   * before the enqueue.
+   */
+  async ensureQueued(jobId: string): Promise<boolean> {
+    if (await this.queue.getJob(jobId)) return false;
+    await this.enqueue(jobId);
+    return true;
+  }
+
   /** Removes a job that no worker holds; false when it is active (locked) or gone. */
   async removeWaiting(jobId: string): Promise<boolean> {
     try {
