@@ -50,7 +50,8 @@ async function ensureRedis(url: string): Promise<ChildProcess | null> {
 }
 
 const config = loadConfigOrExit();
-const redis = await ensureRedis(config.REDIS_URL);
+// On a Redis Cluster (REDIS_CLUSTER_NODES) the cluster is the operator's: never start a private Redis then.
+const redis = config.REDIS_CLUSTER_NODES ? null : await ensureRedis(config.REDIS_URL);
 
 const supervisor = new Supervisor((fields, msg) => say(msg, fields));
 const tsx = (file: string) => ['--import', 'tsx', resolve(root, file)];
