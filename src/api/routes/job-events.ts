@@ -50,14 +50,20 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
   });
   app.addHook('onClose', async () => hub.close());
   /**
-   * Writes the SSE stream `o.stream` after id `o.after` on the hijacked socket: replay, then live
+   * Writes the SSE stream `o.stream` after the client's last event id on the hijacked socket: replay, then live
    * through the hub, closed after a terminal event (or when `o.ended()` says nothing more comes).
    */
   async function serveEvents(
     req: FastifyRequest,
     reply: FastifyReply,
-    o: { stream: string; after: number; terminal: readonly string[]; logFields: object; ended: () => Promise<boolean> },
-  ): Promise<void> {
+    o: { stream: string; lastEventId: number | undefined; terminal: readonly string[]; logFields: object; ended: () => Promise<boolean> },
+  ): Promise<FastifyReply | void> {
+    // HEAD (Fastify adds it to GET routes): Node never flushes a HEAD head written for a stream, so the
+    // request hung holding a follower until the stream ended (found by test/fuzz); answer the head alone
+    if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
+    // Resume after the Last-Event-ID header, else ?lastEventId=, else from the start.
+    const header = req.headers['last-event-id'];
+    const after = header !== undefined ? Number(header) : (o.lastEventId ?? 0);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -84,7 +90,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
         if (open) res.write('retry: 1000\n\n');
         finish();
       };
-      const follower = hub.follow(o.stream, o.after, (e) => {
+      const follower = hub.follow(o.stream, after, (e) => {
         res.write(frameOf(e));
         if (o.terminal.includes(e.type)) finish();
         else if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
@@ -148,16 +154,9 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req, reply) => {
       const { id } = req.params;
       if (!(await svc.jobs.get(id, req.tenant))) throw notFound('job', id);
-      const header = req.headers['last-event-id'];
-      const after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
-      const stream = svc.keys.jobEvents(id);
-      // HEAD (Fastify adds it to GET routes): Node never flushes a HEAD head written for a stream, so the
-      // request hung holding a follower until the job ended (found by test/fuzz); answer the head alone
-      if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
-
       return serveEvents(req, reply, {
-        stream,
-        after,
+        stream: svc.keys.jobEvents(id),
+        lastEventId: req.query.lastEventId,
         terminal: TERMINAL_EVENTS,
         logFields: { jobId: id },
         // Status and terminal event are written atomically: once it is terminal, what is left is all there is.
@@ -199,12 +198,9 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req, reply) => {
       const { id } = req.params;
       if (!(await svc.sweeps.meta(id, req.tenant))) throw notFound('sweep', id);
-      const header = req.headers['last-event-id'];
-      const after = header !== undefined ? Number(header) : (req.query.lastEventId ?? 0);
-      if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
       return serveEvents(req, reply, {
         stream: svc.keys.sweepEvents(id),
-        after,
+        lastEventId: req.query.lastEventId,
         terminal: SWEEP_TERMINAL_EVENTS,
         logFields: { sweepId: id },
         // Status and terminal event are written in one script.
