@@ -18,6 +18,7 @@ import { IdempotencyKeyHeader } from '../headers.js';
 import { parseJsonDataset, type ParsedDataset } from '../dataset-parse.js';
 import { discardTable, type ParsedTable } from '../ingest/csv-table.js';
 import { bodyTooLarge, readTable, splitTarget, tableFormatOf, type ReadTableOptions, type TableFormat } from '../ingest/read-table.js';
+import { awaitIdempotentResource } from '../idempotency-replay.js';
 import { HttpProblem, invalidField, notFound } from '../problem.js';
 
 /** The non-JSON request bodies, for the OpenAPI document only (they are parsed by hand). */
@@ -110,15 +111,6 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
   const limits = { maxRows: svc.config.MAX_DATASET_ROWS, maxColumns: svc.config.MAX_DATASET_COLUMNS };
 
-  /** Waits for a dataset another request is storing under the same Idempotency-Key. */
-  async function awaitDataset(id: string, tenant: string) {
-    for (let i = 0; i < 100; i++) {
-      const ds = await svc.datasets.get(id, tenant);
-      if (ds) return ds;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new HttpProblem(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still being processed; retry shortly');
-  }
 
   app.post(
     '/v1/datasets',
@@ -217,7 +209,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
             { path: 'idempotency-key', message: 'already used with a different body', in: 'header' },
           ]);
         if (claim.kind === 'replay') {
-          const ds = await awaitDataset(claim.resourceId, req.tenant);
+          const ds = await awaitIdempotentResource(() => svc.datasets.get(claim.resourceId, req.tenant), 100);
           return reply.code(201).header('location', `/v1/datasets/${ds.id}`).header('idempotent-replayed', 'true').send(ds);
         }
       }

@@ -8,6 +8,7 @@ import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
 import { newId } from '../../storage/ids.js';
 import { IdempotencyKeyHeader } from '../headers.js';
 import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.js';
+import { awaitIdempotentResource } from '../idempotency-replay.js';
 import { reserveActiveJob } from '../limits.js';
 import { validateSpec } from '../../core/spec.js';
 import { DryRunQuerySchema, JobEstimateSchema } from '../../schemas/estimate.js';
@@ -66,16 +67,6 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     }
   }
 
-  /** Waits for a job another request is creating under the same Idempotency-Key. */
-  async function awaitJob(id: string, tenant: string): Promise<Job> {
-    for (let i = 0; i < 50; i++) {
-      const job = await svc.jobs.get(id, tenant);
-      if (job) return job;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new HttpProblem(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still being processed; retry shortly');
-  }
-
   app.post(
     '/v1/jobs',
     {
@@ -132,7 +123,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         if (claim.kind === 'conflict')
           throw new HttpProblem(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different body; use a new key for a new job');
         if (claim.kind === 'replay') {
-          const job = await awaitJob(claim.resourceId, req.tenant);
+          const job = await awaitIdempotentResource(() => svc.jobs.get(claim.resourceId, req.tenant));
           return reply.code(202).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(job);
         }
       }

@@ -24,6 +24,7 @@ import { IdempotencyKeyHeader, JsonOrCsvHeadersSchema, negotiateOr406 } from '..
 import { DryRunQuerySchema, SweepEstimateSchema } from '../../schemas/estimate.js';
 import { Estimator } from '../estimate.js';
 import { HttpProblem, invalidField, jsonBodyOnly, notFound, type FieldError } from '../problem.js';
+import { awaitIdempotentResource } from '../idempotency-replay.js';
 
 const SubmitHeadersSchema = z.looseObject({
   'idempotency-key': IdempotencyKeyHeader.optional().describe('Same key and body → same sweep'),
@@ -114,15 +115,6 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
     return meta;
   }
 
-  async function awaitSweep(id: string, tenant: string): Promise<SweepMeta> {
-    for (let i = 0; i < 50; i++) {
-      const s = await svc.sweeps.meta(id, tenant);
-      if (s) return s;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new HttpProblem(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still being processed; retry shortly');
-  }
-
   app.post(
     '/v1/sweeps',
     {
@@ -170,7 +162,7 @@ export const sweepRoutes: FastifyPluginAsyncZod = async (app) => {
         const claim = await claimIdempotencyKey(svc.redis, svc.keys, { tenant: req.tenant, scope: 'sweeps', key, hash: bodyHash(body), resourceId: id, ttlSeconds: svc.config.IDEMPOTENCY_TTL_SECONDS });
         if (claim.kind === 'conflict') throw new HttpProblem(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different body; use a new key for a new sweep');
         if (claim.kind === 'replay') {
-          const s = await awaitSweep(claim.resourceId, req.tenant);
+          const s = await awaitIdempotentResource(() => svc.sweeps.meta(claim.resourceId, req.tenant));
           return reply.code(202).header('location', `/v1/sweeps/${s.id}`).header('idempotent-replayed', 'true').send(await sweepView(svc.sweeps, svc.jobs, s));
         }
       }
