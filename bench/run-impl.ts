@@ -3,6 +3,7 @@
  * bench/core.ts. Prints one JSON line: per-epoch samples/s, losses, peak RSS, details.
  * argv: IMPL WORKLOAD_JSON DATA_FILE EPOCHS USE_ROWS
  */
+import { readFileSync } from 'node:fs';
 import { predict } from '../src/core/model.js';
 import { train } from '../src/core/train.js';
 import { nativeKernels, type NativeIsa } from '../src/native-kernels/index.js';
@@ -94,4 +95,18 @@ else if (impl === 'tfjs-wasm' || impl === 'tfjs-cpu') {
   result = await tfjsEpochs(impl === 'tfjs-wasm' ? 'wasm' : 'cpu', w, data, epochs, useRows);
 } else throw new Error(`unknown implementation ${impl}`);
 
-console.log(JSON.stringify({ ...result, maxRssKb: process.resourceUsage().maxRSS }));
+/**
+ * Peak RSS of this program: the kernel's VmHWM, which starts afresh at exec. Not
+ * `resourceUsage().maxRSS` (getrusage's ru_maxrss): Linux keeps that across fork + execve, so a
+ * child spawned while bench/core.ts held the freshly generated data set (≈ +100 MB for W1, +240 MB
+ * for Fashion-MNIST) reported the parent's peak instead of its own.
+ */
+function peakRssKb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS;
+}
+
+console.log(JSON.stringify({ ...result, maxRssKb: peakRssKb() }));

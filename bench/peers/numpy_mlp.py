@@ -153,7 +153,19 @@ def main():
         blas = [{k: i.get(k) for k in ("internal_api", "num_threads", "architecture", "version")} for i in threadpool_info()]
     except Exception:  # threadpoolctl is optional: ask the bundled OpenBLAS directly
         blas = openblas_info()
-    print(json.dumps({"testAccuracy": test_accuracy, "cpuRates": cpu_rates, "rates": rates, "losses": losses, "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "numpy": np.__version__, "blas": blas}))
+    print(json.dumps({"testAccuracy": test_accuracy, "cpuRates": cpu_rates, "rates": rates, "losses": losses, "maxRssKb": peak_rss_kb(), "numpy": np.__version__, "blas": blas}))
+
+
+def peak_rss_kb():
+    """VmHWM: this program's own peak RSS (ru_maxrss survives fork + exec on Linux, so it can be the parent's)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 if __name__ == "__main__":
