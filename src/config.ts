@@ -13,6 +13,33 @@ const bool = (def: boolean) =>
     .default(def);
 
 /**
+ * Environment variables of checkpoints, stalled-job recovery, shutdown and retention. Read by
+ * workers, trainer processes and the job store; documented in docs/reliability.md.
+ */
+export const ReliabilityConfigSchema = z.object({
+  /** Most milliseconds between two mid-epoch checkpoints (epoch ends always checkpoint). Default 5000. */
+  CHECKPOINT_INTERVAL_MS: int(5000, 10),
+  /** BullMQ lock duration of a running job; a dead worker's job is recovered after it lapses. Default 30000. */
+  WORKER_LOCK_DURATION_MS: int(30_000, 200),
+  /** How often workers look for stalled jobs (lock lapsed). Default 30000. */
+  WORKER_STALLED_INTERVAL_MS: int(30_000, 100),
+  /** Times a job may be recovered from a dead worker before it fails. Default 100. */
+  WORKER_MAX_STALLED_COUNT: int(100, 1),
+  /** Longest a worker's graceful shutdown may take before it exits anyway (jobs then recover as stalled). Default 10000. */
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+  /** First retry delay of an infrastructure failure, doubled each attempt. Default 1000. */
+  JOB_BACKOFF_MS: int(1000, 0),
+  /** Seconds a finished job (record, events, model, metrics) is kept. Default 604800 (7 days). */
+  JOB_RETENTION_SECONDS: int(7 * 24 * 3600, 1),
+  /** How often a worker removes expired jobs from the job index. Default 60000. */
+  RETENTION_SWEEP_MS: int(60_000, 100),
+});
+
+export type ReliabilityConfig = z.infer<typeof ReliabilityConfigSchema>;
+/** Every reliability setting at its default (what a store or queue built without config uses). */
+export const RELIABILITY_DEFAULTS: ReliabilityConfig = ReliabilityConfigSchema.parse({});
+
+/**
  * Environment variables read at start-up. Each is documented in the README; invalid values stop
  * the process with a message naming the variable.
  */
@@ -46,6 +73,11 @@ export const ConfigSchema = z.object({
    * cannot load), `wasm` or `js` (the TypeScript reference).
    */
   TRAINING_KERNELS: z.enum(['auto', 'native', 'wasm', 'js']).default('auto'),
+  /**
+   * On Node 20 the trainer children get `--experimental-wasm-relaxed-simd` (the fused multiply-add
+   * Wasm kernels); `false` runs plain SIMD128. Node 22+ has relaxed SIMD on without a flag. Default true.
+   */
+  TRAINING_WASM_FMA: bool(true),
   /**
    * Most threads one job's big matrix products use when its worker runs fewer jobs than the
    * machine has cores (native kernels; idle cores are shared out and given back when another job
@@ -157,6 +189,8 @@ export const ConfigSchema = z.object({
   BLOB_CACHE_MAX_BYTES: int(20 * 1024 ** 3),
   /** Milliseconds a job waits before running again when its dataset could not be read (blob store down); no attempt is used. Default 5000. */
   BLOB_RETRY_DELAY_MS: int(5000),
+  // Checkpoints, stalled-job recovery, shutdown and retention (docs/reliability.md).
+  ...ReliabilityConfigSchema.shape,
 });
 
 /** On a Redis Cluster, BullMQ's scripts touch many keys of the queue: they must share one slot. */
@@ -167,6 +201,30 @@ function checkCluster(c: Pick<z.infer<typeof ConfigSchema>, 'REDIS_CLUSTER_NODES
 }
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The environment of a child process of this one: this process's variables with `overrides` on top. */
+export function childProcessEnv(overrides: Record<string, string>): Record<string, string | undefined> {
+  return { ...process.env, ...overrides };
+}
+
+/** The reliability settings of a validated config. */
+export function reliabilityOf(c: Partial<ReliabilityConfig>): ReliabilityConfig {
+  const out = { ...RELIABILITY_DEFAULTS };
+  for (const k of Object.keys(RELIABILITY_DEFAULTS) as (keyof ReliabilityConfig)[]) if (c[k] !== undefined) out[k] = c[k]!;
+  return out;
+}
+
+/** `c` as environment variables, for a child process that reads them with {@link loadReliabilityConfig}. */
+export function reliabilityEnv(c: ReliabilityConfig): Record<string, string> {
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, String(v)]));
+}
+
+/** Parses the reliability variables of `env` (a trainer child's); throws naming the bad variable. A variable set but empty is unset. */
+export function loadReliabilityConfig(env: Record<string, string | undefined>): ReliabilityConfig {
+  const parsed = ReliabilityConfigSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
 
 /** The settings of the blob store (what the API and the worker's trainer children must agree on). */
 export const BLOB_SETTINGS = ['BLOB_STORE', 'DATA_DIR', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'BLOB_CACHE_DIR', 'BLOB_CACHE_MAX_BYTES', 'BLOB_RETRY_DELAY_MS'] as const;

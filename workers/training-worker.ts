@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
-import { blobConfigEnv, type BlobConfig, type Config } from '../src/config.js';
+import { blobConfigEnv, childProcessEnv, type BlobConfig, type Config } from '../src/config.js';
 import { createRedisClient, type RedisClient } from '../src/queue/connection.js';
-import { loadReliabilityConfig, type ReliabilityConfig } from '../src/queue/reliability-config.js';
+import { reliabilityEnv, reliabilityOf, type ReliabilityConfig } from '../src/queue/reliability-config.js';
 import { TrainingQueue, type TrainingJobData } from '../src/queue/training-queue.js';
 import { WebhookQueue } from '../src/queue/webhook-queue.js';
 import { TERMINAL_STATUSES } from '../src/schemas/job.js';
@@ -17,6 +17,8 @@ import { SweepScheduler } from '../src/sweeps/scheduler.js';
 /** Config the worker reads. */
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> &
   BlobConfig &
+  Partial<ReliabilityConfig> &
+  Partial<Pick<Config, 'TRAINING_WASM_FMA'>> &
   Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_PROGRESS_INTERVAL_MS' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT' | 'REDIS_CLUSTER_NODES'>>;
 
 /** How often a worker reconciles every running sweep (a safety net: trial ends already trigger it). */
@@ -28,19 +30,19 @@ const SWEEP_RECONCILE_MS = 5000;
  * NODE_OPTIONS refuses, so it goes on the children's command line unless TRAINING_WASM_FMA=false.
  * Node 22+ has relaxed SIMD on by default and needs no flag.
  */
-export function trainerNodeFlags(env: Record<string, string | undefined> = process.env): string[] {
-  if (/^(0|false|no|off)$/i.test(env.TRAINING_WASM_FMA ?? '')) return [];
+export function trainerNodeFlags(config: Partial<Pick<Config, 'TRAINING_WASM_FMA'>>): string[] {
+  if (config.TRAINING_WASM_FMA === false) return [];
   // Decided by the Node version, not by this process: its own flags say nothing of the child's.
   if (Number(process.versions.node.split('.')[0]) >= 22) return [];
   return ['--experimental-wasm-relaxed-simd'];
 }
 
 /** The sandboxed processor next to this file: `.ts` under tsx, `.js` when compiled. */
-function processorFile(): { file: string; execArgv: string[] } {
+function processorFile(config: Partial<Pick<Config, 'TRAINING_WASM_FMA'>>): { file: string; execArgv: string[] } {
   const ts = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(ts ? './processor.ts' : './processor.js', import.meta.url));
   // A .ts child needs the tsx loader whatever flags this process was started with (e.g. under vitest).
-  return { file, execArgv: [...trainerNodeFlags(), ...(ts ? ['--import', import.meta.resolve('tsx')] : [])] };
+  return { file, execArgv: [...trainerNodeFlags(config), ...(ts ? ['--import', import.meta.resolve('tsx')] : [])] };
 }
 
 /**
@@ -65,7 +67,7 @@ export class TrainingWorker {
   private readonly schedulers = new Map<string, { scheduler: SweepScheduler; queue: TrainingQueue }>();
   private readonly settling = new Set<Promise<void>>();
 
-  constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = loadReliabilityConfig()) {
+  constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = reliabilityOf(config)) {
     this.reliability = reliability;
     this.connection = createRedisClient(config, { name: 'tsnn-worker', blocking: true });
     this.storeRedis = createRedisClient(config, { name: 'tsnn-worker-store' });
@@ -78,7 +80,7 @@ export class TrainingWorker {
       let s = this.schedulers.get(keyPrefix);
       if (!s) {
         const keys = keysFor(keyPrefix);
-        const queue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix });
+        const queue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix, backoffMs: reliability.JOB_BACKOFF_MS });
         const jobs = new JobStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
         const sweeps = new SweepStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
         const scheduler = new SweepScheduler({
@@ -98,7 +100,7 @@ export class TrainingWorker {
         .finally(() => this.settling.delete(p));
       this.settling.add(p);
     };
-    const { file, execArgv } = processorFile();
+    const { file, execArgv } = processorFile(config);
     this.worker = new Worker<TrainingJobData>(config.QUEUE_NAME, file, {
       connection: this.connection,
       prefix: config.QUEUE_PREFIX,
@@ -110,13 +112,14 @@ export class TrainingWorker {
       // The children read datasets from the blob store this config names, and queue progress webhooks where the parent says.
       workerForkOptions: {
         execArgv,
-        env: {
-          ...process.env,
+        env: childProcessEnv({
           ...blobConfigEnv(config),
+          // the children checkpoint and keep jobs by this worker's settings, whatever the environment says
+          ...reliabilityEnv(reliability),
           QUEUE_PREFIX: config.QUEUE_PREFIX,
           WEBHOOK_QUEUE_NAME: config.WEBHOOK_QUEUE_NAME ?? 'webhooks',
           ...(config.WEBHOOK_PROGRESS_INTERVAL_MS !== undefined ? { WEBHOOK_PROGRESS_INTERVAL_MS: String(config.WEBHOOK_PROGRESS_INTERVAL_MS) } : {}),
-        },
+        }),
       },
     });
     // Children end jobs; this parent publishes the webhook event of every job that ended (an
@@ -153,7 +156,7 @@ export class TrainingWorker {
     const keys = keysFor(config.KEY_PREFIX);
     // Retention and repair (src/storage/retention.ts): a queued job that BullMQ lost (its creator
     // crashed between the record and the enqueue) is enqueued again, with the API's attempts.
-    this.repairQueue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix: config.KEY_PREFIX });
+    this.repairQueue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix: config.KEY_PREFIX, backoffMs: reliability.JOB_BACKOFF_MS });
     this.repairQueue.queue.on('error', () => {});
     const ensureQueued = (id: string) => this.repairQueue.ensureQueued(id);
     this.sweeper = setInterval(() => void sweepKeys(this.storeRedis, keys, { ensureQueued }).catch(() => {}), reliability.RETENTION_SWEEP_MS).unref();

@@ -60,10 +60,10 @@ export const servicesPlugin = fp(
       keys,
       blobs,
       datasets: new DatasetStore(redis, keys, blobs),
-      jobs: new JobStore(redis, keys, { onFinished: (job, tenant) => webhookQueue.jobFinished(job, tenant) }),
+      jobs: new JobStore(redis, keys, { retentionSeconds: config.JOB_RETENTION_SECONDS, onFinished: (job, tenant) => webhookQueue.jobFinished(job, tenant) }),
       webhooks: new WebhookStore(redis, keys),
       webhookQueue,
-      sweeps: new SweepStore(redis, keys),
+      sweeps: new SweepStore(redis, keys, { retentionSeconds: config.JOB_RETENTION_SECONDS }),
       // BullMQ defines ~40 Lua commands on its connection, and ioredis copies them into every
       // MULTI/pipeline built on it: keep them off the API's command connection.
       queue: new TrainingQueue(queueRedis, {
@@ -71,6 +71,7 @@ export const servicesPlugin = fp(
         prefix: config.QUEUE_PREFIX,
         attempts: config.JOB_ATTEMPTS,
         keyPrefix: config.KEY_PREFIX,
+        backoffMs: config.JOB_BACKOFF_MS,
       }),
     };
     svc.queue.queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue connection error'));

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { RedisClient } from './connection.js';
 import { DEFAULT_QUEUE_PREFIX } from '../storage/keys.js';
-import { loadReliabilityConfig } from './reliability-config.js';
+import { RELIABILITY_DEFAULTS } from './reliability-config.js';
 
 /** What a BullMQ job of the `training` queue carries: a pointer to our own job record. */
 export interface TrainingJobData {
@@ -37,7 +37,7 @@ export class TrainingQueue {
     this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX });
     this.attempts = opts.attempts ?? 3;
     this.keyPrefix = opts.keyPrefix;
-    this.backoffMs = opts.backoffMs ?? loadReliabilityConfig().JOB_BACKOFF_MS;
+    this.backoffMs = opts.backoffMs ?? RELIABILITY_DEFAULTS.JOB_BACKOFF_MS;
   }
 
   /** Enqueues our job `jobId`; the BullMQ job id is the same id, so a second add is a no-op. */

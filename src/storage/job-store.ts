@@ -1,5 +1,5 @@
 import { isCluster, type RedisClient } from '../queue/connection.js';
-import { loadReliabilityConfig } from '../queue/reliability-config.js';
+import { RELIABILITY_DEFAULTS } from '../queue/reliability-config.js';
 import type { EpochMetrics, Model } from '../core/types.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
@@ -89,7 +89,7 @@ export class JobStore {
     opts: JobStoreOptions = {},
   ) {
     this.r = scripted(redis);
-    this.retentionSeconds = opts.retentionSeconds ?? loadReliabilityConfig().JOB_RETENTION_SECONDS;
+    this.retentionSeconds = opts.retentionSeconds ?? RELIABILITY_DEFAULTS.JOB_RETENTION_SECONDS;
     this.onFinished = opts.onFinished;
   }
 

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../queue/connection.js';
-import { loadReliabilityConfig } from '../queue/reliability-config.js';
+import { RELIABILITY_DEFAULTS } from '../queue/reliability-config.js';
 import type { RungDecision, SweepBest, SweepStatus, SweepSubmission, TrialStatus } from '../schemas/sweep.js';
 import type { Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
@@ -62,7 +62,7 @@ export class SweepStore {
     opts: { retentionSeconds?: number } = {},
   ) {
     this.r = sweepScripted(redis);
-    this.retentionSeconds = opts.retentionSeconds ?? loadReliabilityConfig().JOB_RETENTION_SECONDS;
+    this.retentionSeconds = opts.retentionSeconds ?? RELIABILITY_DEFAULTS.JOB_RETENTION_SECONDS;
   }
 
   /** Creates a running sweep with its trials all pending (none has a job yet). */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { train } from '../../src/core/index.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { TrainingQueue } from '../../src/queue/training-queue.js';
@@ -42,8 +43,10 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
   it('adds the V8 flag on Node 20 unless TRAINING_WASM_FMA=false', () => {
     const major = Number(process.versions.node.split('.')[0]);
     expect(trainerNodeFlags({})).toEqual(major < 22 ? ['--experimental-wasm-relaxed-simd'] : []);
-    expect(trainerNodeFlags({ TRAINING_WASM_FMA: 'false' })).toEqual([]);
-    expect(trainerNodeFlags({ TRAINING_WASM_FMA: '0' })).toEqual([]);
+    expect(trainerNodeFlags({ TRAINING_WASM_FMA: true })).toEqual(major < 22 ? ['--experimental-wasm-relaxed-simd'] : []);
+    expect(trainerNodeFlags({ TRAINING_WASM_FMA: false })).toEqual([]);
+    expect(loadConfig({ TRAINING_WASM_FMA: '0' }).TRAINING_WASM_FMA).toBe(false);
+    expect(() => loadConfig({ TRAINING_WASM_FMA: 'maybe' })).toThrow(/TRAINING_WASM_FMA/);
   });
 
   let redis: Redis;
