@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisAnswers } from '../src/queue/connection.js';
 import { freePort } from './helpers/net.js';
+import { waitFor } from './helpers/wait.js';
 
 let redis: ChildProcess | undefined;
 let dir: string | undefined;
@@ -25,8 +26,7 @@ export async function setup(): Promise<void> {
   dir = mkdtempSync(join(tmpdir(), 'tsnn-test-redis-'));
   redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const privateUrl = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await redisAnswers(privateUrl, 200)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await redisAnswers(privateUrl))) throw new Error(`started redis-server on port ${port} but it does not answer`);
+  await waitFor(`the redis-server started on port ${port} to answer PING`, () => redisAnswers(privateUrl, 200), { timeoutMs: 15_000 });
   process.env.REDIS_URL = privateUrl;
 }
 

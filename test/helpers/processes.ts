@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { waitFor } from './wait.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -22,14 +23,11 @@ export async function stop(child: ChildProcess, graceMs = 8000): Promise<void> {
   clearTimeout(t);
 }
 
-/** Polls `url` until it answers 200. */
-export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    if (Date.now() > end) throw new Error(`${url} did not answer`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls `url` until it answers 200 (the error names the last status or connection error, and `context()`, e.g. the process output). */
+export async function waitForHttp(url: string, timeoutMs = 30_000, context?: () => unknown): Promise<void> {
+  await waitFor(`${url} to answer 200`, async () => {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 300)}`);
+    return true;
+  }, { timeoutMs, intervalMs: 100, retryErrors: true, context });
 }

@@ -4,8 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor, waitForState } from './wait.js';
 
 /** True when `port` can be bound on 127.0.0.1 right now. */
 function portFree(port: number): Promise<boolean> {
@@ -82,27 +81,32 @@ async function answers(port: number): Promise<boolean> {
 
 /** Waits until every node reports `cluster_state:ok` and knows all `count` masters. */
 async function waitClusterOk(ports: number[], timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    let ok = true;
-    for (const port of ports) {
-      const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      r.on('error', () => {});
-      try {
-        await r.connect();
-        const info = String(await r.call('CLUSTER', 'INFO'));
-        if (!/cluster_state:ok/.test(info) || !new RegExp(`cluster_size:${ports.length}\\b`).test(info)) ok = false;
-      } catch {
-        ok = false;
-      } finally {
-        r.disconnect();
+  await waitForState(
+    `cluster_state:ok with ${ports.length} masters on every node (${ports.join(', ')})`,
+    async () => {
+      const bad: string[] = [];
+      for (const port of ports) {
+        const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        r.on('error', () => {});
+        try {
+          await r.connect();
+          const info = String(await r.call('CLUSTER', 'INFO'));
+          if (!/cluster_state:ok/.test(info) || !new RegExp(`cluster_size:${ports.length}\\b`).test(info)) bad.push(`${port}: ${info.match(/cluster_state:\w+/)?.[0]} ${info.match(/cluster_size:\d+/)?.[0]}`);
+        } catch (e) {
+          bad.push(`${port}: ${(e as Error).message}`);
+        } finally {
+          r.disconnect();
+        }
       }
-    }
-    if (ok) return;
-    if (Date.now() > end) throw new Error('the Redis Cluster did not reach cluster_state:ok');
-    await sleep(100);
-  }
+      return bad;
+    },
+    (bad) => bad.length === 0,
+    { timeoutMs, intervalMs: 100 },
+  );
 }
+
+/** Waits until the node on `port` answers PING. */
+const waitAnswers = (port: number, timeoutMs: number) => waitFor(`the Redis Cluster node on port ${port} to answer PING`, () => answers(port), { timeoutMs, intervalMs: 25 });
 
 /**
  * Starts `masters` redis-server nodes with `--cluster-enabled yes` on free loopback ports (bus
@@ -134,7 +138,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   };
   try {
     for (const n of nodes) startNode(n);
-    for (const n of nodes) for (let i = 0; i < 200 && !(await answers(n.port)); i++) await sleep(25);
+    for (const n of nodes) await waitAnswers(n.port, 10_000);
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     await waitClusterOk(ports);
@@ -166,7 +170,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     },
     async restart(n: ClusterNodeProc) {
       startNode(n);
-      for (let i = 0; i < 400 && !(await answers(n.port)); i++) await sleep(25);
+      await waitAnswers(n.port, 20_000);
       await waitClusterOk(ports);
     },
     stop,

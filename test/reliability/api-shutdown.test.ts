@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
-import { readSse } from '../helpers/sse-client.js';
+import { openSse } from '../helpers/sse-client.js';
 
 const prefix = uniquePrefix('apisd');
 afterAll(() => deletePrefix(prefix));
@@ -20,11 +20,11 @@ describe('API SIGTERM', () => {
       expect(res.status).toBe(202);
       const id = ((await res.json()) as { id: string }).id;
       // No worker runs: the job stays queued and its stream stays open.
-      const stream = readSse(`${base}/v1/jobs/${id}/events`, { timeoutMs: 20_000 });
-      await new Promise((r) => setTimeout(r, 300));
+      const stream = openSse(`${base}/v1/jobs/${id}/events`, { timeoutMs: 20_000 });
+      await stream.waitForEvents(1); // the stream is open and has sent the queued status
       const exited = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
       api.kill('SIGTERM');
-      const read = await stream;
+      const read = await stream.done;
       expect(read.closedByServer).toBe(true);
       expect(read.events.map((e) => e.event)).toEqual(['status']);
       expect(read.raw).toMatch(/retry: ?\d+\n\n$/);

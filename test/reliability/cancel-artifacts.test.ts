@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { waitForState } from '../helpers/wait.js';
+import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
 
 /* /metrics of a running job, and what a cancelled job keeps (model, metrics, predict). */
@@ -55,15 +56,15 @@ describe('cancelled jobs keep their artifacts', () => {
     expect(await metrics(queued)).toEqual({ jobId: queued, complete: true, history: [] });
 
     const snapshots: EpochMetrics[][] = [];
-    for (;;) {
+    const snapshot = async () => {
       const m = await metrics(running);
       expect(m.complete).toBe(false);
       expect(epochs(m.history)).toEqual(range(m.history.length));
       if (snapshots.length) expect(m.history.length).toBeGreaterThanOrEqual(snapshots.at(-1)!.length);
       snapshots.push(m.history);
-      if (m.history.length >= 3) break;
-      await sleep(20);
-    }
+      return m.history.length;
+    };
+    await waitForState(`3 finished epochs in /v1/jobs/${running}/metrics`, snapshot, (n) => n >= 3, { timeoutMs: 60_000, intervalMs: 20 });
     expect(new Set(snapshots.map((s) => s.length)).size).toBeGreaterThan(1);
     expect((await cancel(running)).status).toBe(202);
     const job = await waitJob(api.base, running, isFinished, 60_000);

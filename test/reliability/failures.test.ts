@@ -6,7 +6,7 @@ import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { problem } from '../helpers/app.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
 
 /* Timeouts, retries after a crashed trainer, and datasets that running jobs still need. */
@@ -57,7 +57,7 @@ describe('failures', () => {
     const reference = await referenceHash(longSpec(25), data);
     const id = await submit(longSpec(25));
     await waitJob(api.base, id, (j) => j.status === 'running');
-    while (!(await redis.exists(K.jobCheckpoint(id)))) await sleep(20);
+    await waitCheckpoint(redis, K, id);
     // Kill only the trainer child (OOM-like): the worker survives and BullMQ counts a failed attempt.
     const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(worker.child.pid)]).toString().trim().split(/\s+/).map(Number);
     expect(children.length).toBeGreaterThan(0);

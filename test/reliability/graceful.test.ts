@@ -4,7 +4,7 @@ import type { DataSet } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
 
 /*
@@ -49,11 +49,7 @@ describe('graceful worker shutdown', () => {
     const streams = ids.map((id) => readSse(`${api.base}/v1/jobs/${id}/events`, { timeoutMs: 120_000 }));
     await Promise.all(ids.map((id) => waitJob(api.base, id, (j) => j.status === 'running')));
     // Which job does worker A hold? Its trainer logs nothing yet, so find it by elimination after a checkpoint exists.
-    for (;;) {
-      const cks = await Promise.all(ids.map((id) => redis.exists(K.jobCheckpoint(id))));
-      if (cks.every((c) => c === 1)) break;
-      await sleep(20);
-    }
+    await waitCheckpoint(redis, K, ids);
     const c = await startWorker(slowStall); // idle, ready to take the handed-back job
     workers.push(c);
     const t0 = performance.now();

@@ -8,8 +8,12 @@ import { train } from '../../src/core/index.js';
 import { kernelOptions } from '../../src/native-kernels/index.js';
 import type { DataSet, TrainingSpec } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
+import type { Keys } from '../../src/storage/keys.js';
 import { moons } from '../helpers/data.js';
 import { testConfig } from '../helpers/redis.js';
+import { sleep, waitFor, waitForState } from '../helpers/wait.js';
+
+export { sleep };
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -46,11 +50,10 @@ export async function startWorker(env: Record<string, string>, opts: { netns?: s
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const end = Date.now() + 30_000;
-  while (!out.includes('worker ready')) {
-    if (child.exitCode !== null || Date.now() > end) throw new Error(`worker did not start: ${out.slice(-2000)}`);
-    await sleep(50);
-  }
+  await waitFor('the worker to log "worker ready"', () => {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode} before it was ready: ${out.slice(-2000)}`);
+    return out.includes('worker ready');
+  }, { timeoutMs: 30_000, context: () => `worker output: ${out.slice(-2000)}` });
   return { child, output: () => out, exited };
 }
 
@@ -73,8 +76,6 @@ export async function stopWorker(w: WorkerProc, graceMs = 15_000): Promise<void>
     process.kill(-w.child.pid!, 'SIGKILL'); // leftovers of the group, if any
   } catch {}
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An API listening on a free port, in this process, on `prefix`. */
 export async function startApi(prefix: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance; base: string }> {
@@ -118,20 +119,24 @@ export async function referenceHash(spec: TrainingSpec, data: DataSet): Promise<
   return (await train(spec, data, kernelOptions())).weightsHash;
 }
 
-/** Polls `GET /v1/jobs/{id}` until `pred` holds. */
-export async function waitJob(base: string, id: string, pred: (j: Job) => boolean, timeoutMs = 90_000): Promise<Job> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${base}/v1/jobs/${id}`);
-      if (res.ok) {
-        const j = (await res.json()) as Job;
-        if (pred(j)) return j;
-      }
-    } catch {}
-    if (Date.now() > end) throw new Error(`job ${id} did not reach the state in time`);
-    await sleep(25);
-  }
+/** Polls `GET /v1/jobs/{id}` until `pred` holds; on timeout the error shows the last answer (`what` names the state awaited). */
+export async function waitJob(base: string, id: string, pred: (j: Job) => boolean, timeoutMs = 90_000, what = pred.toString()): Promise<Job> {
+  const read = async () => {
+    const res = await fetch(`${base}/v1/jobs/${id}`);
+    if (!res.ok) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Job;
+  };
+  return waitForState(`job ${id}: ${what}`, read, pred, { timeoutMs, intervalMs: 25, retryErrors: true });
+}
+
+/** Waits until every job of `ids` has a checkpoint (`keys.jobCheckpoint`): a job killed after that resumes instead of starting over. */
+export async function waitCheckpoint(redis: { exists(...keys: string[]): Promise<number> }, keys: Keys, ids: string | string[], timeoutMs = 30_000): Promise<void> {
+  const list = typeof ids === 'string' ? [ids] : ids;
+  const missing = async () => {
+    const has = await Promise.all(list.map((id) => redis.exists(keys.jobCheckpoint(id))));
+    return list.filter((_, i) => !has[i]);
+  };
+  await waitForState(`a checkpoint of ${list.join(', ')}`, missing, (m) => m.length === 0, { timeoutMs, intervalMs: 20 });
 }
 
 export const isFinished = (j: Job) => ['completed', 'failed', 'cancelled'].includes(j.status);
@@ -146,7 +151,7 @@ export async function privateRedis(port: number, dir: string, extra: string[] = 
   const start = async () => {
     proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction', ...extra], { stdio: 'ignore' });
     const { redisAnswers } = await import('../../src/queue/connection.js');
-    for (let i = 0; i < 200 && !(await redisAnswers(url, 200)); i++) await sleep(25);
+    await waitFor(`redis-server on port ${port} to answer PING`, () => redisAnswers(url, 200), { timeoutMs: 30_000, intervalMs: 25 });
   };
   /** SHUTDOWN (the AOF is already on disk with fsync always), and wait for the process to end. */
   const stop = async () => {

@@ -4,6 +4,7 @@ import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { waitForState } from '../helpers/wait.js';
 import { isFinished, killWorker, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
 
@@ -56,17 +57,17 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
       for (;;) {
         // Wait until the current attempt has written a checkpoint, then kill at a random moment after it.
         const attempt = (await waitJob(api.base, id, (j) => j.status === 'running' || isFinished(j))).attempts;
-        let finished = false;
-        for (;;) {
-          const [ckAttempt, status] = await Promise.all([redis.hget(K.jobCheckpoint(id), 'attempt'), redis.hget(K.job(id), 'status')]);
-          if (status !== 'running') {
-            finished = status !== 'queued';
-            if (finished) break;
-          } else if (Number(ckAttempt) === attempt) break;
-          await sleep(10);
-        }
-        if (finished) break;
-        await sleep(Math.random() * 120);
+        const seen = await waitForState(
+          `job ${id}: a checkpoint of attempt ${attempt}, or the end`,
+          async () => {
+            const [ckAttempt, status] = await Promise.all([redis.hget(K.jobCheckpoint(id), 'attempt'), redis.hget(K.job(id), 'status')]);
+            return { ckAttempt, status };
+          },
+          ({ ckAttempt, status }) => (status === 'running' ? Number(ckAttempt) === attempt : status !== 'queued'),
+          { timeoutMs: 60_000, intervalMs: 10 },
+        );
+        if (seen.status !== 'running') break; // finished
+        await sleep(Math.random() * 120); // the point: kill at a random moment after the checkpoint
         if ((await redis.hget(K.job(id), 'status')) !== 'running') continue;
         await killWorker(worker);
         kills++;

@@ -7,7 +7,8 @@ import { sweepJobIndexes } from '../../src/storage/retention.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { moons, moonsSpec } from '../helpers/data.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
-import { isFinished, redisClient, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
+import { waitForState } from '../helpers/wait.js';
+import { isFinished, redisClient, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
 
 const redis = redisClient();
 const workers: WorkerProc[] = [];
@@ -103,14 +104,14 @@ describe('retention', () => {
     const big = await dataset(base, 4000);
     const cancelled = ((await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(moonsSpec(big, 5000)) })).json()) as Job).id;
     // Cancel once an epoch finished (the running job's /metrics shows it), so there is a model to keep.
-    while (((await (await fetch(`${base}/v1/jobs/${cancelled}/metrics`)).json()) as { history: unknown[] }).history.length < 1) await sleep(20);
+    await waitForState(`a finished epoch in /v1/jobs/${cancelled}/metrics`, async () => ((await (await fetch(`${base}/v1/jobs/${cancelled}/metrics`)).json()) as { history: unknown[] }).history.length, (n) => n >= 1, { timeoutMs: 30_000, intervalMs: 20 });
     expect((await fetch(`${base}/v1/jobs/${cancelled}/cancel`, { method: 'POST' })).status).toBe(202);
     expect((await waitJob(base, cancelled, isFinished)).status).toBe('cancelled');
     for (const k of [keys.job(cancelled), keys.jobEvents(cancelled), keys.jobModel(cancelled), keys.jobMetrics(cancelled)]) expect(await redis.pttl(k)).toBeGreaterThan(0);
     expect(await redis.exists(keys.jobCheckpoint(cancelled))).toBe(0);
     expect(await (await fetch(`${base}/v1/datasets/${big}`, { method: 'DELETE' })).status).toBe(204);
     ids.push(cancelled);
-    while ((await redis.exists(...ids.map((id) => keys.job(id)))) > 0) await sleep(100);
+    await waitForState('the records of the finished jobs to expire (JOB_RETENTION_SECONDS=1)', async () => (await Promise.all(ids.map(async (id) => ((await redis.exists(keys.job(id))) ? id : '')))).filter(Boolean), (left) => left.length === 0, { timeoutMs: 30_000, intervalMs: 100 });
     expect(await sweepJobIndexes(redis, keys)).toBeGreaterThanOrEqual(4);
     // Deployment-wide keys (the workers' measured throughput and slots) stay; nothing of a job does.
     expect((await scan()).filter((k) => k !== keys.workerSlots() && k !== keys.workerThroughput())).toEqual([]);

@@ -10,7 +10,8 @@ import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { freePort } from '../helpers/net.js';
 import { uniquePrefix } from '../helpers/redis.js';
-import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
+import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
+import { waitForState } from '../helpers/wait.js';
 import { keysFor } from '../../src/storage/keys.js';
 
 /*
@@ -66,7 +67,7 @@ describe('Redis stopped and restarted', () => {
     const running = ((await (await post({ datasetId, ...longSpec(20) })).json()) as Job).id;
     const queued = ((await (await post({ datasetId, ...longSpec(2) })).json()) as Job).id;
     await waitJob(api.base, running, (j) => j.status === 'running');
-    while (!(await redis.exists(K.jobCheckpoint(running)))) await sleep(20);
+    await waitCheckpoint(redis, K, running);
 
     await server.stop();
     const down = performance.now();
@@ -76,13 +77,10 @@ describe('Redis stopped and restarted', () => {
       expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     }
-    await sleep(2500);
+    await sleep(2500); // the outage itself: Redis stays down 2.5 s
     await server.start();
     let ready = 0;
-    while ((await fetch(`${api.base}/readyz`)).status !== 200) {
-      ready++;
-      await sleep(50);
-    }
+    await waitForState('/readyz to answer 200 after Redis restarted', async () => (await fetch(`${api.base}/readyz`)).status, (status) => status === 200 || (ready++, false), { timeoutMs: 30_000 });
     const recoveredMs = performance.now() - down;
     expect(((await (await fetch(`${api.base}/v1/jobs/${finished}`)).json()) as Job).result).toEqual(done.result);
 
@@ -107,10 +105,10 @@ describe('Redis stopped and restarted', () => {
     const reference = await referenceHash(longSpec(20), data);
     const id = ((await (await post({ datasetId, ...longSpec(20) })).json()) as Job).id;
     await waitJob(api.base, id, (j) => j.status === 'running');
-    while (!(await redis.exists(K.jobCheckpoint(id)))) await sleep(20);
+    await waitCheckpoint(redis, K, id);
     await server.stop();
     await killWorker(worker);
-    await sleep(1000);
+    await sleep(1000); // the point: Redis stays down a while after the worker died
     await server.start();
     const ck = await redis.hmget(K.jobCheckpoint(id), 'epoch', 'step');
     worker = await startWorker(env);
