@@ -2,20 +2,18 @@ import { request } from 'node:http';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
 import { createRedis } from '../../src/queue/connection.js';
-import { TrainingQueue } from '../../src/queue/training-queue.js';
 import type { Job } from '../../src/schemas/job.js';
 import { BlobStoreUnavailableError, createBlobStore, S3BlobStore, type BlobStore } from '../../src/storage/blobs/index.js';
 import { DatasetStore } from '../../src/storage/dataset-store.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
-import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor } from '../../src/storage/keys.js';
-import { TrainingWorker } from '../../workers/training-worker.js';
 import { problem, testApp } from '../helpers/app.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
 import { S3rver, S3RVER_CREDENTIALS } from '../helpers/s3rver.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { workerStack, type WorkerStack } from '../helpers/worker-stack.js';
 
 /*
  * The blob store failing under the service: a real S3-protocol server (s3rver) stopped and
@@ -43,14 +41,6 @@ async function bucketKeys(prefix = ''): Promise<string[]> {
     return (res.Contents ?? []).map((o) => o.Key!);
   } finally {
     await store.close();
-  }
-}
-
-async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -123,7 +113,7 @@ describe('S3 server stopped mid-transfer', () => {
       () => 'stored',
       (e: unknown) => e,
     );
-    await until('the first part to arrive', () => (s3.log.match(/UploadPart/g) ?? []).length > partsBefore);
+    await waitFor('the first part to arrive', () => (s3.log.match(/UploadPart/g) ?? []).length > partsBefore, { intervalMs: 5, timeoutMs: 20_000 });
     await s3.stop();
     const err = await outcome;
     expect(err).toBeInstanceOf(BlobStoreUnavailableError);
@@ -151,67 +141,36 @@ describe('S3 server stopped mid-transfer', () => {
 });
 
 describe('worker with the S3 blob store', () => {
-  let config: Config;
-  let redis: Redis;
-  let jobs: JobStore;
-  let datasets: DatasetStore;
-  let queue: TrainingQueue;
-  let worker: TrainingWorker;
+  let stack: WorkerStack;
   let dsId: string;
-  const prefix = uniquePrefix('s3wrk');
   beforeAll(async () => {
-    config = testConfig(prefix, { ...s3Env(), BLOB_RETRY_DELAY_MS: '300' });
-    redis = createRedis(config.REDIS_URL);
-    jobs = new JobStore(redis, keysFor(prefix));
-    datasets = new DatasetStore(redis, keysFor(prefix), createBlobStore(config));
-    queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 1 });
-    worker = new TrainingWorker(config);
-    const rows = moons(80);
-    const features = Float64Array.from(rows.flatMap((r) => r.slice(0, 2)));
-    dsId = (await datasets.create({ tenant: 'default', name: 'm', rows: 80, featureCount: 2, targetWidth: 1, features, targets: Float64Array.from(rows.map((r) => r[2])) })).id;
+    stack = workerStack('s3wrk', { ...s3Env(), BLOB_RETRY_DELAY_MS: '300' }, { attempts: 1 });
+    dsId = await stack.storeRows(moons(80));
   });
-  afterAll(async () => {
-    await worker?.close(1000);
-    await queue?.close();
-    await datasets?.blobs.close();
-    await deletePrefix(prefix);
-    redis?.disconnect();
-  });
+  afterAll(async () => stack?.close());
 
-  async function waitFor(id: string, pred: (j: Job) => boolean, timeoutMs = 45_000): Promise<Job> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const j = (await jobs.get(id))!;
-      if (pred(j)) return j;
-      if (Date.now() > end) throw new Error(`job ${id} stuck: ${JSON.stringify(j).slice(0, 300)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  const submit = async () => {
-    const job = await jobs.create('default', moonsSpec(dsId, 5));
-    await queue.enqueue(job.id);
-    return job.id;
-  };
+  const waitJob = (id: string, pred: (j: Job) => boolean) => stack.waitJob(id, pred);
+  const submit = () => stack.submit(moonsSpec(dsId, 5));
 
   it('a job whose dataset cannot be downloaded is queued again (no attempt used, one allowed) and completes once S3 is back', async () => {
     await s3.stop();
     const id = await submit();
     try {
-      await until('a retry event', async () => (await readEventsAfter(redis, keysFor(prefix).jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true));
-      await new Promise((r) => setTimeout(r, 1000)); // a few more tries while down
-      expect((await jobs.get(id))!.status).not.toBe('failed');
+      await waitFor('a retry event', async () => (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
+      await sleep(1000); // the point: a few more tries while S3 is down, none of which may fail the job
+      expect((await stack.jobs.get(id))!.status).not.toBe('failed');
     } finally {
       await s3.start();
     }
-    const done = await waitFor(id, (j) => ['completed', 'failed'].includes(j.status));
+    const done = await waitJob(id, (j) => ['completed', 'failed'].includes(j.status));
     expect(done.status).toBe('completed');
-    const reasons = (await readEventsAfter(redis, keysFor(prefix).jobEvents(id), 0)).map((e) => JSON.parse(e.data)).filter((d) => d.retry);
+    const reasons = (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).map((e) => JSON.parse(e.data)).filter((d) => d.retry);
     expect(reasons[0].reason).toMatch(/S3 blob store/);
   });
 
   it('the next jobs on the same dataset download nothing: the worker reads its disk cache (no GetObject reaches S3)', async () => {
     const before = s3.getObjectCount();
-    for (let i = 0; i < 2; i++) expect((await waitFor(await submit(), (j) => ['completed', 'failed'].includes(j.status))).status).toBe('completed');
+    for (let i = 0; i < 2; i++) expect((await waitJob(await submit(), (j) => ['completed', 'failed'].includes(j.status))).status).toBe('completed');
     expect(s3.getObjectCount()).toBe(before);
   });
 });
@@ -226,9 +185,10 @@ describe.each(['local', 's3'] as const)('upload connection cut half-way (%s)', (
       const req = request(`${base}/v1/datasets?target=label`, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': body.length } });
       req.on('error', () => {});
       req.write(body.subarray(0, body.length >> 1));
-      await new Promise((r) => setTimeout(r, 300));
+      // The point: half the body reaches the server, the client vanishes, and nothing may be left a while later.
+      await sleep(300);
       req.destroy();
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect((await t.app.inject({ url: '/v1/datasets' })).json().items).toEqual([]);
       if (kind === 's3') expect(await bucketKeys('datasets/')).toEqual(keysBefore);
       else {

@@ -2,19 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { train } from '../../src/core/index.js';
 import { kernelOptions, nativeIsas } from '../../src/native-kernels/index.js';
-import { createRedis } from '../../src/queue/connection.js';
-import { TrainingQueue } from '../../src/queue/training-queue.js';
-import { DatasetStore } from '../../src/storage/dataset-store.js';
-import { JobStore } from '../../src/storage/job-store.js';
-import { keysFor } from '../../src/storage/keys.js';
 import { CoreBudget } from '../../workers/core-budget.js';
-import { TrainingWorker } from '../../workers/training-worker.js';
 import { moons } from '../helpers/data.js';
-import { deletePrefix, testBlobStore, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { workerStack, type WorkerStack } from '../helpers/worker-stack.js';
 
 describe('CoreBudget: idle cores go to the running jobs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'budget-'));
@@ -46,23 +39,11 @@ describe('CoreBudget: idle cores go to the running jobs', () => {
 });
 
 describe.runIf(nativeIsas().length > 0)('a worker with the default TRAINING_KERNELS', () => {
-  const prefix = uniquePrefix('native');
-  const config = testConfig(prefix, { WORKER_CONCURRENCY: '1' });
-  let redis: Redis;
-  let worker: TrainingWorker | undefined;
-  let queue: TrainingQueue | undefined;
-  afterAll(async () => {
-    await worker?.close(1000);
-    await queue?.close();
-    await deletePrefix(prefix);
-    redis?.disconnect();
-  });
+  let stack: WorkerStack | undefined;
+  afterAll(async () => stack?.close());
 
   it('trains on the native kernels, says so in the result, with the weights of an in-process run', async () => {
-    redis = createRedis(config.REDIS_URL);
-    const keys = keysFor(prefix);
-    worker = new TrainingWorker(config);
-    queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 1 });
+    stack = workerStack('native', { WORKER_CONCURRENCY: '1' }, { attempts: 1 });
     const rows = moons(300);
     const spec = {
       model: { layers: [{ units: 64, activation: 'relu' as const }, { units: 32, activation: 'relu' as const }, { units: 2, activation: 'softmax' as const }] },
@@ -70,26 +51,15 @@ describe.runIf(nativeIsas().length > 0)('a worker with the default TRAINING_KERN
       optimizer: { type: 'adam' as const, learningRate: 0.01 },
       epochs: 8, batchSize: 16, seed: 5, validationSplit: 0.2,
     };
-    const ds = await new DatasetStore(redis, keys, testBlobStore(keys.prefix)).create({
-      tenant: 'default', name: 'm', rows: rows.length, featureCount: 2, targetWidth: 1,
-      features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])),
-    });
-    const jobs = new JobStore(redis, keys);
-    const job = await jobs.create('default', { datasetId: ds.id, ...spec });
-    await queue.enqueue(job.id);
-    const end = Date.now() + 60_000;
-    let done = await jobs.get(job.id);
-    while (done!.status !== 'completed' && done!.status !== 'failed' && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-      done = await jobs.get(job.id);
-    }
-    expect(done!.status, JSON.stringify(done!.error)).toBe('completed');
-    expect(done!.result!.kernels).toBe(`native-${nativeIsas()[0]}-f32`);
+    const id = await stack.submit({ datasetId: await stack.storeRows(rows), ...spec });
+    const done = await stack.waitJob(id, (j) => j.status === 'completed' || j.status === 'failed', 60_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(done.result!.kernels).toBe(`native-${nativeIsas()[0]}-f32`);
     // float64 like the stored dataset (moons' values do not fit float32 exactly: stored as float64)
     const ref = await train(spec, {
       features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])),
       rows: rows.length, featureCount: 2, targetWidth: 1,
     }, kernelOptions());
-    expect(done!.result!.weightsHash).toBe(ref.weightsHash);
+    expect(done.result!.weightsHash).toBe(ref.weightsHash);
   });
 });

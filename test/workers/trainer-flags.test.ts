@@ -2,18 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { train } from '../../src/core/index.js';
-import { createRedis } from '../../src/queue/connection.js';
-import { TrainingQueue } from '../../src/queue/training-queue.js';
-import { DatasetStore } from '../../src/storage/dataset-store.js';
-import { JobStore } from '../../src/storage/job-store.js';
-import { keysFor, type Keys } from '../../src/storage/keys.js';
-import { TrainingWorker, trainerNodeFlags } from '../../workers/training-worker.js';
+import { trainerNodeFlags } from '../../workers/training-worker.js';
 import { moons } from '../helpers/data.js';
-import { deletePrefix, testConfig, uniquePrefix, testBlobStore } from '../helpers/redis.js';
+import { workerStack, type WorkerStack } from '../helpers/worker-stack.js';
 
 const rows = moons(200);
 const spec = {
@@ -49,26 +43,15 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
     expect(() => loadConfig({ TRAINING_WASM_FMA: 'maybe' })).toThrow(/TRAINING_WASM_FMA/);
   });
 
-  let redis: Redis;
-  let keys: Keys;
-  let worker: TrainingWorker;
-  let queue: TrainingQueue;
+  let stack: WorkerStack;
   beforeAll(() => {
     // The wasm kernels are what this test is about (the default is the native addon where it loads).
     process.env.TRAINING_KERNELS = 'wasm';
-    const prefix = uniquePrefix('fma');
-    const config = testConfig(prefix, { WORKER_CONCURRENCY: '1' });
-    redis = createRedis(config.REDIS_URL);
-    keys = keysFor(prefix);
-    worker = new TrainingWorker(config);
-    queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 1 });
+    stack = workerStack('fma', { WORKER_CONCURRENCY: '1' }, { attempts: 1 });
   });
   afterAll(async () => {
     delete process.env.TRAINING_KERNELS;
-    await worker.close(1000);
-    await queue.close();
-    await deletePrefix(keys.prefix);
-    redis.disconnect();
+    await stack.close();
   });
 
   it('a job trained by the worker has the FMA weights, which differ from the plain-SIMD ones', async () => {
@@ -78,21 +61,10 @@ describe('trainer children run the relaxed-SIMD (FMA) kernels', () => {
     expect(withFma).not.toBe(plain); // the flag is observable in the weights
     expect((await train(spec, data)).weightsHash).toBe(withFma); // vitest runs with the flag too
 
-    const ds = await new DatasetStore(redis, keys, testBlobStore(keys.prefix)).create({
-      tenant: 'default', name: 'm', rows: rows.length, featureCount: 2, targetWidth: 1,
-      features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))), targets: Float64Array.from(rows.map((r) => r[2])),
-    });
-    const jobs = new JobStore(redis, keys);
-    const job = await jobs.create('default', { datasetId: ds.id, ...spec });
-    await queue.enqueue(job.id);
-    const end = Date.now() + 45_000;
-    let done = await jobs.get(job.id);
-    while (done!.status !== 'completed' && done!.status !== 'failed' && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-      done = await jobs.get(job.id);
-    }
-    expect(done!.status).toBe('completed');
-    expect(done!.result!.weightsHash).toBe(withFma);
-    expect(done!.result!.kernels).toBe('wasm-simd-fma-f32');
+    const id = await stack.submit({ datasetId: await stack.storeRows(rows), ...spec });
+    const done = await stack.waitJob(id, (j) => j.status === 'completed' || j.status === 'failed', 45_000);
+    expect(done.status).toBe('completed');
+    expect(done.result!.weightsHash).toBe(withFma);
+    expect(done.result!.kernels).toBe('wasm-simd-fma-f32');
   });
 });

@@ -1,78 +1,26 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
-import { createRedis } from '../../src/queue/connection.js';
-import { TrainingQueue } from '../../src/queue/training-queue.js';
-import type { Job } from '../../src/schemas/job.js';
 import type { JobSubmission } from '../../src/schemas/training-spec.js';
-import { DatasetStore } from '../../src/storage/dataset-store.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
-import { JobStore } from '../../src/storage/job-store.js';
-import { keysFor, type Keys } from '../../src/storage/keys.js';
-import { TrainingWorker } from '../../workers/training-worker.js';
 import { moons, moonsSpec } from '../helpers/data.js';
-import { deletePrefix, testConfig, uniquePrefix, testBlobStore } from '../helpers/redis.js';
+import { waitFor, waitForState } from '../helpers/wait.js';
+import { isFinished as finished, workerStack } from '../helpers/worker-stack.js';
 
-let config: Config;
-let redis: Redis;
-let keys: Keys;
-let jobs: JobStore;
-let datasets: DatasetStore;
-let queue: TrainingQueue;
-let worker: TrainingWorker;
+const stack = workerStack('wrk', { WORKER_CONCURRENCY: '2' }, { attempts: 3 });
+const { redis, keys, jobs, datasets, queue } = stack;
 let dsId: string;
 
 beforeAll(async () => {
-  const prefix = uniquePrefix('wrk');
-  config = testConfig(prefix, { WORKER_CONCURRENCY: '2' });
-  redis = createRedis(config.REDIS_URL);
-  keys = keysFor(prefix);
-  jobs = new JobStore(redis, keys);
-  datasets = new DatasetStore(redis, keys, testBlobStore(prefix));
-  queue = new TrainingQueue(redis, { prefix: config.QUEUE_PREFIX, keyPrefix: prefix, attempts: 3 });
-  worker = new TrainingWorker(config);
-  const rows = moons(80);
-  dsId = (
-    await datasets.create({
-      tenant: 'default',
-      name: 'm',
-      rows: 80,
-      featureCount: 2,
-      targetWidth: 1,
-      features: Float64Array.from(rows.flatMap((r) => r.slice(0, 2))),
-      targets: Float64Array.from(rows.map((r) => r[2])),
-    })
-  ).id;
+  dsId = await stack.storeRows(moons(80));
 });
 
-afterAll(async () => {
-  await worker.close(1000);
-  await queue.close();
-  await deletePrefix(keys.prefix);
-  redis.disconnect();
-});
+afterAll(() => stack.close());
 
-async function submit(spec: JobSubmission): Promise<string> {
-  const job = await jobs.create('default', spec);
-  await queue.enqueue(job.id);
-  return job.id;
-}
-
-async function waitFor(id: string, pred: (j: Job) => boolean, timeoutMs = 45_000): Promise<Job> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const j = (await jobs.get(id))!;
-    if (pred(j)) return j;
-    if (Date.now() > end) throw new Error(`job ${id} stuck: ${JSON.stringify(j).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-const finished = (j: Job) => ['completed', 'failed', 'cancelled'].includes(j.status);
+const { submit, waitJob } = stack;
 
 describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () => {
   it('trains a job to completion and stores model and metrics', async () => {
     const id = await submit(moonsSpec(dsId, 20));
-    const job = await waitFor(id, finished);
+    const job = await waitJob(id, finished);
     expect(job).toMatchObject({ status: 'completed', attempts: 1, result: { epochsRun: 20 } });
     expect((await jobs.getMetrics(id))!.length).toBe(20);
     expect((await jobs.getModel(id))!.weightsHash).toBe(job.result!.weightsHash);
@@ -83,14 +31,13 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
   it('a spec the core rejects fails once with invalid_spec and the field path, never retried', async () => {
     const spec = { ...moonsSpec(dsId, 5), model: { layers: [{ units: 3, activation: 'softmax' as const }] } };
     const id = await submit(spec);
-    const job = await waitFor(id, finished);
+    const job = await waitJob(id, finished);
     expect(job.status).toBe('failed');
     expect(job.error?.code).toBe('invalid_spec');
     expect(job.error?.path).toMatch(/units|layers|classes|targets/);
     expect(job.attempts).toBe(1);
     // The record ends before the child returns to BullMQ: wait for BullMQ to file the attempt.
-    const end = Date.now() + 5000;
-    while ((await queue.queue.getJob(id).then((b) => b?.getState())) !== 'failed' && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await waitForState(`BullMQ to file job ${id} as failed`, async () => (await queue.queue.getJob(id))?.getState(), (state) => state === 'failed', { timeoutMs: 5000, intervalMs: 20 });
     const bull = await queue.queue.getJob(id);
     expect(bull?.attemptsMade).toBe(1);
     expect(await bull?.getState()).toBe('failed');
@@ -99,7 +46,7 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
   it('a divergent run fails with diverged, not retried', async () => {
     const spec: JobSubmission = { datasetId: dsId, model: { layers: [{ units: 1, activation: 'linear' }] }, loss: 'mse', optimizer: { type: 'sgd', learningRate: 1e30 }, epochs: 50, batchSize: 8, normalize: false };
     const id = await submit(spec);
-    const job = await waitFor(id, finished);
+    const job = await waitJob(id, finished);
     expect(job.error?.code).toBe('diverged');
     // Where and what, as fields (not only in the message): non-finite within the first epochs.
     const { epoch, step, what } = job.error!;
@@ -114,16 +61,15 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     const a = await submit(long);
     const b = await submit(long);
     // Both running at the same time: two child processes.
-    const end = Date.now() + 45_000;
-    for (;;) {
-      const [ja, jb] = await Promise.all([jobs.get(a), jobs.get(b)]);
-      if (ja!.status === 'running' && jb!.status === 'running' && ja!.progress && jb!.progress) break;
-      if (Date.now() > end) throw new Error('the two jobs never ran together');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForState(
+      'the two jobs running together, both with progress',
+      () => Promise.all([jobs.get(a), jobs.get(b)]),
+      (both) => both.every((j) => j!.status === 'running' && j!.progress),
+      { timeoutMs: 45_000 },
+    );
     await jobs.requestCancel(a);
     await jobs.requestCancel(b);
-    const [ca, cb] = await Promise.all([waitFor(a, finished, 20_000), waitFor(b, finished, 20_000)]);
+    const [ca, cb] = await Promise.all([waitJob(a, finished, 20_000), waitJob(b, finished, 20_000)]);
     expect([ca.status, cb.status]).toEqual(['cancelled', 'cancelled']);
     expect(ca.error?.message).toMatch(/cancelled by request at epoch \d+, step \d+/);
     const events = await readEventsAfter(redis, keys.jobEvents(a), 0);
@@ -137,7 +83,7 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     // Vanished underneath (DatasetStore.delete refuses while a job uses it): remove its keys directly.
     await redis.del(keys.dataset(other.id), keys.datasetFeatures(other.id), keys.datasetTargets(other.id));
     await queue.enqueue(job.id);
-    const done = await waitFor(job.id, finished);
+    const done = await waitJob(job.id, finished);
     expect(done.error?.code).toBe('dataset_missing');
   });
 
@@ -145,7 +91,7 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     const job = await jobs.create('default', moonsSpec(dsId, 3));
     await jobs.finish(job.id, ['queued'], 'cancelled');
     await queue.enqueue(job.id);
-    for (let i = 0; i < 100 && (await queue.queue.getJob(job.id)); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(`the worker to drop the BullMQ job of cancelled ${job.id}`, async () => !(await queue.queue.getJob(job.id)), { timeoutMs: 5000 });
     const after = (await jobs.get(job.id))!;
     expect(after.status).toBe('cancelled');
     expect(after.attempts).toBe(0);
