@@ -41,3 +41,13 @@ export async function claimIdempotencyKey(
   const [hash, resourceId] = existing.split(' ');
   return hash === p.hash ? { kind: 'replay', resourceId } : { kind: 'conflict' };
 }
+
+/**
+ * Gives back a key claimed for `resourceId` that was not created after all (only while it still
+ * names that resource), so the same key can be used again.
+ */
+export async function releaseIdempotencyKey(redis: RedisClient, keys: Keys, p: { tenant: string; scope: string; key: string; resourceId: string }): Promise<void> {
+  const k = keys.idempotency(p.tenant, p.scope, p.key);
+  const v = await redis.get(k);
+  if (v?.endsWith(` ${p.resourceId}`)) await redis.del(k);
+}

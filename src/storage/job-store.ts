@@ -69,6 +69,37 @@ function toJob(h: Fields): Job {
   };
 }
 
+/** What {@link JobStore.create} records besides the submission. */
+export interface CreateOptions {
+  sweep?: { id: string; trial: number };
+  fromCheckpoint?: JobFromCheckpoint;
+  estimatedSeconds?: number;
+}
+
+/** Data of a job's first event. */
+const FIRST_EVENT = JSON.stringify({ status: 'queued' });
+
+/** The record hash of a new `queued` job. */
+function recordFields(tenant: string, submission: JobSubmission, id: string, opts: CreateOptions): Fields {
+  const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
+  return {
+    id,
+    tenant,
+    status: 'queued',
+    datasetId,
+    spec: JSON.stringify(spec),
+    createdAt: new Date().toISOString(),
+    attempts: '0',
+    // The first event is written with the record, with id 1 (what tsnnAppendEvent would give a new record).
+    eventSeq: '1',
+    ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
+    ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
+    ...(opts.sweep ? { sweepId: opts.sweep.id, sweepTrial: String(opts.sweep.trial) } : {}),
+    ...(opts.fromCheckpoint ? { fromCheckpoint: JSON.stringify(opts.fromCheckpoint) } : {}),
+    ...(opts.estimatedSeconds !== undefined && Number.isFinite(opts.estimatedSeconds) ? { estimatedSeconds: String(opts.estimatedSeconds) } : {}),
+  };
+}
+
 /** Options of {@link JobStore}. */
 export interface JobStoreOptions {
   /** Seconds a finished job's keys live. Default `JOB_RETENTION_SECONDS` (7 days). */
@@ -101,32 +132,45 @@ export class JobStore {
    * record after a crash in between. On one Redis the three go out together (one round trip, run
    * in order); on a cluster the record is written first.
    */
-  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: { sweep?: { id: string; trial: number }; fromCheckpoint?: JobFromCheckpoint; estimatedSeconds?: number } = {}): Promise<Job> {
-    const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
-    const fields: Fields = {
-      id,
-      tenant,
-      status: 'queued',
-      datasetId,
-      spec: JSON.stringify(spec),
-      createdAt: new Date().toISOString(),
-      attempts: '0',
-      // The first event is written here with id 1 (what tsnnAppendEvent would give a new record).
-      eventSeq: '1',
-      ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
-      ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
-      ...(opts.sweep ? { sweepId: opts.sweep.id, sweepTrial: String(opts.sweep.trial) } : {}),
-      ...(opts.fromCheckpoint ? { fromCheckpoint: JSON.stringify(opts.fromCheckpoint) } : {}),
-      ...(opts.estimatedSeconds !== undefined && Number.isFinite(opts.estimatedSeconds) ? { estimatedSeconds: String(opts.estimatedSeconds) } : {}),
-    };
+  async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: CreateOptions = {}): Promise<Job> {
+    const fields = recordFields(tenant, submission, id, opts);
     const record = this.redis
       .multi()
       .hset(this.keys.job(id), fields)
-      .xadd(this.keys.jobEvents(id), '1-0', 'type', 'status', 'data', JSON.stringify({ status: 'queued' }))
+      .xadd(this.keys.jobEvents(id), '1-0', 'type', 'status', 'data', FIRST_EVENT)
       .exec();
     if (isCluster(this.redis)) await checkExec(record);
-    await Promise.all([checkExec(record), this.redis.sadd(this.keys.datasetActiveJobs(datasetId), id), this.redis.zadd(this.keys.jobIndex(tenant), 0, id)]);
+    await Promise.all([checkExec(record), this.redis.sadd(this.keys.datasetActiveJobs(fields.datasetId), id), this.redis.zadd(this.keys.jobIndex(tenant), 0, id)]);
     return toJob(fields);
+  }
+
+  /**
+   * The submit path's {@link create} on one Redis: in one script (one round trip), reserves a
+   * place among `tenant`'s active jobs (at most `maxActive`), then writes what {@link create}
+   * writes, but only while the dataset record exists. `dataset_gone` and `full` write nothing;
+   * at `full` the caller drops the reservations of ended jobs (tryReserveActiveJob) and creates
+   * the job step by step. Null on a cluster (the keys are on several slots): use the steps.
+   */
+  async createReserved(tenant: string, submission: JobSubmission, id: string, maxActive: number, opts: CreateOptions = {}): Promise<{ kind: 'created'; job: Job } | { kind: 'full' | 'dataset_gone' } | null> {
+    if (isCluster(this.redis)) return null;
+    const fields = recordFields(tenant, submission, id, opts);
+    const k = this.keys;
+    const [code] = await this.r.tsnnSubmitJob(
+      k.activeJobs(tenant),
+      k.job(id),
+      k.jobEvents(id),
+      k.dataset(fields.datasetId),
+      k.datasetActiveJobs(fields.datasetId),
+      k.jobIndex(tenant),
+      id,
+      String(maxActive),
+      String(Date.now()),
+      FIRST_EVENT,
+      ...flat(fields),
+    );
+    if (code === -1) return { kind: 'dataset_gone' };
+    if (code === 0) return { kind: 'full' };
+    return { kind: 'created', job: toJob(fields) };
   }
 
   /** The job `id` when it exists and belongs to `tenant` (`undefined`: any tenant). */

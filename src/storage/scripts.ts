@@ -107,7 +107,30 @@ redis.call('SET', KEYS[3], ARGV[3])
 return 1
 `;
 
+/**
+ * Job creation on one Redis (not a cluster: the keys are on several slots), in one step: the
+ * reservation among the tenant's active jobs (as active-jobs.ts RESERVE, without its stale
+ * members' cleanup), the record, its first `status` event (id 1), the job in its dataset's
+ * active-job set and in the tenant's index. Nothing is written when the dataset record is gone
+ * (returns {-1, 0}) or the tenant already has ARGV[2] active jobs (returns {0, count}); else
+ * {1, count with this job}.
+ * KEYS: active-jobs set, job hash, stream, dataset hash, dataset's active-job set, tenant's job index.
+ * ARGV: id, max, now (ms), first event's data, field, value, ...
+ */
+const SUBMIT_JOB = `
+if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, 0} end
+local size = redis.call('ZCARD', KEYS[1])
+if size >= tonumber(ARGV[2]) then return {0, size} end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('XADD', KEYS[3], '1-0', 'type', 'status', 'data', ARGV[4])
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('ZADD', KEYS[6], 0, ARGV[1])
+return {1, size + 1}
+`;
+
 interface ScriptedRedis {
+  tsnnSubmitJob(active: string, job: string, stream: string, dataset: string, datasetJobs: string, index: string, ...argv: string[]): Promise<[number, number]>;
   tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<number>;
   tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number]>;
   tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<number>;
@@ -124,6 +147,7 @@ export function scripted(redis: RedisClient): ScriptedRedis {
     redis.defineCommand('tsnnFinish', { numberOfKeys: 5, lua: FINISH });
     redis.defineCommand('tsnnOwnedWrite', { numberOfKeys: 3, lua: OWNED_WRITE });
     redis.defineCommand('tsnnOwnedArtifacts', { numberOfKeys: 3, lua: OWNED_ARTIFACTS });
+    redis.defineCommand('tsnnSubmitJob', { numberOfKeys: 6, lua: SUBMIT_JOB });
   }
   return r as unknown as ScriptedRedis;
 }

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { testApp } from '../helpers/app.js';
-import { moonsSpec } from '../helpers/data.js';
+import { moons, moonsSpec, toCsv } from '../helpers/data.js';
+import { problem } from '../helpers/app.js';
+import { serializerCompiler } from 'fastify-type-provider-zod';
+import { JobSchema } from '../../src/schemas/job.js';
 
 let t: Awaited<ReturnType<typeof testApp>>;
 beforeAll(async () => {
-  t = await testApp('submitpath');
+  t = await testApp('submitpath', { WEBHOOK_ALLOW_PRIVATE: 'true' });
 });
 afterAll(async () => t.close());
 
@@ -23,5 +26,52 @@ describe('job creation in one MULTI', () => {
     ]);
     expect(await svc.redis.zscore(svc.keys.jobIndex('default'), created.id)).toBe('0');
     expect(await svc.redis.sismember(svc.keys.datasetActiveJobs('ds_x'), created.id)).toBe(1);
+  });
+});
+
+describe('POST /v1/jobs on one Redis (one script: reservation, record, first event, sets)', () => {
+  let dsId: string;
+  const submit = (payload: object, headers: Record<string, string> = {}) => t.app.inject({ method: 'POST', url: '/v1/jobs', payload, headers });
+  beforeAll(async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/datasets?target=label', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'label'], moons(40)) });
+    dsId = res.json().id;
+  });
+
+  it('answers byte for byte what JobSchema serializer gives, and writes the same keys as the step-by-step create', async () => {
+    const { svc } = t.app;
+    for (const body of [
+      moonsSpec(dsId),
+      { ...moonsSpec(dsId, 3), maxDurationSeconds: 30, webhook: { url: 'http://127.0.0.1:9/hook', events: ['completed'] } },
+      { ...moonsSpec(dsId, 2), loss: 'mse', model: { layers: [{ units: 1, activation: 'linear' }] }, optimizer: { type: 'momentum', learningRate: 0.1, momentum: 0.9 }, validationSplit: 0.2 },
+    ]) {
+      const res = await submit(body);
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      const job = res.json();
+      expect(res.body).toBe(serializerCompiler({ schema: JobSchema, method: 'POST', url: '/v1/jobs' })(job));
+      expect(await svc.jobs.get(job.id, 'default')).toEqual(job);
+      expect(await svc.redis.zscore(svc.keys.jobIndex('default'), job.id)).toBe('0');
+      expect(await svc.redis.zscore(svc.keys.activeJobs('default'), job.id)).not.toBeNull();
+      expect(await svc.redis.sismember(svc.keys.datasetActiveJobs(dsId), job.id)).toBe(1);
+      expect((await readEventsAfter(svc.redis, svc.keys.jobEvents(job.id), 0)).map((e) => [e.id, e.type])).toEqual([[1, 'status']]);
+      expect(await svc.queue.queue.getJobState(job.id)).toBe('waiting');
+    }
+  });
+
+  it('a dataset deleted after this process cached it → 404 naming datasetId, nothing written (valid spec or not), and the Idempotency-Key stays free', async () => {
+    const { svc } = t.app;
+    const res = await t.app.inject({ method: 'POST', url: '/v1/datasets?target=label', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'label'], moons(20)) });
+    const gone = res.json().id as string;
+    const first = await submit(moonsSpec(gone, 2));
+    expect(first.statusCode).toBe(202);
+    await t.app.inject({ method: 'POST', url: `/v1/jobs/${first.json().id}/cancel` });
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${gone}` })).statusCode).toBe(204);
+    const before = await svc.redis.zcard(svc.keys.jobIndex('default'));
+    for (const body of [moonsSpec(gone, 2), { ...moonsSpec(gone, 2), model: { layers: [{ units: 3, activation: 'softmax' }] } }]) {
+      const p = problem(await submit(body, { 'idempotency-key': 'gone-dataset-key' }));
+      expect([p.status, p.code, p.errors?.[0].path]).toEqual([404, 'dataset_not_found', 'datasetId']);
+    }
+    expect(await svc.redis.zcard(svc.keys.jobIndex('default'))).toBe(before);
+    expect(await svc.redis.exists(svc.keys.idempotency('default', 'jobs', 'gone-dataset-key'))).toBe(0);
   });
 });

@@ -4,7 +4,8 @@ import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import type { Dataset } from '../../schemas/dataset.js';
 import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type Job } from '../../schemas/job.js';
 import { JobSubmissionSchema, toTrainingSpec } from '../../schemas/training-spec.js';
-import { bodyHash, claimIdempotencyKey } from '../../storage/idempotency.js';
+import { bodyHash, claimIdempotencyKey, releaseIdempotencyKey } from '../../storage/idempotency.js';
+import { isCluster } from '../../queue/connection.js';
 import { newId } from '../../storage/ids.js';
 import { IdempotencyKeyHeader } from '../headers.js';
 import { HttpProblem, invalidFields, notFound, jsonBodyOnly } from '../problem.js';
@@ -34,6 +35,33 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const targetsCache = new Map<string, Float32Array | Float64Array>();
   const TARGETS_CACHE_ENTRIES = 64;
   const TARGETS_CACHE_MAX_BYTES = 256 * 1024;
+
+  // Dataset metadata never changes either; only its existence does, which the one-step submit
+  // checks in its script (and a spec that does not fit is checked again without the cache).
+  const datasetCache = new Map<string, { tenant: string; meta: Dataset }>();
+  const DATASET_CACHE_ENTRIES = 1024;
+
+  const datasetNotFound = (id: string) =>
+    new HttpProblem(404, 'dataset_not_found', `dataset '${id}' does not exist; upload it with POST /v1/datasets`, [{ path: 'datasetId', message: 'no such dataset', in: 'body' }]);
+
+  function cachedDataset(id: string, tenant: string): Dataset | undefined {
+    const hit = datasetCache.get(id);
+    return hit && hit.tenant === tenant ? hit.meta : undefined;
+  }
+
+  /** The dataset read from Redis (then cached), or a 404 naming `datasetId`. */
+  async function freshDataset(id: string, tenant: string): Promise<Dataset> {
+    const meta = await svc.datasets.get(id, tenant);
+    if (!meta) {
+      datasetCache.delete(id);
+      throw datasetNotFound(id);
+    }
+    if (!datasetCache.has(id)) {
+      if (datasetCache.size >= DATASET_CACHE_ENTRIES) datasetCache.delete(datasetCache.keys().next().value!);
+      datasetCache.set(id, { tenant, meta });
+    }
+    return meta;
+  }
 
   /** The dataset's target values (classification specs are checked against the labels). */
   async function loadTargets(ds: Dataset): Promise<Float32Array | Float64Array> {
@@ -92,25 +120,31 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const body = req.body;
-      const ds = await svc.datasets.get(body.datasetId, req.tenant);
-      if (!ds)
-        throw new HttpProblem(404, 'dataset_not_found', `dataset '${body.datasetId}' does not exist; upload it with POST /v1/datasets`, [
-          { path: 'datasetId', message: 'no such dataset', in: 'body' },
-        ]);
+      const { datasetId: _d, maxDurationSeconds: _m, webhook, fromCheckpoint, ...spec } = body;
+      const key = req.headers['idempotency-key'];
+      // The one-step path (one Redis, no checkpoint to seed first) checks that the dataset still
+      // exists in the script that creates the job, so it may read the metadata from the cache.
+      const oneStep = !fromCheckpoint && !req.query.dryRun && !isCluster(svc.redis);
+      const cached = oneStep ? cachedDataset(body.datasetId, req.tenant) : undefined;
+      const ds = cached ?? (await freshDataset(body.datasetId, req.tenant));
       // Classification losses are checked against the labels themselves; mse reads no value.
       const targetValues = body.loss !== 'mse' ? await loadTargets(ds) : undefined;
-      const { datasetId: _d, maxDurationSeconds: _m, webhook, fromCheckpoint, ...spec } = body;
       if (webhook) await checkWebhookUrl(svc.config, 'webhook.url', webhook.url);
+      const trainingSpec = toTrainingSpec(spec);
       const problems = validateSpec(
-        toTrainingSpec(spec),
+        trainingSpec,
         { id: ds.id, rows: ds.rows, features: ds.features, targets: ds.targets, targetKind: ds.targetKind, classes: ds.classes, targetValues },
         { maxParams: svc.config.MAX_PARAMS, maxTrainingCost: svc.config.MAX_TRAINING_COST },
       );
-      if (problems.length > 0) throw invalidFields(problems);
+      if (problems.length > 0) {
+        // A dataset deleted meanwhile is a 404 before anything about the spec.
+        if (cached) await freshDataset(body.datasetId, req.tenant);
+        throw invalidFields(problems);
+      }
       const start = fromCheckpoint ? await checkpointToStartFrom(svc, req.tenant, body) : undefined;
-      if (req.query.dryRun) return reply.code(200).send(await estimator.job(toTrainingSpec(spec), ds));
+      if (req.query.dryRun) return reply.code(200).send(await estimator.job(trainingSpec, ds));
       const id = newId('job');
-      const key = req.headers['idempotency-key'];
+      let claimed: string | undefined;
       if (key) {
         const claim = await claimIdempotencyKey(svc.redis, svc.keys, {
           tenant: req.tenant,
@@ -126,12 +160,29 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
           const job = await awaitIdempotentResource(() => svc.jobs.get(claim.resourceId, req.tenant));
           return reply.code(202).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(job);
         }
+        claimed = key;
       }
-      await reserveActiveJob(svc.redis, svc.keys, req.tenant, id, svc.config.MAX_ACTIVE_JOBS_PER_TENANT);
-      // The worker resumes from the seeded checkpoint as from one of the job's own.
-      if (start) await new CheckpointStore(svc.redis, svc.keys).seed(id, start.checkpoint);
-      const estimatedSeconds = await estimator.seconds(toTrainingSpec(spec), ds);
-      const job = await svc.jobs.create(req.tenant, body, id, { estimatedSeconds, ...(start ? { fromCheckpoint: start.record } : {}) });
+      const estimatedSeconds = await estimator.seconds(trainingSpec, ds);
+      const max = svc.config.MAX_ACTIVE_JOBS_PER_TENANT;
+      let job: Job | undefined;
+      // One Redis: reservation, record, first event, dataset's active-job set and index in one script.
+      const one = oneStep ? await svc.jobs.createReserved(req.tenant, body, id, max, { estimatedSeconds }) : null;
+      if (one?.kind === 'created') job = one.job;
+      else if (one?.kind === 'dataset_gone') {
+        datasetCache.delete(ds.id);
+        targetsCache.delete(ds.id);
+        // Nothing was created: the key is free again (as when the dataset read answers 404 before the claim).
+        if (claimed) await releaseIdempotencyKey(svc.redis, svc.keys, { tenant: req.tenant, scope: 'jobs', key: claimed, resourceId: id });
+        throw datasetNotFound(body.datasetId);
+      }
+      if (!job) {
+        // Step by step (a cluster, a checkpoint to seed, or the tenant at its cap: the reservation
+        // then drops the places of jobs that ended and tries again).
+        await reserveActiveJob(svc.redis, svc.keys, req.tenant, id, max);
+        // The worker resumes from the seeded checkpoint as from one of the job's own.
+        if (start) await new CheckpointStore(svc.redis, svc.keys).seed(id, start.checkpoint);
+        job = await svc.jobs.create(req.tenant, body, id, { estimatedSeconds, ...(start ? { fromCheckpoint: start.record } : {}) });
+      }
       try {
         await svc.queue.enqueue(id);
       } catch (err) {
@@ -139,7 +190,9 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(503, 'queue_unavailable', 'the queue is unavailable; retry later', undefined, { 'retry-after': '5' });
       }
       req.log.info({ jobId: id, datasetId: ds.id }, 'job queued');
-      return reply.code(202).header('location', `/v1/jobs/${id}`).send(job);
+      // The job is built from the fields just written (JobSchema's shape): JSON.stringify gives what
+      // the schema's serializer would, without checking the object against the schema again.
+      return reply.code(202).header('location', `/v1/jobs/${id}`).type('application/json; charset=utf-8').serializer(JSON.stringify).send(job);
     },
   );
 
