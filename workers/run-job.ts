@@ -1,23 +1,22 @@
-import { UnrecoverableError } from 'bullmq';
-import { DivergenceError, InvalidSpecError, TrainingAbortedError, train, validateSpec } from '../src/core/index.js';
+import { InvalidSpecError, train, validateSpec } from '../src/core/index.js';
 import type { Checkpoint, DataSet, Progress, TrainResult, TrainingSpec } from '../src/core/types.js';
-import type { JobError, JobResult } from '../src/schemas/job.js';
-import { keptModel, type KeptModel } from '../src/storage/kept-model.js';
-import { JobFencedError, type CheckpointStore, type OwnedWrite, type StoredCheckpoint } from '../src/storage/checkpoint-store.js';
-import { BlobStoreUnavailableError } from '../src/storage/blobs/blob-store.js';
+import type { Job, JobStatus } from '../src/schemas/job.js';
+import type { CheckpointStore, OwnedWrite, StoredCheckpoint } from '../src/storage/checkpoint-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
 import type { SweepStore } from '../src/storage/sweep-store.js';
 import type { ThroughputStore } from '../src/storage/throughput-store.js';
 import { rungEpochs } from '../src/sweeps/search-space.js';
 import { scoreOf } from '../src/sweeps/scheduler.js';
-import type { Job } from '../src/schemas/job.js';
 import type { SweepMetricName } from '../src/schemas/sweep.js';
 import { kernelOptions, type KernelChoice, type NativeKernels } from '../src/native-kernels/index.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import type { WebhookQueue } from '../src/queue/webhook-queue.js';
 import type { CoreBudget } from './core-budget.js';
+import { featureNamesOf, finish, outcomeOf, type AttemptInfo, type Outcome, type RunOutcome, type StopReason } from './finish.js';
 import { ProgressThrottle } from './progress-throttle.js';
+
+export type { Outcome, RunOutcome } from './finish.js';
 
 /** What {@link runTrainingJob} needs: stores, the cancel registry and the event/checkpoint pacing. */
 export interface RunContext {
@@ -55,9 +54,6 @@ export interface Attempt {
   /** Aborted when this worker shuts down: the job is checkpointed and handed back ('handed-back'). */
   shutdown?: AbortSignal;
 }
-
-/** `retry-later`: the blob store was unreachable; the job is queued again and should run after a pause. */
-export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'pruned' | 'skipped' | 'handed-back' | 'retry-later';
 
 /** ASHA of a sweep trial: where its rungs are and how it is ranked. */
 interface TrialAsha {
@@ -107,234 +103,221 @@ class EtaClock {
   }
 }
 
-/** Fails the job for good (record, terminal event) and tells BullMQ not to retry. */
-async function failForGood(ctx: RunContext, jobId: string, error: JobError, attempt?: number, kept?: KeptModel | null): Promise<never> {
-  await ctx.jobs.finish(jobId, ['running', 'queued'], 'failed', { error, ...(kept ? { artifacts: kept.artifacts, progress: kept.progress } : {}) }, { attempt });
-  ctx.log?.({ jobId, code: error.code, path: error.path }, 'job failed');
-  throw new UnrecoverableError(`${error.code}: ${error.message}`);
+/** The job read and moved to `running` (counting the attempt), or null when it is gone or no longer queued. */
+async function startAttempt(ctx: RunContext, jobId: string, attempt: Attempt): Promise<{ a: AttemptInfo; previous: JobStatus | '' } | null> {
+  const job = await ctx.jobs.get(jobId);
+  if (!job) return null;
+  const startedAt = job.startedAt ?? new Date().toISOString();
+  const start = await ctx.jobs.transition(jobId, ['queued', 'running'], { status: 'running', ...(job.startedAt ? {} : { startedAt }) }, { incrementAttempts: true });
+  if (!start.applied) return null; // cancelled (or finished) before a worker got to it
+  return { a: { job: { ...job, startedAt }, attemptNo: start.attempts, attemptsMade: attempt.attemptsMade, maxAttempts: attempt.maxAttempts }, previous: start.previous };
 }
 
 /**
- * Runs one attempt of a training job: marks it running (counting the attempt), resumes from the
- * job's last checkpoint if there is one, trains with progress events and checkpoints (at every
+ * What can stop a running attempt (cancel, worker shutdown, `maxDurationSeconds`, an ASHA prune),
+ * each aborting training with its reason, and the worker's cores lent to it. Closed when the attempt ends.
+ */
+class AttemptControls {
+  readonly signal: AbortSignal;
+  /** Why training was aborted, when not (or not only) by a cancel. */
+  reason: StopReason | undefined;
+  /** The last epoch-end checkpoint written (or resumed from): what a cancelled or pruned job keeps as its model. */
+  lastEpochEnd: Checkpoint | null = null;
+  /** The job's native kernels, once training chose them: idle cores of this worker go to their big products. */
+  native: NativeKernels | null = null;
+  private deadline: NodeJS.Timeout | undefined;
+  private readonly rebudget: NodeJS.Timeout | undefined;
+  private readonly onShutdown = () => this.stop('shutdown', 'worker shutting down');
+
+  private constructor(
+    private readonly ctx: RunContext,
+    private readonly jobId: string,
+    private readonly controller: AbortController,
+    private readonly shutdown: AbortSignal | undefined,
+  ) {
+    this.signal = controller.signal;
+    if (shutdown?.aborted) this.onShutdown();
+    else shutdown?.addEventListener('abort', this.onShutdown, { once: true });
+    ctx.budget?.enter();
+    this.rebudget = ctx.budget ? setInterval(() => this.native?.setThreads(ctx.budget!.threads()), 250) : undefined;
+  }
+
+  static async open(ctx: RunContext, jobId: string, shutdown: AbortSignal | undefined): Promise<AttemptControls> {
+    return new AttemptControls(ctx, jobId, await ctx.cancels.register(jobId), shutdown);
+  }
+
+  /** Aborts training (the first reason given is kept). */
+  stop(reason: StopReason | undefined, message: string): void {
+    this.reason ??= reason;
+    this.controller.abort(new Error(message));
+  }
+
+  /** Stops the job with `timeout` once `maxDurationSeconds` from its first start have passed. */
+  armDeadline(job: Job): void {
+    if (!job.maxDurationSeconds) return;
+    const left = Date.parse(job.startedAt!) + job.maxDurationSeconds * 1000 - Date.now();
+    this.deadline = setTimeout(() => this.stop('timeout', 'timeout'), Math.max(0, left));
+  }
+
+  close(): void {
+    clearInterval(this.rebudget);
+    this.ctx.budget?.leave();
+    this.native?.setThreads(1);
+    clearTimeout(this.deadline);
+    this.shutdown?.removeEventListener('abort', this.onShutdown);
+    this.ctx.cancels.release(this.jobId);
+  }
+}
+
+/**
+ * Runs one attempt of a training job, in steps: {@link startAttempt} (marks it running, counting
+ * the attempt), {@link resume} (its last checkpoint, if any), {@link loadData} (dataset and the
+ * spec checked against it), {@link trainerFor} (progress events and checkpoints at every
  * epoch end and every `checkpointIntervalMs` within epochs, each written atomically with its
- * event), then stores model, metrics and the terminal event.
+ * event), then {@link finish} with the outcome: every way out (completed, failed, timed out,
+ * cancelled, pruned, handed back, retried) is one case of finish.ts, which says what it keeps.
  *
- * A bad spec, a divergence, a missing dataset or `maxDurationSeconds` fail the job without retry
- * (`UnrecoverableError`); a shutdown checkpoints and hands the job back; other errors are
- * rethrown for BullMQ to retry with backoff. Every write is fenced by the attempt number, so an
- * attempt that lost the job (its worker stalled and another took over) stops without effect.
+ * Every write is fenced by the attempt number, so an attempt that lost the job (its worker
+ * stalled and another took over) stops without effect.
  */
 export async function runTrainingJob(ctx: RunContext, jobId: string, attempt: Attempt): Promise<RunOutcome> {
-  const before = await ctx.jobs.get(jobId);
-  if (!before) return 'skipped';
-  const now = new Date().toISOString();
-  const start = await ctx.jobs.transition(jobId, ['queued', 'running'], { status: 'running', ...(before.startedAt ? {} : { startedAt: now }) }, { incrementAttempts: true });
-  if (!start.applied) return 'skipped'; // cancelled (or finished) before a worker got to it
-  const attemptNo = start.attempts;
-  const owned = (w: OwnedWrite) => ctx.checkpoints.write(jobId, attemptNo, w);
+  const started = await startAttempt(ctx, jobId, attempt);
+  if (!started) return 'skipped';
+  const { a } = started;
+  const controls = await AttemptControls.open(ctx, jobId, attempt.shutdown);
+  try {
+    const outcome = await trainAttempt(ctx, a, started.previous, controls).catch((err: unknown) =>
+      outcomeOf(ctx, a, err, { reason: controls.reason, lastEpochEnd: controls.lastEpochEnd }),
+    );
+    return await finish(ctx, a, outcome);
+  } finally {
+    controls.close();
+  }
+}
 
-  const controller = await ctx.cancels.register(jobId);
-  let stopReason: 'shutdown' | 'timeout' | 'pruned' | undefined;
-  const onShutdown = () => {
-    stopReason ??= 'shutdown';
-    controller.abort(new Error('worker shutting down'));
+/** The attempt's steps up to its outcome; what they throw is mapped by {@link outcomeOf}. */
+async function trainAttempt(ctx: RunContext, a: AttemptInfo, previous: JobStatus | '', controls: AttemptControls): Promise<Outcome> {
+  const { saved, asha } = await resume(ctx, a, previous, controls);
+  controls.armDeadline(a.job);
+  if (await ctx.jobs.isCancelRequested(a.job.id)) controls.stop(undefined, 'cancelled');
+  const loaded = await loadData(ctx, a.job);
+  if ('kind' in loaded) return loaded;
+  const result = await runResuming(ctx, a.job.id, saved, await trainerFor(ctx, a, controls, asha, loaded));
+  return { kind: 'completed', result };
+}
+
+/**
+ * Announces the attempt (`status` event `running`, with `resumed`, `fromEpoch`, `fromStep` when
+ * it continues a checkpoint or an attempt that was running) and, for a sweep trial, its start and
+ * ASHA settings: resumed at a rung it was already judged at (the worker died right after the
+ * decision), it gets the same answer.
+ */
+async function resume(ctx: RunContext, a: AttemptInfo, previous: JobStatus | '', controls: AttemptControls): Promise<{ saved: StoredCheckpoint | null; asha: TrialAsha | null }> {
+  const { job, attemptNo } = a;
+  const saved = await ctx.checkpoints.load(job.id);
+  const resumed = saved !== null || previous === 'running';
+  await ctx.checkpoints.write(job.id, attemptNo, {
+    event: { type: 'status', data: { status: 'running', attempt: attemptNo, ...(resumed ? { resumed: true, fromEpoch: saved?.epoch ?? 0, fromStep: saved?.step ?? 0 } : {}) } },
+  });
+  if (saved) ctx.log?.({ jobId: job.id, attempt: attemptNo, epoch: saved.epoch, step: saved.step, bytes: saved.bytes }, 'job resumed from checkpoint');
+  const asha = await ashaOf(ctx.sweeps, job);
+  if (job.sweepId && attemptNo === 1) await ctx.sweeps?.appendEvent(job.sweepId, 'trial.started', { trial: job.sweepTrial, jobId: job.id });
+  if (asha && saved && (await rungDecision(ctx.sweeps!, asha, job.id, saved.checkpoint)) === 'prune') controls.stop('pruned', 'pruned');
+  return { saved, asha };
+}
+
+/**
+ * The job's dataset as the core trains on it, loaded anew each call (the core consumes the
+ * arrays in place), after the same validation as at submit (the dataset or the rules may have
+ * changed since); the `failed` outcome when the dataset is gone or the spec does not fit it.
+ */
+async function loadData(ctx: RunContext, job: Job): Promise<(() => Promise<DataSet>) | Outcome> {
+  const loaded = await ctx.datasets.load(job.datasetId);
+  if (!loaded) return { kind: 'failed', error: { code: 'dataset_missing', message: `dataset '${job.datasetId}' no longer exists` } };
+  const problems = validateSpec(job.spec as TrainingSpec, { id: loaded.meta.id, rows: loaded.meta.rows, features: loaded.meta.features, targets: loaded.meta.targets, targetValues: loaded.targets });
+  if (problems.length > 0) {
+    const message = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    return { kind: 'failed', error: { code: 'invalid_spec', message, path: problems[0].path } };
+  }
+  const dataOf = (l: NonNullable<typeof loaded>): DataSet => ({
+    features: l.features,
+    targets: l.targets,
+    rows: l.meta.rows,
+    featureCount: l.meta.features,
+    targetWidth: l.meta.targets,
+    ...featureNamesOf(l.meta),
+  });
+  // Held once: the first run trains on the arrays just loaded, a second run of this attempt (a refused checkpoint) loads them again.
+  let unused: DataSet | null = dataOf(loaded);
+  return async () => {
+    const first = unused;
+    unused = null;
+    if (first) return first;
+    const again = await ctx.datasets.load(job.datasetId);
+    if (!again) throw new Error(`dataset '${job.datasetId}' vanished while the job started`);
+    return dataOf(again);
   };
-  if (attempt.shutdown?.aborted) onShutdown();
-  else attempt.shutdown?.addEventListener('abort', onShutdown, { once: true });
-  let deadline: NodeJS.Timeout | undefined;
+}
+
+/**
+ * What trains the job (from checkpoint `resumeFrom` when given) with the worker's callbacks:
+ * progress events (throttled; an epoch's last one is written with the checkpoint that follows
+ * it, so a resumed run never repeats an epoch event and never misses one), checkpoints,
+ * epoch-end checkpoints kept as artifacts, `job.progress` webhooks and ASHA rung decisions.
+ */
+async function trainerFor(ctx: RunContext, a: AttemptInfo, controls: AttemptControls, asha: TrialAsha | null, data: () => Promise<DataSet>): Promise<(resumeFrom: Checkpoint | undefined) => Promise<TrainResult>> {
+  const { job, attemptNo } = a;
+  const jobId = job.id;
+  const spec = job.spec as TrainingSpec;
+  const owned = (w: OwnedWrite) => ctx.checkpoints.write(jobId, attemptNo, w);
   const interval = ctx.progressIntervalMs ?? 100;
   const throttle = new ProgressThrottle(interval);
-  // The last epoch-end checkpoint written (or resumed from): what a cancelled job keeps as its model.
-  let lastEpochEnd = null as Checkpoint | null;
-  // Idle cores of this worker go to the running jobs' big products (native kernels), re-asked while training.
-  let native: NativeKernels | null = null;
-  ctx.budget?.enter();
-  const rebudget = ctx.budget ? setInterval(() => native?.setThreads(ctx.budget!.threads()), 250) : undefined;
-  try {
-    const saved = await ctx.checkpoints.load(jobId);
-    const resumed = saved !== null || start.previous === 'running';
-    await owned({
-      event: {
-        type: 'status',
-        data: { status: 'running', attempt: attemptNo, ...(resumed ? { resumed: true, fromEpoch: saved?.epoch ?? 0, fromStep: saved?.step ?? 0 } : {}) },
+  // job.progress webhooks: only for a job whose own webhook asks for them, throttled.
+  const progressHook = ctx.webhooks && job.webhook?.events?.includes('progress') ? job.webhook : undefined;
+  const hookTenant = progressHook ? await ctx.jobs.tenantOf(jobId) : null;
+  let lastProgressHook = -Infinity;
+  let pendingEpoch: Progress | null = null;
+  return async (resumeFrom) => {
+    controls.lastEpochEnd = resumeFrom?.step === 0 ? resumeFrom : null;
+    const eta = new EtaClock(resumeFrom ? resumeFrom.epoch / Math.max(1, spec.epochs) : 0);
+    return train(spec, await data(), {
+      ...kernelOptions(ctx.kernels, (k) => {
+        controls.native = k;
+        k.setThreads(ctx.budget?.threads() ?? 1);
+        ctx.log?.({ jobId, kernels: k.name, threads: ctx.budget?.threads() ?? 1 }, 'training on native kernels');
+      }),
+      consumeData: true,
+      signal: controls.signal,
+      progressEveryMs: Math.max(interval, 50),
+      checkpointEveryMs: ctx.checkpointIntervalMs ?? 5000,
+      ...(resumeFrom ? { resumeFrom } : {}),
+      onProgress: async (p) => {
+        if (!throttle.shouldSend(p, performance.now())) return;
+        if (p.kind === 'epoch') pendingEpoch = p;
+        else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) });
+      },
+      onCheckpoint: async (c) => {
+        const p = pendingEpoch;
+        pendingEpoch = null;
+        await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) } : {}) });
+        if (c.step !== 0) return;
+        controls.lastEpochEnd = c;
+        // Epoch ends are also kept as artifacts (GET /v1/jobs/{id}/checkpoints, fromCheckpoint).
+        await ctx.checkpoints.keep(jobId, c, ctx.checkpointsKept ?? 3, ctx.jobs.retentionSeconds);
+        const m = c.history[c.history.length - 1];
+        if (progressHook && hookTenant !== null && m && c.epoch < spec.epochs && performance.now() - lastProgressHook >= (ctx.webhookProgressIntervalMs ?? 5000)) {
+          lastProgressHook = performance.now();
+          await ctx.webhooks!.jobProgress(jobId, hookTenant, progressHook, {
+            epoch: c.epoch, epochs: spec.epochs, loss: m.loss,
+            ...(m.valLoss !== undefined ? { valLoss: m.valLoss } : {}),
+            ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}),
+            ...(m.valAccuracy !== undefined ? { valAccuracy: m.valAccuracy } : {}),
+          });
+        }
+        if (asha && !controls.signal.aborted && (await rungDecision(ctx.sweeps!, asha, jobId, c)) === 'prune') controls.stop('pruned', 'pruned');
       },
     });
-    if (saved) ctx.log?.({ jobId, attempt: attemptNo, epoch: saved.epoch, step: saved.step, bytes: saved.bytes }, 'job resumed from checkpoint');
-    const asha = await ashaOf(ctx.sweeps, before);
-    if (before.sweepId && attemptNo === 1) await ctx.sweeps?.appendEvent(before.sweepId, 'trial.started', { trial: before.sweepTrial, jobId });
-    const prune = () => {
-      stopReason ??= 'pruned';
-      controller.abort(new Error('pruned'));
-    };
-    // Resumed at a rung it was already judged at (the worker died right after the decision): the same answer.
-    if (asha && saved && (await rungDecision(ctx.sweeps!, asha, jobId, saved.checkpoint)) === 'prune') prune();
-
-    const spec = before.spec as TrainingSpec;
-    // job.progress webhooks: only for a job whose own webhook asks for them, throttled.
-    const progressHook = ctx.webhooks && before.webhook?.events?.includes('progress') ? before.webhook : undefined;
-    const hookTenant = progressHook ? await ctx.jobs.tenantOf(jobId) : null;
-    let lastProgressHook = -Infinity;
-    const { maxDurationSeconds } = before;
-    if (maxDurationSeconds) {
-      const left = Date.parse(before.startedAt ?? now) + maxDurationSeconds * 1000 - Date.now();
-      deadline = setTimeout(() => {
-        stopReason ??= 'timeout';
-        controller.abort(new Error('timeout'));
-      }, Math.max(0, left));
-    }
-    if (await ctx.jobs.isCancelRequested(jobId)) controller.abort(new Error('cancelled'));
-    const loaded = await ctx.datasets.load(before.datasetId);
-    if (!loaded) return await failForGood(ctx, jobId, { code: 'dataset_missing', message: `dataset '${before.datasetId}' no longer exists` }, attemptNo);
-    const dataOf = (l: NonNullable<typeof loaded>): DataSet => ({
-      features: l.features,
-      targets: l.targets,
-      rows: l.meta.rows,
-      featureCount: l.meta.features,
-      targetWidth: l.meta.targets,
-      ...featureNamesOf(l.meta),
-    });
-    const data = dataOf(loaded);
-    // The same validation as at submit (the dataset or the rules may have changed since).
-    const problems = validateSpec(spec, { id: loaded.meta.id, rows: loaded.meta.rows, features: loaded.meta.features, targets: loaded.meta.targets, targetValues: loaded.targets });
-    if (problems.length > 0) {
-      const message = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-      return await failForGood(ctx, jobId, { code: 'invalid_spec', message, path: problems[0].path }, attemptNo);
-    }
-    // An epoch's last progress event is written together with the checkpoint that follows it,
-    // so a resumed run never repeats an epoch event and never misses one.
-    let pendingEpoch: Progress | null = null;
-    // The core trains on the loaded arrays in place (consumeData: the dataset is held once); a
-    // second run of this attempt (a refused checkpoint) loads them again.
-    let unused: DataSet | null = data;
-    let eta: EtaClock | undefined;
-    const run = async (resumeFrom: Checkpoint | undefined) => {
-      lastEpochEnd = resumeFrom?.step === 0 ? resumeFrom : null;
-      eta = new EtaClock(resumeFrom ? resumeFrom.epoch / Math.max(1, spec.epochs) : 0);
-      const reloaded = unused ? null : await ctx.datasets.load(before.datasetId);
-      if (!unused && !reloaded) throw new Error(`dataset '${before.datasetId}' vanished while the job started`);
-      const d = unused ?? dataOf(reloaded!);
-      unused = null;
-      return train(spec, d, {
-        ...kernelOptions(ctx.kernels, (k) => {
-          native = k;
-          k.setThreads(ctx.budget?.threads() ?? 1);
-          ctx.log?.({ jobId, kernels: k.name, threads: ctx.budget?.threads() ?? 1 }, 'training on native kernels');
-        }),
-        consumeData: true,
-        signal: controller.signal,
-        progressEveryMs: Math.max(interval, 50),
-        checkpointEveryMs: ctx.checkpointIntervalMs ?? 5000,
-        ...(resumeFrom ? { resumeFrom } : {}),
-        onProgress: async (p) => {
-          if (!throttle.shouldSend(p, performance.now())) return;
-          if (p.kind === 'epoch') pendingEpoch = p;
-          else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) });
-        },
-        onCheckpoint: async (c) => {
-          const p = pendingEpoch;
-          pendingEpoch = null;
-          await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) } : {}) });
-          if (c.step === 0) {
-            lastEpochEnd = c;
-            // Epoch ends are also kept as artifacts (GET /v1/jobs/{id}/checkpoints, fromCheckpoint).
-            await ctx.checkpoints.keep(jobId, c, ctx.checkpointsKept ?? 3, ctx.jobs.retentionSeconds);
-            const m = c.history[c.history.length - 1];
-            if (progressHook && hookTenant !== null && m && c.epoch < spec.epochs && performance.now() - lastProgressHook >= (ctx.webhookProgressIntervalMs ?? 5000)) {
-              lastProgressHook = performance.now();
-              await ctx.webhooks!.jobProgress(jobId, hookTenant, progressHook, {
-                epoch: c.epoch, epochs: spec.epochs, loss: m.loss,
-                ...(m.valLoss !== undefined ? { valLoss: m.valLoss } : {}),
-                ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}),
-                ...(m.valAccuracy !== undefined ? { valAccuracy: m.valAccuracy } : {}),
-              });
-            }
-          }
-          if (asha && c.step === 0 && !controller.signal.aborted && (await rungDecision(ctx.sweeps!, asha, jobId, c)) === 'prune') prune();
-        },
-      });
-    };
-    const result = await runResuming(ctx, jobId, saved, run);
-    const summary: JobResult = {
-      loss: result.loss,
-      ...(result.valLoss !== undefined ? { valLoss: result.valLoss } : {}),
-      ...(result.accuracy !== undefined ? { accuracy: result.accuracy } : {}),
-      ...(result.valAccuracy !== undefined ? { valAccuracy: result.valAccuracy } : {}),
-      epochsRun: result.epochsRun,
-      stoppedEarly: result.stoppedEarly,
-      ...(result.gradientCheck ? { gradientCheck: result.gradientCheck } : {}),
-      weightsHash: result.weightsHash,
-      durationMs: result.durationMs,
-      samplesPerSecond: result.samplesPerSecond,
-      kernels: result.kernels,
-    };
-    if (!(await ctx.jobs.saveArtifacts(jobId, result.model, result.history, { attempt: attemptNo }))) throw new JobFencedError(jobId, attemptNo);
-    const done = await ctx.jobs.finish(jobId, ['running'], 'completed', { result: summary }, { attempt: attemptNo });
-    if (!done.applied) return 'skipped';
-    ctx.log?.({ jobId, loss: result.loss, epochsRun: result.epochsRun, durationMs: result.durationMs, samplesPerSecond: result.samplesPerSecond, kernels: result.kernels, attempt: attemptNo }, 'job completed');
-    return 'completed';
-  } catch (err) {
-    if (err instanceof JobFencedError) {
-      ctx.log?.({ jobId, attempt: attemptNo }, 'job taken over by another attempt; this one stops');
-      return 'skipped';
-    }
-    if (err instanceof UnrecoverableError) throw err;
-    if (err instanceof InvalidSpecError) return failForGood(ctx, jobId, { code: 'invalid_spec', message: err.message, path: err.path }, attemptNo);
-    if (err instanceof DivergenceError) return failForGood(ctx, jobId, { code: 'diverged', message: err.message, epoch: err.epoch, step: err.step, what: err.what }, attemptNo);
-    if (err instanceof TrainingAbortedError) {
-      const at = `epoch ${err.checkpoint.epoch}, step ${err.checkpoint.step}`;
-      if (await ctx.jobs.isCancelRequested(jobId)) {
-        return cancelled(ctx, jobId, attemptNo, before.spec as TrainingSpec, lastEpochEnd ?? err.checkpoint, at).catch((e: unknown) => {
-          if (e instanceof JobFencedError) return 'skipped' as const;
-          throw e;
-        });
-      }
-      if (stopReason === 'pruned')
-        return pruned(ctx, jobId, attemptNo, before.spec as TrainingSpec, lastEpochEnd ?? err.checkpoint).catch((e: unknown) => {
-          if (e instanceof JobFencedError) return 'skipped' as const;
-          throw e;
-        });
-      if (stopReason === 'timeout')
-        return timedOut(ctx, jobId, attemptNo, before.spec as TrainingSpec, before.maxDurationSeconds!, err.checkpoint).catch((e: unknown) => {
-          if (e instanceof JobFencedError) return 'skipped' as const;
-          throw e;
-        });
-      if (stopReason === 'shutdown') {
-        try {
-          // Checkpoint, event and status in one fenced step.
-          await owned({ checkpoint: err.checkpoint, status: 'queued', event: { type: 'status', data: { status: 'queued', handback: true, reason: `worker shutting down at ${at}` } } });
-        } catch (e) {
-          if (e instanceof JobFencedError) return 'skipped';
-          throw e;
-        }
-        ctx.log?.({ jobId, epoch: err.checkpoint.epoch, step: err.checkpoint.step }, 'job checkpointed and handed back');
-        return 'handed-back';
-      }
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    if (err instanceof BlobStoreUnavailableError) {
-      // Not the job's fault and not an attempt's: queued again (it resumes from its checkpoint) until the store is back.
-      await ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', retry: true, reason: message } } });
-      ctx.log?.({ jobId, attempt: attemptNo, err: message }, 'blob store unavailable; job queued to run again later');
-      return 'retry-later';
-    }
-    if (attempt.attemptsMade + 1 >= attempt.maxAttempts) {
-      await ctx.jobs.finish(jobId, ['running'], 'failed', { error: { code: 'worker_error', message } }, { attempt: attemptNo }).catch(() => {});
-    } else {
-      // Back to queued until BullMQ's backoff hands it to a worker again (it resumes from the checkpoint).
-      await ctx.jobs
-        .transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', retry: true, reason: message } } })
-        .catch(() => {});
-    }
-    throw err;
-  } finally {
-    clearInterval(rebudget);
-    ctx.budget?.leave();
-    (native as NativeKernels | null)?.setThreads(1);
-    clearTimeout(deadline);
-    attempt.shutdown?.removeEventListener('abort', onShutdown);
-    ctx.cancels.release(jobId);
-  }
+  };
 }
 
 /** Trains from `saved`; a checkpoint the core refuses (another core version) is dropped and training starts over. */
@@ -348,64 +331,4 @@ async function runResuming<T>(ctx: RunContext, jobId: string, saved: StoredCheck
     await ctx.checkpoints.delete(jobId);
     return run(undefined);
   }
-}
-
-/** The dataset's feature column names (CSV uploads have them), which the model keeps. */
-function featureNamesOf(meta: { features: number; columns?: string[] }): Pick<DataSet, 'featureNames'> {
-  return meta.columns?.length === meta.features ? { featureNames: meta.columns } : {};
-}
-
-/**
- * What a job stopped at checkpoint `c` keeps (model, metrics, result figures, a progress that
- * agrees with them), built by the core from the checkpoint alone; null when no epoch had finished.
- * The finish step stores it with the status, fenced by the attempt.
- */
-async function keptFrom(ctx: RunContext, jobId: string, spec: TrainingSpec, c: Checkpoint, stoppedEarly = false): Promise<KeptModel | null> {
-  const job = await ctx.jobs.get(jobId);
-  const meta = job ? await ctx.datasets.get(job.datasetId) : null;
-  if (!meta) return null;
-  return keptModel(spec, c, { rows: meta.rows, ...featureNamesOf(meta) }, stoppedEarly);
-}
-
-/**
- * `maxDurationSeconds` ran out: the model at the abort position (its last completed epochs'
- * history) is kept downloadable, and the job fails with code `timeout` without retry.
- */
-async function timedOut(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, maxDurationSeconds: number, c: Checkpoint): Promise<never> {
-  const kept = await keptFrom(ctx, jobId, spec, c);
-  const what = kept ? kept.summary : 'no epoch had finished, so there is no model';
-  return failForGood(ctx, jobId, { code: 'timeout', message: `maxDurationSeconds (${maxDurationSeconds}) exceeded at epoch ${c.epoch}, step ${c.step}; ${what}` }, attemptNo, kept);
-}
-
-/**
- * A cancel stopped the running job (at `at`): the model after its last finished epoch (`c`, the
- * last epoch-end checkpoint; the abort position only when this attempt resumed mid-epoch and
- * finished no epoch) and that history are kept, `result` carries their figures and `progress`
- * points at the same epoch, status `cancelled`.
- */
-async function cancelled(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint, at: string): Promise<'cancelled' | 'skipped'> {
-  const kept = await keptFrom(ctx, jobId, spec, c);
-  const what = kept ? kept.summary : 'no epoch had finished, so there is no model';
-  const done = await ctx.jobs.finish(
-    jobId,
-    ['running'],
-    'cancelled',
-    { ...(kept ? { result: kept.result, artifacts: kept.artifacts, progress: kept.progress } : {}), error: { code: 'cancelled', message: `cancelled by request at ${at}; ${what}` } },
-    { attempt: attemptNo },
-  );
-  if (!done.applied) return 'skipped';
-  ctx.log?.({ jobId, at, epochsKept: kept?.result.epochsRun ?? 0 }, 'job cancelled');
-  return 'cancelled';
-}
-
-/**
- * ASHA pruned the sweep trial at the rung ending at checkpoint `c`: the model and metrics of that
- * epoch are kept (`result`, `stoppedEarly: true`), status `pruned`.
- */
-async function pruned(ctx: RunContext, jobId: string, attemptNo: number, spec: TrainingSpec, c: Checkpoint): Promise<'pruned' | 'skipped'> {
-  const kept = await keptFrom(ctx, jobId, spec, c, true);
-  const done = await ctx.jobs.finish(jobId, ['running'], 'pruned', kept ? { result: kept.result, artifacts: kept.artifacts, progress: kept.progress } : {}, { attempt: attemptNo });
-  if (!done.applied) return 'skipped';
-  ctx.log?.({ jobId, epoch: c.epoch }, 'sweep trial pruned');
-  return 'pruned';
 }

@@ -1,6 +1,6 @@
 import { modelFromCheckpoint } from '../core/model-from-checkpoint.js';
 import { validationRows } from '../core/spec.js';
-import type { Checkpoint, EpochMetrics, Model, TrainingSpec } from '../core/types.js';
+import type { Checkpoint, EpochMetrics, Model, TrainResult, TrainingSpec } from '../core/types.js';
 import type { JobProgress, JobResult } from '../schemas/job.js';
 
 /** What a stopped job keeps from a checkpoint: model, metrics, result figures and a progress that agrees with them. */
@@ -29,19 +29,29 @@ export function keptModel(spec: TrainingSpec, c: Checkpoint, meta: { rows: numbe
   const stepsPerEpoch = stepsPerEpochOf(spec, meta.rows);
   return {
     artifacts: { model: r.model, history: r.history },
-    result: {
-      loss: r.loss,
-      ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
-      ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
-      ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
-      epochsRun: r.epochsRun,
-      stoppedEarly,
-      weightsHash: r.weightsHash,
-      // no step ran to rebuild it: time and throughput are the finished epochs' own
-      durationMs: r.durationMs,
-      samplesPerSecond: r.samplesPerSecond,
-    },
+    // no step ran to rebuild it: time and throughput are the finished epochs' own, and no kernels ran
+    result: jobResultOf(r, stoppedEarly),
     progress: { epoch: last.epoch, epochs: spec.epochs, step: stepsPerEpoch, stepsPerEpoch, loss: last.loss, valLoss: last.valLoss ?? null },
     summary: `the model after epoch ${last.epoch} (${r.epochsRun} epoch${r.epochsRun === 1 ? '' : 's'} finished, weightsHash ${r.weightsHash}) and its metrics are kept`,
+  };
+}
+
+/**
+ * The job record's `result` from a training result: its figures, without model and history
+ * (stored apart). `kernels` is left out for a model rebuilt from a checkpoint (`'none'`: no step ran).
+ */
+export function jobResultOf(r: TrainResult, stoppedEarly = r.stoppedEarly): JobResult {
+  return {
+    loss: r.loss,
+    ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
+    ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
+    ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
+    epochsRun: r.epochsRun,
+    stoppedEarly,
+    ...(r.gradientCheck ? { gradientCheck: r.gradientCheck } : {}),
+    weightsHash: r.weightsHash,
+    durationMs: r.durationMs,
+    samplesPerSecond: r.samplesPerSecond,
+    ...(r.kernels !== 'none' ? { kernels: r.kernels } : {}),
   };
 }
