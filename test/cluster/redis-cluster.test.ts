@@ -17,7 +17,8 @@ import { moons, toCsv } from '../helpers/data.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { readSse } from '../helpers/sse-client.js';
-import { isFinished, killWorker, longSpec, referenceHash, sleep, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from '../reliability/harness.js';
+import { isFinished, killWorker, longSpec, referenceHash, sleep, startApi, startWorker, stopWorker, waitCheckpoint, waitJob, type WorkerProc } from '../reliability/harness.js';
+import { waitForState } from '../helpers/wait.js';
 
 const prefix = uniquePrefix('cluster');
 const K = keysFor(prefix);
@@ -61,23 +62,10 @@ async function submit(epochs: number, base = api.base, ds = datasetId, headers: 
   return ((await res.json()) as Job).id;
 }
 
-/** Polls `pred` until it holds (10 s at most). */
-async function until(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(25);
-  }
-}
-
 /** Waits until job `id` runs and has a checkpoint. */
-async function waitCheckpoint(id: string): Promise<void> {
+async function waitJobCheckpoint(id: string): Promise<void> {
   await waitJob(api.base, id, (j) => j.status === 'running' || isFinished(j));
-  const end = Date.now() + 30_000;
-  while (!(await redis.exists(K.jobCheckpoint(id)))) {
-    if (Date.now() > end) throw new Error('no checkpoint');
-    await sleep(20);
-  }
+  await waitCheckpoint(redis, K, id);
 }
 
 describe('the service on a 3-master Redis Cluster', () => {
@@ -104,7 +92,7 @@ describe('the service on a 3-master Redis Cluster', () => {
     expect(job.status).toBe('completed');
     expect(job.result?.weightsHash).toBe(await referenceHash(longSpec(3), data));
     // The job leaves its dataset's active set (a second step on another slot).
-    await until(async () => (await redis.scard(K.datasetActiveJobs(datasetId))) === 0);
+    await waitForState(`no active job in ${K.datasetActiveJobs(datasetId)}`, () => redis.smembers(K.datasetActiveJobs(datasetId)), (ids) => ids.length === 0, { timeoutMs: 10_000 });
     expect((await fetch(`${api.base}/v1/jobs/${id}/metrics`)).status).toBe(200);
   }, 90_000);
 
@@ -120,13 +108,13 @@ describe('the service on a 3-master Redis Cluster', () => {
     expect(c2.status).toBe(202);
     expect((await waitJob(api.base, running, isFinished, 30_000)).status).toBe('cancelled');
     // Leaving the dataset's active set is the step after the terminal state.
-    await until(async () => (await redis.scard(K.datasetActiveJobs(datasetId))) === 0);
+    await waitForState(`no active job in ${K.datasetActiveJobs(datasetId)}`, () => redis.smembers(K.datasetActiveJobs(datasetId)), (ids) => ids.length === 0, { timeoutMs: 10_000 });
   }, 60_000);
 
   it('kill -9 of the worker mid-job: another worker resumes from the checkpoint with the same weights hash', async () => {
     const EPOCHS = 6;
     const id = await submit(EPOCHS);
-    await waitCheckpoint(id);
+    await waitJobCheckpoint(id);
     await killWorker(workers.shift()!);
     workers.push(await startWorker(env));
     const job = await waitJob(api.base, id, isFinished, 90_000);
@@ -138,10 +126,10 @@ describe('the service on a 3-master Redis Cluster', () => {
   it("a master killed (SIGKILL) and restarted mid-job (AOF on) loses no job: it completes with the same weights", async () => {
     const EPOCHS = 6;
     const id = await submit(EPOCHS);
-    await waitCheckpoint(id);
+    await waitJobCheckpoint(id);
     const node = await cluster.nodeOfSlot(slotOf(K.job(id)));
     await cluster.kill(node);
-    await sleep(1500);
+    await sleep(1500); // the outage itself: the master stays down 1.5 s
     await cluster.restart(node);
     const job = await waitJob(api.base, id, isFinished, 90_000);
     expect(job.status).toBe('completed');
@@ -171,7 +159,7 @@ describe('the service on a 3-master Redis Cluster', () => {
       expect(listA.items.map((j) => j.id)).toEqual([job]);
       // (waitJob sends no API key: poll as tenant A)
       const jobOfA = async () => (await (await fetch(`${other.base}/v1/jobs/${job}`, { headers: A })).json()) as Job;
-      await until(async () => isFinished(await jobOfA()), 30_000);
+      await waitForState('the job of tenant A to finish', jobOfA, isFinished, { timeoutMs: 30_000 });
       const done = await jobOfA();
       expect(done.status, JSON.stringify(done.error)).toBe('completed');
     } finally {
@@ -190,12 +178,12 @@ describe('the service on a 3-master Redis Cluster', () => {
       expect(hub.connectionCount).toBe(6);
       // Live events on every stream, while every reader blocks (only CLIENT UNBLOCK or data wakes them).
       for (let n = 1; n <= 3; n++) for (const s of streams) await redis.xadd(s, `${n}-0`, 'type', 'progress', 'data', '{}');
-      await until(async () => [...got.values()].every((ids) => ids.length === 3));
+      await waitForState('3 events on every stream', () => [...got.values()].map((ids) => ids.length), (n) => n.every((k) => k === 3), { timeoutMs: 10_000 });
       expect([...got.values()]).toEqual(streams.map(() => [1, 2, 3]));
       followers.slice(0, 5).forEach((f) => f.close());
-      await until(async () => hub.connectionCount === 1);
+      await waitForState('the hub down to one connection', () => hub.connectionCount, (n) => n === 1, { timeoutMs: 10_000 });
       await redis.xadd(streams[5], '4-0', 'type', 'progress', 'data', '{}');
-      await until(async () => got.get(streams[5])!.length === 4);
+      await waitForState('a 4th event on the 6th stream', () => got.get(streams[5])!.length, (n) => n === 4, { timeoutMs: 10_000 });
     } finally {
       await hub.close();
     }
@@ -239,8 +227,7 @@ describe('the service on a 3-master Redis Cluster', () => {
     expect(await redis.sismember(K.datasetActiveJobs(datasetId), ended.id)).toBe(0);
     // Retention: finished jobs expire with all their keys; the next sweep unlists them.
     for (const j of created) await jobs.finish(j.id, ['queued'], 'cancelled');
-    await sleep(1500);
-    for (const j of created) expect(await redis.exists(K.job(j.id), K.jobEvents(j.id))).toBe(0);
+    await waitForState('the finished jobs\' keys to expire (retention 1 s)', async () => (await Promise.all(created.map(async (j) => ((await redis.exists(K.job(j.id), K.jobEvents(j.id))) ? j.id : '')))).filter(Boolean), (left) => left.length === 0, { timeoutMs: 10_000 });
     const r2 = await sweepKeys(redis, K);
     expect(r2.removed).toBeGreaterThanOrEqual(created.length);
     for (const j of [...created, ended]) expect(await redis.zscore(K.jobIndex('default'), j.id)).toBeNull();

@@ -8,6 +8,7 @@ import { moons, moonsSpec } from '../helpers/data.js';
 import { maxAbsDiff, runOnnx, runTfjs } from '../helpers/model-runtimes.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 /*
  * Webhooks, model export and checkpoints through `npm start` (API + worker process + its own
@@ -37,19 +38,10 @@ async function api<T = Record<string, any>>(path: string, init?: { method?: stri
   return (await res.json()) as T;
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-const finished = (id: string) => until(`job ${id}`, async () => {
+const finished = (id: string) => waitFor(`job ${id}`, async () => {
   const j = await api(`/v1/jobs/${id}`);
   return ['completed', 'failed', 'cancelled'].includes(j.status) && j;
-});
+}, { timeoutMs: 60_000 });
 const verify = (secret: string, r: (typeof got)[number]) =>
   new Webhook(secret).verify(r.body, { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) }) as { type: string; data: Record<string, unknown> };
 
@@ -82,8 +74,8 @@ describe('npm start: webhooks, export and checkpoints end to end', () => {
     const job = await api('/v1/jobs', { method: 'POST', body: { ...moonsSpec(ds.id, 4), webhook: { url: `${hookBase}/spec`, events: ['completed', 'progress'] } } });
     const done = await finished(job.id);
     expect(done.status).toBe('completed');
-    const [atEndpoint] = await until('endpoint delivery', () => got.filter((g) => g.path === '/endpoint').length > 0 && got.filter((g) => g.path === '/endpoint'));
-    const atSpecAll = await until('spec deliveries', () => got.filter((g) => g.path === '/spec').length >= 4 && got.filter((g) => g.path === '/spec'));
+    const [atEndpoint] = await waitFor('endpoint delivery', () => got.filter((g) => g.path === '/endpoint').length > 0 && got.filter((g) => g.path === '/endpoint'), { timeoutMs: 60_000 });
+    const atSpecAll = await waitFor('spec deliveries', () => got.filter((g) => g.path === '/spec').length >= 4 && got.filter((g) => g.path === '/spec'), { timeoutMs: 60_000 });
     // job.progress came from the trainer child (epochs 1-3), job.completed from the worker process.
     const specTypes = atSpecAll.map((g) => verify(defaultSecret, g));
     expect(specTypes.filter((p) => p.type === 'job.progress').map((p) => p.data.epoch).sort()).toEqual([1, 2, 3]);
@@ -92,7 +84,7 @@ describe('npm start: webhooks, export and checkpoints end to end', () => {
     expect(verify(defaultSecret, atSpec)).toMatchObject({ type: 'job.completed', data: { id: job.id } });
     expect(got.filter((g) => g.path === '/endpoint')).toHaveLength(1); // endpoints get no progress
     expect(atEndpoint.headers['webhook-id']).not.toBe(atSpec.headers['webhook-id']);
-    await until('delivery log', async () => (await api(`/v1/webhooks/${ep.id}/deliveries`)).items[0]?.status === 'succeeded');
+    await waitFor('delivery log', async () => (await api(`/v1/webhooks/${ep.id}/deliveries`)).items[0]?.status === 'succeeded', { timeoutMs: 60_000 });
 
     const probe = rows.slice(0, 40).map((r) => [r[0] + 0.03, r[1] - 0.02]);
     const predicted = await api(`/v1/jobs/${job.id}/predict`, { method: 'POST', body: { features: probe } });

@@ -8,7 +8,8 @@ import { moons } from '../helpers/data.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
-import { fastRecovery, isFinished, longSpec, redisClient, sleep, waitJob } from '../reliability/harness.js';
+import { fastRecovery, isFinished, longSpec, redisClient, waitJob } from '../reliability/harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 /*
  * `npm start` as a supervisor: a worker (or the API) killed with SIGKILL is restarted while the
@@ -31,15 +32,7 @@ function pidOf(output: string, name: string): number | undefined {
   return starts.length ? Number(starts.at(-1)![1]) : undefined;
 }
 
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; supervisor output:\n${child?.output().slice(-3000)}`);
-    await sleep(50);
-  }
-}
+const supervisorOutput = () => `supervisor output:\n${child?.output().slice(-3000)}`;
 
 describe('npm start supervises its processes', () => {
   it('restarts a SIGKILLed worker and API with backoff; the job completes with the uninterrupted weights; SIGTERM stops all', async () => {
@@ -57,7 +50,7 @@ describe('npm start supervises its processes', () => {
       ...fastRecovery,
     });
     await waitForHttp(`${base}/readyz`, 60_000);
-    await until('both workers', () => pidOf(child!.output(), 'worker-1') && pidOf(child!.output(), 'worker-2'));
+    await waitFor('both workers', () => pidOf(child!.output(), 'worker-1') && pidOf(child!.output(), 'worker-2'), { context: supervisorOutput });
 
     // Values exact in float32, so the reference run below trains on what the worker loads.
     const rows = moons(20_000).map((r) => r.map(Math.fround));
@@ -76,9 +69,9 @@ describe('npm start supervises its processes', () => {
     // Kill whichever worker holds the job once its first attempt wrote a checkpoint.
     const running = await waitJob(base, id, (j) => j.status === 'running' || isFinished(j));
     expect(running.status).toBe('running');
-    await until('a checkpoint of attempt 1', async () => Number(await redis.hget(keys.jobCheckpoint(id), 'attempt')) === running.attempts);
+    await waitFor('a checkpoint of attempt 1', async () => Number(await redis.hget(keys.jobCheckpoint(id), 'attempt')) === running.attempts, { context: supervisorOutput });
     // The holder is the worker with a trainer child process (no other job ran, so no pooled children).
-    const holder = await until('the worker holding the job', () => ['worker-1', 'worker-2'].find((w) => childPids(pidOf(child!.output(), w)!).length > 0));
+    const holder = await waitFor('the worker holding the job', () => ['worker-1', 'worker-2'].find((w) => childPids(pidOf(child!.output(), w)!).length > 0), { context: supervisorOutput });
     const victim = pidOf(child!.output(), holder)!;
     const survivor = holder === 'worker-1' ? 'worker-2' : 'worker-1';
     const survivorPid = pidOf(child!.output(), survivor);
@@ -86,10 +79,10 @@ describe('npm start supervises its processes', () => {
 
     // The API keeps answering while the worker is down and restarted; the survivor is untouched.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    await until(`${holder} restarted`, () => {
+    await waitFor(`${holder} restarted`, () => {
       const pid = pidOf(child!.output(), holder);
       return pid !== undefined && pid !== victim;
-    });
+    }, { context: supervisorOutput });
     expect(child.output()).toMatch(new RegExp(`${holder} exited unexpectedly \\(code null, signal SIGKILL\\); restarting in 1000 ms`));
     expect(pidOf(child.output(), survivor)).toBe(survivorPid);
 
@@ -108,10 +101,10 @@ describe('npm start supervises its processes', () => {
     // The API too: killed, restarted, answering again on the same port.
     const apiPid = pidOf(child.output(), 'api')!;
     process.kill(apiPid, 'SIGKILL');
-    await until('api restarted', () => {
+    await waitFor('api restarted', () => {
       const pid = pidOf(child!.output(), 'api');
       return pid !== undefined && pid !== apiPid;
-    });
+    }, { context: supervisorOutput });
     await waitForHttp(`${base}/readyz`, 60_000);
     expect((await fetch(`${base}/v1/jobs/${id}`)).status).toBe(200);
 

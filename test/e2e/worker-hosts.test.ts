@@ -17,13 +17,13 @@ import {
   privateRedis,
   redisClient,
   referenceHash,
-  sleep,
   startApi,
   startWorker,
   storeMoons,
   waitJob,
   type WorkerProc,
 } from '../reliability/harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 /*
  * Worker hosts that come and go: two network namespaces, each running a worker process against
@@ -52,15 +52,7 @@ afterAll(async () => {
   rmSync(redisDir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; workers said:\n${workers.map((w) => w.output().slice(-1500)).join('\n---\n')}`);
-    await sleep(50);
-  }
-}
+const workersOutput = () => `workers said:\n${workers.map((w) => w.output().slice(-1500)).join('\n---\n')}`;
 
 /** What a stale write would change: the job record, its event count, model and metrics. */
 async function snapshot(r: Redis, id: string): Promise<string> {
@@ -91,9 +83,9 @@ describe.skipIf(unavailable !== null)('worker hosts in network namespaces', () =
     const id = ((await res.json()) as Job).id;
     const first = await waitJob(api.base, id, (j) => j.status === 'running' || isFinished(j));
     expect(first.status).toBe('running');
-    await until('a checkpoint of the first attempt', async () => Number(await redis!.hget(keys.jobCheckpoint(id), 'attempt')) === first.attempts, 30_000);
+    await waitFor('a checkpoint of the first attempt', async () => Number(await redis!.hget(keys.jobCheckpoint(id), 'attempt')) === first.attempts, { timeoutMs: 30_000, context: workersOutput });
     // The holder is the host whose worker has a trainer child (no other job ran there).
-    const held = (await until('the host holding the job', () => [1, 2].find((n) => childPids(workers[n - 1]!.child.pid!).length > 0), 30_000)) - 1;
+    const held = (await waitFor('the host holding the job', () => [1, 2].find((n) => childPids(workers[n - 1]!.child.pid!).length > 0), { timeoutMs: 30_000, context: workersOutput })) - 1;
     const [cutHost, cutWorker, otherWorker] = [hosts[held]!, workers[held]!, workers[1 - held]!];
     cutHost.cut();
     const resumed = await waitJob(api.base, id, (j) => (j.status === 'running' && j.attempts > first.attempts) || isFinished(j), 60_000);
@@ -106,7 +98,7 @@ describe.skipIf(unavailable !== null)('worker hosts in network namespaces', () =
     // The cut host comes back: its trainer's pending write meets the fence and the attempt stops.
     const before = await snapshot(redis, id);
     cutHost.restore();
-    await until('the cut host to find its attempt fenced', () => /job taken over by another attempt; this one stops/.test(cutWorker.output()), 120_000);
+    await waitFor('the cut host to find its attempt fenced', () => /job taken over by another attempt; this one stops/.test(cutWorker.output()), { timeoutMs: 120_000, context: workersOutput });
     expect(await snapshot(redis, id)).toBe(before);
     const after = (await (await fetch(`${api.base}/v1/jobs/${id}`)).json()) as Job;
     expect(after.status).toBe('completed');

@@ -2,9 +2,10 @@
  * /metrics and Bull Board on the real service (npm start: API + worker, real Redis), with the
  * histogram figures checked against the job's own per-epoch history.
  */
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moonsCsv, type Stack, startStack } from './stack.js';
+import { openSse } from '../helpers/sse-client.js';
+import { waitFor, withDeadline } from '../helpers/wait.js';
 
 let stack: Stack;
 
@@ -23,16 +24,6 @@ async function scrape(): Promise<Map<string, number>> {
   const res = await fetch(`${stack.url}/metrics`);
   expect(res.status).toBe(200);
   return parseMetrics(await res.text());
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function api<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: T }> {
@@ -83,16 +74,9 @@ describe('GET /metrics', () => {
     expect(sub.status).toBe(202);
     const id = sub.json.id;
     // a raw SSE client that stays open until the terminal event
-    let sawProgress = false;
-    let ended = false;
-    const req = http.get(`${stack.url}/v1/jobs/${id}/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (sawProgress ||= c.includes('event: progress')));
-      res.on('end', () => (ended = true));
-    });
-    req.on('error', () => {});
+    const stream = openSse(`${stack.url}/v1/jobs/${id}/events`, { timeoutMs: 120_000 });
     try {
-      await until('a progress event', async () => sawProgress);
+      await waitFor('a progress event', () => stream.events().some((e) => e.event === 'progress'));
       const m = await scrape();
       expect(m.get('trainer_sse_open_streams')).toBe(1);
       expect(m.get('trainer_queue_jobs{state="active"}')).toBe(1);
@@ -102,8 +86,8 @@ describe('GET /metrics', () => {
       // never leave the 5000-epoch job holding the only worker
       expect((await api('POST', `/v1/jobs/${id}/cancel`)).status).toBeLessThan(300);
     }
-    await until('the stream to end', async () => ended);
-    const after = await until('cancelled to be counted', async () => {
+    expect((await withDeadline('the stream to end', stream.done, 30_000)).closedByServer).toBe(true);
+    const after = await waitFor('cancelled to be counted', async () => {
       const s = await scrape();
       return s.get('trainer_jobs_finished_total{outcome="cancelled"}') === 1 && s;
     });
@@ -116,12 +100,12 @@ describe('GET /metrics', () => {
   it('a completed job adds its epochs to the histogram: count, sum and buckets match its /metrics history', async () => {
     const sub = await api('POST', '/v1/jobs', spec(datasetId, 25));
     const id = sub.json.id;
-    await until('completion', async () => (await api('GET', `/v1/jobs/${id}`)).json.status === 'completed');
+    await waitFor('completion', async () => (await api('GET', `/v1/jobs/${id}`)).json.status === 'completed');
     const { json: job } = await api('GET', `/v1/jobs/${id}`);
     const { json: metrics } = await api<{ history: { durationMs: number }[] }>('GET', `/v1/jobs/${id}/metrics`);
     const secs = metrics.history.map((e) => e.durationMs / 1000);
     expect(secs).toHaveLength(25);
-    const m = await until('completed to be counted', async () => {
+    const m = await waitFor('completed to be counted', async () => {
       const s = await scrape();
       return s.get('trainer_jobs_finished_total{outcome="completed"}') === 1 && s;
     });

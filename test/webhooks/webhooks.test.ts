@@ -8,6 +8,7 @@ import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { freePort } from '../helpers/net.js';
 import { testConfig } from '../helpers/redis.js';
 import { runContextFor } from '../helpers/run-context.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** What the receiver got. */
 interface Received {
@@ -51,16 +52,6 @@ class Receiver {
 
   on(path: string): Received[] {
     return this.got.filter((g) => g.path === path);
-  }
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -119,7 +110,7 @@ describe('webhook endpoints', () => {
     const ctx = runContextFor(t.app);
     expect(await runTrainingJob(ctx, jobId, { attemptsMade: 0, maxAttempts: 1 })).toBe('completed');
     await ctx.cancels.close();
-    const [r] = await until('job.completed delivery', () => receiver.on('/completed').length >= 1 && receiver.on('/completed'));
+    const [r] = await waitFor('job.completed delivery', () => receiver.on('/completed').length >= 1 && receiver.on('/completed'));
     const payload = verified(ep.secret, r);
     const job = (await t.app.inject({ url: `/v1/jobs/${jobId}` })).json();
     expect(payload.type).toBe('job.completed');
@@ -128,15 +119,15 @@ describe('webhook endpoints', () => {
     expect(r.body.length).toBeLessThan(1024);
     // A tampered body fails verification: the check above can fail.
     expect(() => verified(ep.secret, { ...r, body: r.body.replace('completed', 'failed') })).toThrow();
-    const [d] = await until('delivery record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded') && deliveries(ep.id));
+    const [d] = await waitFor('delivery record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded') && deliveries(ep.id));
     expect(d).toMatchObject({ id: r.headers['webhook-id'], type: 'job.completed', status: 'succeeded', nextAttemptAt: null, attempts: [{ attempt: 1, statusCode: 200 }] });
     // The same event published again (a retried worker) is not delivered twice.
     await t.app.svc.webhookQueue.jobFinished(job, 'default');
-    await new Promise((res) => setTimeout(res, 500));
+    await sleep(500); // the point: nothing is delivered within this time
     expect(receiver.on('/completed')).toHaveLength(1);
     // A cancelled job is not an event this endpoint subscribed to.
     await cancelledJob();
-    await new Promise((res) => setTimeout(res, 500));
+    await sleep(500); // the point: nothing is delivered within this time
     expect(receiver.on('/completed')).toHaveLength(1);
     expect((await t.app.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` })).statusCode).toBe(204);
     expect((await t.app.inject({ url: `/v1/webhooks/${ep.id}` })).statusCode).toBe(404);
@@ -146,10 +137,10 @@ describe('webhook endpoints', () => {
     const ep = await register('/flaky');
     receiver.answers.set('/flaky', [{ status: 500 }, { status: 500 }]);
     const jobId = await cancelledJob();
-    const got = await until('3 attempts', () => receiver.on('/flaky').length >= 3 && receiver.on('/flaky'));
+    const got = await waitFor('3 attempts', () => receiver.on('/flaky').length >= 3 && receiver.on('/flaky'));
     expect(new Set(got.map((g) => g.headers['webhook-id'])).size).toBe(1);
     for (const g of got) expect(verified(ep.secret, g)).toMatchObject({ type: 'job.cancelled', data: { id: jobId, status: 'cancelled' } });
-    const [d] = await until('succeeded record', async () => {
+    const [d] = await waitFor('succeeded record', async () => {
       const items = await deliveries(ep.id);
       return items[0]?.status === 'succeeded' && items;
     });
@@ -166,15 +157,15 @@ describe('webhook endpoints', () => {
     const down = Date.now();
     await cancelledJob();
     // Two refused attempts, then back up.
-    await until('two failed attempts', async () => (await deliveries(ep.id))[0]?.attempts.length >= 2);
+    await waitFor('two failed attempts', async () => (await deliveries(ep.id))[0]?.attempts.length >= 2);
     const pending = (await deliveries(ep.id))[0];
     expect(pending.status).toBe('pending');
     expect(pending.attempts[0].error).toMatch(/ECONNREFUSED/);
     expect(Date.parse(pending.nextAttemptAt)).toBeGreaterThan(down);
     await receiver.start();
-    const [r] = await until('delivery after the outage', () => receiver.on('/down').length >= 1 && receiver.on('/down'));
+    const [r] = await waitFor('delivery after the outage', () => receiver.on('/down').length >= 1 && receiver.on('/down'));
     expect(verified(ep.secret, r).type).toBe('job.cancelled');
-    const d = await until('succeeded', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded'));
+    const d = await waitFor('succeeded', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded'));
     expect(d.attempts.length).toBeGreaterThanOrEqual(3);
     await t.app.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` });
   });
@@ -187,10 +178,10 @@ describe('webhook endpoints', () => {
       { status: 410 },
     ]);
     await cancelledJob();
-    const got = await until('3 attempts', () => receiver.on('/gone').length >= 3 && receiver.on('/gone'));
+    const got = await waitFor('3 attempts', () => receiver.on('/gone').length >= 3 && receiver.on('/gone'));
     expect(got[1].at - got[0].at).toBeGreaterThanOrEqual(1900); // Retry-After: 2 over a 250 ms schedule
     expect(receiver.on('/elsewhere')).toHaveLength(0);
-    const d = await until('failed record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
+    const d = await waitFor('failed record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
     expect(d.attempts.map((a: { statusCode: number }) => a.statusCode)).toEqual([503, 302, 410]);
     expect(d.attempts[1].error).toMatch(/redirect 302/);
     const shown = (await t.app.inject({ url: `/v1/webhooks/${ep.id}` })).json();
@@ -198,7 +189,7 @@ describe('webhook endpoints', () => {
     expect(shown.disabledReason).toMatch(/410/);
     // Disabled: the next event is not sent, and redeliver says why.
     await cancelledJob();
-    await new Promise((res) => setTimeout(res, 600));
+    await sleep(600); // the point: nothing is delivered within this time
     expect(receiver.on('/gone')).toHaveLength(3);
     const re = await t.app.inject({ method: 'POST', url: `/v1/webhooks/${ep.id}/deliveries/${d.id}/redeliver` });
     expect(re.statusCode).toBe(409);
@@ -209,16 +200,16 @@ describe('webhook endpoints', () => {
     const ep = await register('/always500');
     receiver.answers.set('/always500', Array.from({ length: 10 }, () => ({ status: 500 })));
     await cancelledJob();
-    const d = await until('failed record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
+    const d = await waitFor('failed record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
     expect(d.attempts).toHaveLength(SCHEDULE.split(',').length + 1);
     expect(d.nextAttemptAt).toBeNull();
     // Manual redeliver: the same webhook-id and body once more.
     receiver.answers.set('/always500', []);
     expect((await t.app.inject({ method: 'POST', url: `/v1/webhooks/${ep.id}/deliveries/${d.id}/redeliver` })).statusCode).toBe(202);
-    const again = await until('redelivery', () => receiver.on('/always500').length > d.attempts.length && receiver.on('/always500').at(-1));
+    const again = await waitFor('redelivery', () => receiver.on('/always500').length > d.attempts.length && receiver.on('/always500').at(-1));
     expect(again.headers['webhook-id']).toBe(d.id);
     expect(verified(ep.secret, again).type).toBe('job.cancelled');
-    await until('succeeded after redeliver', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded'));
+    await waitFor('succeeded after redeliver', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'succeeded'));
     await t.app.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` });
   });
 });
@@ -231,9 +222,9 @@ describe('a job spec webhook', () => {
     expect(job.spec.webhook).toBeUndefined();
     const { secret } = (await t.app.inject({ url: '/v1/webhooks/default/secret' })).json();
     expect((await t.app.inject({ url: '/v1/webhooks/default/secret' })).json().secret).toBe(secret);
-    const [r] = await until('spec webhook', () => receiver.on('/spec').length >= 1 && receiver.on('/spec'));
+    const [r] = await waitFor('spec webhook', () => receiver.on('/spec').length >= 1 && receiver.on('/spec'));
     expect(verified(secret, r)).toMatchObject({ type: 'job.cancelled', data: { id: jobId } });
-    const d = await until('default delivery', async () => (await deliveries('default')).find((x: { status: string }) => x.status === 'succeeded'));
+    const d = await waitFor('default delivery', async () => (await deliveries('default')).find((x: { status: string }) => x.status === 'succeeded'));
     expect(d.url).toBe(receiver.url('/spec'));
   });
 
@@ -242,7 +233,7 @@ describe('a job spec webhook', () => {
     const ctx = { ...runContextFor(t.app), webhooks: t.app.svc.webhookQueue, webhookProgressIntervalMs: 0 };
     expect(await runTrainingJob(ctx, jobId, { attemptsMade: 0, maxAttempts: 1 })).toBe('completed');
     await ctx.cancels.close();
-    const got = await until('4 deliveries', () => receiver.on('/progress').length >= 4 && receiver.on('/progress'));
+    const got = await waitFor('4 deliveries', () => receiver.on('/progress').length >= 4 && receiver.on('/progress'));
     const { secret } = (await t.app.inject({ url: '/v1/webhooks/default/secret' })).json();
     const payloads = got.map((g) => verified(secret, g));
     const progress = payloads.filter((p) => p.type === 'job.progress').map((p) => p.data);
@@ -258,7 +249,7 @@ describe('a job spec webhook', () => {
 
   it('not listing the event sends nothing', async () => {
     await cancelledJob({ webhook: { url: receiver.url('/spec-completed-only'), events: ['completed'] } });
-    await new Promise((res) => setTimeout(res, 600));
+    await sleep(600); // the point: nothing is delivered within this time
     expect(receiver.on('/spec-completed-only')).toHaveLength(0);
   });
 });
@@ -274,7 +265,7 @@ describe('a sweep spec webhook', () => {
     expect(res.statusCode, res.body).toBe(202);
     const sweepId = res.json().id;
     expect((await t.app.inject({ method: 'POST', url: `/v1/sweeps/${sweepId}/cancel` })).statusCode).toBeLessThan(300);
-    const [r] = await until('sweep.cancelled', () => receiver.on('/sweep').length >= 1 && receiver.on('/sweep'));
+    const [r] = await waitFor('sweep.cancelled', () => receiver.on('/sweep').length >= 1 && receiver.on('/sweep'));
     const { secret } = (await t.app.inject({ url: '/v1/webhooks/default/secret' })).json();
     expect(verified(secret, r)).toMatchObject({ type: 'sweep.cancelled', data: { id: sweepId, status: 'cancelled' } });
     await new Promise((res2) => setTimeout(res2, 300));
@@ -329,7 +320,7 @@ describe('SSRF: non-public targets are refused unless WEBHOOK_ALLOW_PRIVATE=true
     const q = new WebhookQueue(conn, { name: 'webhooks-strict', prefix: `${t.prefix}bull`, keyPrefix: t.prefix, scheduleMs: [250] });
     try {
       await q.publish({ tenant: 'default', event: 'completed', type: 'job.completed', data: { id: 'job_x' }, eventKey: 'ssrf-test', at: new Date().toISOString() });
-      const d = await until('refused record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
+      const d = await waitFor('refused record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
       expect(d.attempts).toHaveLength(1);
       expect(d.attempts[0].error).toMatch(/target refused: .*127\.0\.0\.1/);
       expect(receiver.on('/ssrf-at-delivery')).toHaveLength(0);
