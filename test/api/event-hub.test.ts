@@ -6,7 +6,9 @@ import type { StoredEvent } from '../../src/storage/event-stream.js';
 import { testApp } from '../helpers/app.js';
 import { moonsSpec } from '../helpers/data.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
-import { readSse } from '../helpers/sse-client.js';
+import { parseSse } from '../helpers/sse.js';
+import { openSse, type SseStream } from '../helpers/sse-client.js';
+import { sleep, waitFor, waitForState } from '../helpers/wait.js';
 
 /** Connections in `CLIENT LIST` with exactly this name. */
 async function connectionsNamed(redis: Redis, name: string): Promise<number> {
@@ -48,7 +50,7 @@ describe('EventHub (one blocking connection, many followers)', () => {
         if (rnd() < 0.3) await tick();
       }
       await Promise.all(followers.map((x) => x.f.ready));
-      for (let i = 0; i < 200 && followers.some((x) => x.f.cursor < N); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitForState(`every follower at cursor ${N}`, () => followers.filter((x) => x.f.cursor < N).map((x) => ({ after: x.after, cursor: x.f.cursor })), (behind) => behind.length === 0, { timeoutMs: 10_000, intervalMs: 20 });
       expect(followers.length).toBeGreaterThan(150);
       for (const x of followers) expect(x.got).toEqual(Array.from({ length: N - x.after }, (_, k) => x.after + 1 + k));
       expect(hub.followerCount).toBe(followers.length);
@@ -75,10 +77,11 @@ describe('EventHub (one blocking connection, many followers)', () => {
         await redis.xadd(stream, `${i}-0`, 'type', 'progress', 'data', '{}');
         if (f.paused && i % 3 === 0) await f.resume();
       }
-      for (let i = 0; i < 200 && f.cursor < 60; i++) {
+      const resumed = async () => {
         if (f.paused) await f.resume();
-        await new Promise((r) => setTimeout(r, 10));
-      }
+        return f.cursor;
+      };
+      await waitForState('the paused follower at cursor 60', resumed, (cursor) => cursor >= 60, { timeoutMs: 10_000, intervalMs: 10 });
       expect(got).toEqual(Array.from({ length: 60 }, (_, k) => k + 1));
     } finally {
       f.close();
@@ -98,10 +101,10 @@ describe('EventHub (one blocking connection, many followers)', () => {
         const f = hub.follow(stream, 0, (e: StoredEvent) => got.get(stream)!.push(e.id));
         fs.push(f);
         await f.ready;
-        await new Promise((r) => setTimeout(r, 10)); // let the loop block before the next stream joins
+        await sleep(10); // the point: let the loop block before the next stream joins (it must be interrupted)
         for (let j = 0; j <= k; j++) await redis.xadd(`${prefix}m${j}`, `${k + 1}-0`, 'type', 'progress', 'data', '{}');
       }
-      for (let i = 0; i < 200 && [...got.values()].some((ids) => ids.at(-1) !== 5); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitForState('event 5 on every stream', () => [...got.values()].map((ids) => ids.at(-1)), (last) => last.every((id) => id === 5), { timeoutMs: 10_000, intervalMs: 20 });
       for (let k = 0; k < 5; k++) expect(got.get(`${prefix}m${k}`)).toEqual(Array.from({ length: 5 - k }, (_, j) => k + 1 + j));
       expect(hub.streamCount).toBe(5);
       expect(await connectionsNamed(redis, name)).toBe(1);
@@ -127,24 +130,24 @@ describe('GET /v1/jobs/{id}/events through the hub', () => {
     await svc.jobs.transition(job.id, ['queued'], { status: 'running' }, { event: { type: 'status', data: { status: 'running' } } });
     const url = `${base}/v1/jobs/${job.id}/events`;
     const rnd = rng(5);
-    const reads: { from: number; p: ReturnType<typeof readSse> }[] = [];
-    for (let i = 0; i < 20; i++) reads.push({ from: 0, p: readSse(url) });
+    const reads: { from: number; p: SseStream }[] = [];
+    for (let i = 0; i < 20; i++) reads.push({ from: 0, p: openSse(url) });
     let last = 2;
     for (let i = 0; i < 150; i++) {
       last = await svc.jobs.appendEvent(job.id, 'progress', { epoch: 0, step: i });
       if (i % 4 === 0 && reads.length < 60) {
         const from = Math.floor(rnd() * (last + 1));
-        reads.push({ from, p: readSse(url, { lastEventId: String(from) }) });
+        reads.push({ from, p: openSse(url, { lastEventId: String(from) }) });
       }
-      if (rnd() < 0.5) await new Promise((r) => setTimeout(r, 1));
+      if (rnd() < 0.5) await sleep(1); // the point: clients join while events keep coming
     }
     expect(reads.length).toBe(58);
-    reads.push({ from: last, p: readSse(url, { lastEventId: String(last) }) }, { from: 0, p: readSse(url) });
-    await new Promise((r) => setTimeout(r, 200));
+    reads.push({ from: last, p: openSse(url, { lastEventId: String(last) }) }, { from: 0, p: openSse(url) });
+    for (const { p } of reads) await p.waitForOpen(); // every client follows the job now
     expect(await connectionsNamed(svc.redis as Redis, `tsnn-sse-hub-${process.pid}`)).toBe(1);
     const end = await svc.jobs.finish(job.id, ['running'], 'completed');
     for (const { from, p } of reads) {
-      const r = await p;
+      const r = await p.done;
       expect(r.status).toBe(200);
       expect(r.closedByServer).toBe(true);
       const ids = r.events.map((e) => Number(e.id));
@@ -165,18 +168,26 @@ describe('GET /v1/jobs/{id}/events through the hub', () => {
       return s;
     };
     const slow = rawClient();
-    slow.pause(); // reads nothing until the others are done
+    // Reads the head of its stream (so it follows the job), then nothing until the others are done.
+    let slowHead = false;
+    slow.once('data', (c: Buffer) => {
+      slow.pause();
+      slow.unshift(c);
+      slowHead = true;
+    });
     const gone = rawClient();
     gone.once('data', () => gone.destroy());
-    const fast = [readSse(`${base}${path}`), readSse(`${base}${path}`)];
-    await new Promise((r) => setTimeout(r, 200));
+    const fast = [openSse(`${base}${path}`), openSse(`${base}${path}`)];
+    // Every client follows the job: the fast ones got the stream's first bytes, the paused one has them buffered, the other hung up after its first.
+    for (const f of fast) await f.waitForOpen();
+    await waitFor('the paused and the vanishing raw clients to receive the head of their streams', () => slowHead && gone.destroyed, { timeoutMs: 10_000, intervalMs: 10 });
     // 24 events of 512 KiB: far more than the kernel buffers of one unread socket plus the 1 MiB pause bound.
     const pad = 'x'.repeat(512 * 1024);
     for (let i = 0; i < 24; i++) await svc.jobs.appendEvent(job.id, 'progress', { step: i, pad });
     const end = await svc.jobs.finish(job.id, ['running'], 'completed');
     const all = Array.from({ length: end.eventId }, (_, k) => k + 1);
     for (const p of fast) {
-      const r = await p;
+      const r = await p.done;
       expect(r.events.map((e) => Number(e.id))).toEqual(all);
       expect(r.events.at(-1)!.event).toBe('completed');
     }
@@ -197,8 +208,8 @@ describe('GET /v1/jobs/{id}/events through the hub', () => {
     expect(text.startsWith('HTTP/1.1 200')).toBe(true);
     // Chunked transfer coding: keep only the SSE lines (chunk-size lines are bare hex).
     const body = text.slice(text.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, '');
-    const ids = [...body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
-    expect(ids).toEqual(all);
-    expect(body).toContain('event: completed');
+    const events = parseSse(body);
+    expect(events.map((e) => Number(e.id))).toEqual(all);
+    expect(events.at(-1)!.event).toBe('completed');
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { problem, testApp } from '../helpers/app.js';
 import { parseSse } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
 import { duplicateClient } from '../../src/queue/connection.js';
 
 let t: Awaited<ReturnType<typeof testApp>>;
@@ -159,7 +160,7 @@ describe('GET /v1/jobs/{id}/events', () => {
     const res = await t.app.inject({ url: `/v1/jobs/${id}/events`, payloadAsStream: true });
     const chunks: string[] = [];
     const ended = new Promise<void>((r) => res.stream().on('data', (c: Buffer) => chunks.push(c.toString())).on('end', () => r()));
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the stream to open (its retry: line)', () => chunks.join('').startsWith('retry:'), { timeoutMs: 5000, intervalMs: 10 });
     await t.app.svc.jobs.transition(id, ['queued'], { status: 'running' }, { event: { type: 'status', data: { status: 'running' } } });
     await t.app.svc.jobs.finish(id, ['running'], 'failed', { error: { code: 'worker_error', message: 'x' } });
     await ended;
@@ -178,8 +179,7 @@ describe('SSE heartbeats', () => {
       const res = await h.app.inject({ url: `/v1/jobs/${id}/events`, payloadAsStream: true });
       let text = '';
       const ended = new Promise<void>((r) => res.stream().on('data', (c: Buffer) => (text += c.toString())).on('end', () => r()));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(text.match(/^: ping$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2);
+      await waitFor('two `: ping` heartbeats (SSE_HEARTBEAT_MS=40)', () => (text.match(/^: ping$/gm)?.length ?? 0) >= 2, { timeoutMs: 5000, intervalMs: 10, context: () => text });
       await h.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
       await ended;
       expect(parseSse(text).map((e) => e.event)).toEqual(['status', 'cancelled']);
@@ -197,7 +197,7 @@ describe('closing the app', () => {
     const res = await h.app.inject({ url: `/v1/jobs/${id}/events`, payloadAsStream: true });
     let text = '';
     const ended = new Promise<void>((r) => res.stream().on('data', (c: Buffer) => (text += c.toString())).on('end', () => r()));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the queued status event', () => parseSse(text).length === 1, { timeoutMs: 5000, intervalMs: 10, context: () => text });
     await h.close();
     await ended;
     expect(parseSse(text).map((e) => e.event)).toEqual(['status']);

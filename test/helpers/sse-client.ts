@@ -30,6 +30,11 @@ export interface SseStream {
   done: Promise<SseRead>;
   events(): SseEvent[];
   waitForEvents(n: number, timeoutMs?: number): Promise<SseEvent[]>;
+  /**
+   * Waits until the first bytes of the body arrived: the server's `retry:` line, written once
+   * the stream follows the job (events appended from then on reach this client live).
+   */
+  waitForOpen(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -75,6 +80,7 @@ export function openSse(url: string, opts: SseReadOptions = {}): SseStream {
   return {
     done,
     events,
+    waitForOpen: async (timeoutMs = 10_000) => void (await waitForState(`the SSE stream ${url} to open`, () => raw, (r) => r.length > 0, { timeoutMs, intervalMs: 10 })),
     waitForEvents: (n, timeoutMs = 10_000) => waitForState(`${n} SSE event(s) from ${url}`, events, (e) => e.length >= n, { timeoutMs, intervalMs: 10, context: () => `raw: ${raw.slice(-500)}` }),
   };
 }

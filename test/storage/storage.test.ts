@@ -11,6 +11,7 @@ import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { moonsSpec } from '../helpers/data.js';
 import { deletePrefix, redisUrl, uniquePrefix, testBlobStore } from '../helpers/redis.js';
+import { sleep } from '../helpers/wait.js';
 
 const prefix = uniquePrefix('store');
 const keys = keysFor(prefix);
@@ -134,7 +135,7 @@ describe('JobStore and the event stream', () => {
     const job = await jobs.create('a', moonsSpec('ds_x'));
     const reader = redis.duplicate();
     const waiting = waitEventsAfter(reader, keys.jobEvents(job.id), 1, 5000);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50); // the point: the reader is blocked in XREAD before the event is appended
     await jobs.appendEvent(job.id, 'status', { status: 'running' });
     expect((await waiting).map((e) => e.id)).toEqual([2]);
     reader.disconnect();

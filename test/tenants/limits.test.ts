@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problem, testApp } from '../helpers/app.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
+import { waitFor, waitForState } from '../helpers/wait.js';
 
 const KEY_A = 'limits-a-key-0123456789abcdef';
 const KEY_B = 'limits-b-key-fedcba9876543210';
@@ -111,20 +112,24 @@ describe('caps on active jobs and open event streams, dataset Idempotency-Key', 
     expect([s1.status, s2.status]).toEqual([200, 200]);
     const s3 = await openStream(KEY_A, jobA);
     expect(s3.status).toBe(429);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(JSON.parse(s3.body()).code).toBe('too_many_streams');
+    const parsed = () => {
+      try {
+        return JSON.parse(s3.body()) as { code: string };
+      } catch {
+        return undefined;
+      }
+    };
+    expect((await waitFor('the whole 429 body', parsed, { timeoutMs: 5000, intervalMs: 10, context: () => s3.body() })).code).toBe('too_many_streams');
     const sb = await openStream(KEY_B, jobB);
     expect(sb.status).toBe(200);
     s1.close();
     // the server sees the close asynchronously
-    let again = 0;
-    for (let i = 0; i < 50 && again !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+    const tryAgain = async () => {
       const s = await openStream(KEY_A, jobA);
-      again = s.status;
       s.close();
-    }
-    expect(again).toBe(200);
+      return s.status;
+    };
+    await waitForState('a place freed by the closed stream (200 on a new one)', tryAgain, (status) => status === 200, { timeoutMs: 5000, intervalMs: 20 });
     for (const s of [s2, sb]) s.close();
   });
 
