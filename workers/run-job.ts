@@ -227,9 +227,10 @@ async function resume(ctx: RunContext, a: AttemptInfo, previous: JobStatus | '',
 }
 
 /**
- * The job's dataset as the core trains on it, loaded anew each call (the core consumes the
- * arrays in place), after the same validation as at submit (the dataset or the rules may have
- * changed since); the `failed` outcome when the dataset is gone or the spec does not fit it.
+ * Loads the job's dataset and checks the spec against it as at submit (the dataset or the rules
+ * may have changed since): the `failed` outcome when the dataset is gone or the spec does not fit
+ * it, else what gives the data to train on (the arrays loaded here the first time; loaded again
+ * for a second run of the attempt, since the core consumes them in place).
  */
 async function loadData(ctx: RunContext, job: Job): Promise<(() => Promise<DataSet>) | Outcome> {
   const loaded = await ctx.datasets.load(job.datasetId);
