@@ -76,7 +76,7 @@ function runNumpy(w: Workload, file: string, epochs: number, rows: number, threa
     const o = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
     return { impl, rows, rates: o.rates, cpuRates: o.cpuRates, losses: o.losses, maxRssKb: o.maxRssKb, testAccuracy: o.testAccuracy ?? undefined, detail: `numpy ${o.numpy}, ${JSON.stringify(o.blas)}` };
   } catch {
-    return { impl, rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: r.stderr.slice(-400) };
+    return { impl, rows, rates: [NaN], losses: [], maxRssKb: 0, detail: '', error: (r.stderr || String(r.error ?? r.signal ?? 'no output')).slice(-400) };
   }
 }
 

@@ -667,32 +667,40 @@ export interface components {
         } | {
             /** @constant */
             type: "inverse_time";
+            /** @description inverse_time: α0 / (1 + decayRate·epoch) */
             decayRate: number;
         } | {
             /** @constant */
             type: "inverse_sqrt";
+            /** @description inverse_sqrt: k·α0 / sqrt(epoch + 1) */
             k?: number;
         } | {
             /** @constant */
             type: "exponential";
+            /** @description exponential: α0·γ^epoch */
             gamma: number;
         } | {
             /** @constant */
             type: "step";
+            /** @description step: α0·γ^floor(epoch / stepSize) */
             gamma: number;
+            /** @description step: epochs between two decays */
             stepSize: number;
         };
         ClipSpec: {
             /** @constant */
             type: "value";
+            /** @description value: every gradient element is clipped to [−value, value] (clipByValue) */
             value: number;
         } | {
             /** @constant */
             type: "norm";
+            /** @description norm: each tensor g ← g·maxNorm / max(‖g‖₂, maxNorm) (clipByNorm) */
             maxNorm: number;
         } | {
             /** @constant */
             type: "global_norm";
+            /** @description global_norm: every g ← g·maxNorm / max(G, maxNorm), G the norm of all gradients together (clipByGlobalNorm) */
             maxNorm: number;
         };
         EarlyStoppingSpec: {
@@ -1192,6 +1200,18 @@ export interface components {
             optimizers: {
                 /** @enum {string} */
                 type: "sgd" | "momentum" | "rmsprop" | "adam" | "adamw";
+                fields: components["schemas"]["SpecField"][];
+            }[];
+            /** @description Each schedule with its parameters; a field without a default is required for that type */
+            scheduleParameters: {
+                /** @enum {string} */
+                type: "constant" | "inverse_time" | "inverse_sqrt" | "exponential" | "step";
+                fields: components["schemas"]["SpecField"][];
+            }[];
+            /** @description Each clip type with its one parameter, the threshold (required) */
+            clipParameters: {
+                /** @enum {string} */
+                type: "value" | "norm" | "global_norm";
                 fields: components["schemas"]["SpecField"][];
             }[];
             defaults: {

@@ -5,6 +5,7 @@
  * (`src/ui/public/js/spec-builder.js`) from `GET /v1/spec/options`. The server validates.
  */
 import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
+import { SCHEDULE_FIELDS } from '../core/schedules.js';
 import { specOptions, STARTER } from '../core/spec-options.js';
 import type { LayerSpec, TrainingSpec } from '../core/types.js';
 import { buildSpec as build, parseClip as clipOf, parseLayers as layersOf, SpecInputError, type RawValue, type ServedSpecOptions } from '../ui/public/js/spec-builder.js';
@@ -25,12 +26,17 @@ const OPTIMIZER_FLAGS: Record<string, FlagOption> = Object.fromEntries(
   Object.values(OPTIMIZER_FIELDS).flatMap((t) => Object.entries(t)).map(([name, f]) => [kebab(name), { type: f.kind === 'boolean' ? 'boolean' : 'string' }]),
 );
 
-/** Spec values that are not optimizer parameters: value name → flag. */
-const OTHER_FLAGS = {
-  layers: 'layers', init: 'init', loss: 'loss', optimizer: 'optimizer', schedule: 'schedule', decayRate: 'decay-rate', gamma: 'gamma',
-  stepSize: 'step-size', k: 'k', clip: 'clip', epochs: 'epochs', batchSize: 'batch-size', validationSplit: 'validation-split', seed: 'seed',
+/** `--<kebab name>` of every schedule parameter, from the schedules' field table (value name → flag). */
+const SCHEDULE_FLAGS: Record<string, string> = Object.fromEntries(
+  Object.values(SCHEDULE_FIELDS).flatMap((t) => Object.keys(t)).map((name) => [name, kebab(name)]),
+);
+
+/** Spec values that are neither optimizer nor schedule parameters: value name → flag. */
+const OTHER_FLAGS: Record<string, string> = {
+  layers: 'layers', init: 'init', loss: 'loss', optimizer: 'optimizer', schedule: 'schedule', ...SCHEDULE_FLAGS,
+  clip: 'clip', epochs: 'epochs', batchSize: 'batch-size', validationSplit: 'validation-split', seed: 'seed',
   patience: 'patience', minDelta: 'min-delta', dtype: 'dtype',
-} as const;
+};
 
 /** The parseArgs option table for spec flags (all strings or booleans, converted by the builder). */
 export const SPEC_FLAG_OPTIONS: Record<string, FlagOption> = {
@@ -69,7 +75,7 @@ const usage = <T>(f: () => T): T => {
 /** `16:relu,16:tanh,2:softmax` → layer specs. */
 export const parseLayers = (text: string): LayerSpec[] => usage(() => layersOf(text, undefined, '--layers'));
 /** `global_norm:1`, `norm:5` or `value:0.5` → a clip spec. */
-export const parseClip = (text: string): NonNullable<TrainingSpec['clip']> => usage(() => clipOf(text, undefined, () => '--clip'));
+export const parseClip = (text: string, options: ServedSpecOptions = localSpecOptions()): NonNullable<TrainingSpec['clip']> => usage(() => clipOf(options, text, undefined, () => '--clip'));
 
 /**
  * Merge `base` (from `--spec`) with flags. Returns the job body without `datasetId`. Defaults

@@ -1,6 +1,23 @@
 import { InvalidSpecError } from './errors.js';
-import type { Buf, ClipResult, ClipSpec } from './types.js';
+import { positiveField, readField, type Fields } from './spec-fields.js';
+import type { Buf, ClipResult, ClipSpec, ClipType } from './types.js';
 import { CLIP_TYPES } from './types.js';
+
+/**
+ * The threshold of each clip type, declared once (required: no default): the core checks it
+ * here; the API's schema, the OpenAPI document, `GET /v1/spec/options`, the CLI's `--clip
+ * type:threshold` and the dashboard form are built from this table.
+ */
+export const CLIP_FIELDS = {
+  value: { value: positiveField(undefined, 'value: every gradient element is clipped to [−value, value] (clipByValue)') },
+  norm: { maxNorm: positiveField(undefined, 'norm: each tensor g ← g·maxNorm / max(‖g‖₂, maxNorm) (clipByNorm)') },
+  global_norm: { maxNorm: positiveField(undefined, 'global_norm: every g ← g·maxNorm / max(G, maxNorm), G the norm of all gradients together (clipByGlobalNorm)') },
+} as const satisfies Record<ClipType, Fields>;
+
+/** The one parameter of clip type `type` (its threshold): `value` or `maxNorm`. */
+export function clipThresholdName(type: ClipType): 'value' | 'maxNorm' {
+  return Object.keys(CLIP_FIELDS[type])[0] as 'value' | 'maxNorm';
+}
 
 /** Σ x² in float64; Infinity on overflow or an infinite element, NaN on a NaN element. */
 function sumOfSquares(buf: Buf): number {
@@ -80,15 +97,11 @@ export function globalNorm(grads: Buf[]): number {
   return max * Math.sqrt(s);
 }
 
-/** Checks a clip spec's parameters. @throws InvalidSpecError (`clip.type`, `clip.value`, `clip.maxNorm`). */
+/** Checks a clip spec's parameters against {@link CLIP_FIELDS}. @throws InvalidSpecError (`clip.type`, `clip.value`, `clip.maxNorm`). */
 export function validateClip(clip: ClipSpec): void {
-  if (clip.type === 'value') {
-    if (typeof clip.value !== 'number' || !(clip.value > 0) || !Number.isFinite(clip.value)) throw new InvalidSpecError('clip.value', `clip.value must be a finite number > 0, got ${String(clip.value)}`);
-  } else if (clip.type === 'norm' || clip.type === 'global_norm') {
-    if (typeof clip.maxNorm !== 'number' || !(clip.maxNorm > 0) || !Number.isFinite(clip.maxNorm)) throw new InvalidSpecError('clip.maxNorm', `clip.maxNorm must be a finite number > 0, got ${String(clip.maxNorm)}`);
-  } else {
-    throw new InvalidSpecError('clip.type', `clip.type must be one of ${CLIP_TYPES.join(', ')}, got ${String((clip as ClipSpec).type)}`);
-  }
+  if (!CLIP_TYPES.includes(clip.type)) throw new InvalidSpecError('clip.type', `clip.type must be one of ${CLIP_TYPES.join(', ')}, got ${String((clip as ClipSpec).type)}`);
+  const fields: Fields = CLIP_FIELDS[clip.type];
+  for (const [name, f] of Object.entries(fields)) readField(`clip.${name}`, f, (clip as Record<string, unknown>)[name]);
 }
 
 function scale(buf: Buf, factor: number): void {
@@ -117,7 +130,7 @@ export function clipGradients(grads: Buf[], clip: ClipSpec | undefined, out: Cli
   out.globalNorm = G;
   out.clipped = false;
   if (clip === undefined || !Number.isFinite(G)) return out;
-  const c = clip.type === 'value' ? clip.value! : clip.maxNorm!;
+  const c = clip[clipThresholdName(clip.type)]!;
   out.clipped = clip.type === 'value' ? clipByValue(grads, c) : clip.type === 'norm' ? clipByNorm(grads, c) : clipByGlobalNorm(grads, c, G);
   return out;
 }

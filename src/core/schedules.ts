@@ -1,36 +1,36 @@
 import { InvalidSpecError } from './errors.js';
-import type { ScheduleSpec } from './types.js';
+import { nonNegativeField, positiveField, readField, type Fields } from './spec-fields.js';
+import type { ScheduleSpec, ScheduleType } from './types.js';
 import { SCHEDULES } from './types.js';
 
-function required(path: string, value: number | undefined, ok: (v: number) => boolean, expected: string): number {
-  if (typeof value !== 'number' || !ok(value)) throw new InvalidSpecError(path, `${path} must be ${expected}, got ${String(value)}`);
-  return value;
-}
+/** A factor in (0, 1]. */
+const factorField = (description: string) => ({ kind: 'number', min: 0, exclusiveMin: true, max: 1, description }) as const;
 
 /**
- * Checks a schedule's parameters; {@link learningRateAt} calls it, a caller may call it once
- * up front to fail before training starts.
+ * The parameters of each schedule, declared once (a field without a default is required for its
+ * type): the core checks them here, and the API's schema, the OpenAPI document,
+ * `GET /v1/spec/options`, the CLI flags and the dashboard form are built from this table.
+ */
+export const SCHEDULE_FIELDS = {
+  constant: {},
+  inverse_time: { decayRate: nonNegativeField(undefined, 'inverse_time: α0 / (1 + decayRate·epoch)') },
+  inverse_sqrt: { k: positiveField(1, 'inverse_sqrt: k·α0 / sqrt(epoch + 1)') },
+  exponential: { gamma: factorField('exponential: α0·γ^epoch') },
+  step: {
+    gamma: factorField('step: α0·γ^floor(epoch / stepSize)'),
+    stepSize: { kind: 'number', integer: true, min: 1, description: 'step: epochs between two decays' },
+  },
+} as const satisfies Record<ScheduleType, Fields>;
+
+/**
+ * Checks a schedule's parameters against {@link SCHEDULE_FIELDS}; {@link learningRateAt} calls
+ * it, a caller may call it once up front to fail before training starts.
  * @throws InvalidSpecError with the field path (`schedule.decayRate`, …).
  */
 export function validateSchedule(schedule: ScheduleSpec): void {
   if (!SCHEDULES.includes(schedule.type)) throw new InvalidSpecError('schedule.type', `schedule.type must be one of ${SCHEDULES.join(', ')}, got ${String(schedule.type)}`);
-  switch (schedule.type) {
-    case 'inverse_time':
-      required('schedule.decayRate', schedule.decayRate, (v) => Number.isFinite(v) && v >= 0, 'a finite number ≥ 0');
-      break;
-    case 'inverse_sqrt':
-      if (schedule.k !== undefined) required('schedule.k', schedule.k, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0');
-      break;
-    case 'exponential':
-      required('schedule.gamma', schedule.gamma, (v) => v > 0 && v <= 1, 'in (0, 1]');
-      break;
-    case 'step':
-      required('schedule.gamma', schedule.gamma, (v) => v > 0 && v <= 1, 'in (0, 1]');
-      required('schedule.stepSize', schedule.stepSize, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
-      break;
-    case 'constant':
-      break;
-  }
+  const fields: Fields = SCHEDULE_FIELDS[schedule.type];
+  for (const [name, f] of Object.entries(fields)) readField(`schedule.${name}`, f, (schedule as Record<string, unknown>)[name]);
 }
 
 /**

@@ -1,5 +1,7 @@
+import { CLIP_FIELDS } from './clip.js';
 import { OPTIMIZER_FIELDS } from './optimizers/registry.js';
-import type { Field } from './spec-fields.js';
+import { SCHEDULE_FIELDS } from './schedules.js';
+import type { Field, Fields } from './spec-fields.js';
 import { DEFAULT_MAX_LOSS_GROWTH } from './spec.js';
 import { ACTIVATIONS, CLIP_TYPES, DTYPES, INITS, LOSSES, MOMENTUM_VARIANTS, OPTIMIZERS, SCHEDULES, type Activation, type LossName } from './types.js';
 
@@ -13,6 +15,11 @@ export const LOSS_FOR_OUTPUT: Readonly<Partial<Record<Activation, LossName>>> & 
 /** Values clients suggest for the fields a spec requires that have no default (the CLI and the form prefill them). */
 export const STARTER = { optimizer: 'adam', epochs: 50, batchSize: 32 } as const;
 
+/** A field table as a list clients read: `{name, kind, range, default, description}` in declaration order. */
+function fieldList(fields: Fields) {
+  return Object.entries(fields as Readonly<Record<string, Field>>).map(([name, f]) => ({ name, ...f, ...(f.kind === 'enum' ? { values: [...f.values] } : {}) }));
+}
+
 /** The choices a spec offers and the core's defaults, for clients (`GET /v1/spec/options`). */
 export function specOptions() {
   return {
@@ -24,10 +31,11 @@ export function specOptions() {
     clipTypes: [...CLIP_TYPES],
     momentumVariants: [...MOMENTUM_VARIANTS],
     /** Every optimizer with its parameters (name, kind, range, default, description), in the order to list them. */
-    optimizers: OPTIMIZERS.map((type) => ({
-      type,
-      fields: Object.entries(OPTIMIZER_FIELDS[type] as Readonly<Record<string, Field>>).map(([name, f]) => ({ name, ...f, ...(f.kind === 'enum' ? { values: [...f.values] } : {}) })),
-    })),
+    optimizers: OPTIMIZERS.map((type) => ({ type, fields: fieldList(OPTIMIZER_FIELDS[type]) })),
+    /** Every schedule with its parameters (a field without a default is required for its type). */
+    scheduleParameters: SCHEDULES.map((type) => ({ type, fields: fieldList(SCHEDULE_FIELDS[type]) })),
+    /** Every clip type with its one parameter, the threshold (required). */
+    clipParameters: CLIP_TYPES.map((type) => ({ type, fields: fieldList(CLIP_FIELDS[type]) })),
     defaults: {
       /** The loss of a spec without one, by its output activation (`otherwise` for the rest). */
       lossForOutput: LOSS_FOR_OUTPUT,

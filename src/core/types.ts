@@ -6,6 +6,8 @@
  */
 import type { Kernels } from './kernels/types.js';
 import type { OPTIMIZER_FIELDS } from './optimizers/registry.js';
+import type { CLIP_FIELDS } from './clip.js';
+import type { SCHEDULE_FIELDS } from './schedules.js';
 import type { FieldValues } from './spec-fields.js';
 
 // Every enumeration of the spec is declared once, here, as an `as const` array; its type is
@@ -63,28 +65,18 @@ export type OptimizerSpec = { type: OptimizerType } & { [K in keyof AnyOptimizer
 export const SCHEDULES = ['constant', 'inverse_time', 'inverse_sqrt', 'exponential', 'step'] as const;
 export type ScheduleType = (typeof SCHEDULES)[number];
 
-/** Learning-rate schedule; `epoch` starts at 0. */
-export interface ScheduleSpec {
-  type: ScheduleType;
-  /** inverse_time: α0 / (1 + decayRate·epoch). Required for inverse_time, ≥ 0. */
-  decayRate?: number;
-  /** inverse_sqrt: k·α0 / sqrt(epoch + 1). Default 1. */
-  k?: number;
-  /** exponential: α0·γ^epoch; step: α0·γ^floor(epoch / stepSize). Required for both, in (0, 1]. */
-  gamma?: number;
-  /** step: epochs between decays. Required for step, an integer ≥ 1. */
-  stepSize?: number;
-}
+/**
+ * Learning-rate schedule (`epoch` starts at 0): its `type` and the parameters of that type,
+ * declared with their ranges in `SCHEDULE_FIELDS` (src/core/schedules.ts); this type is derived from them.
+ */
+export type ScheduleSpec = { type: ScheduleType } & { [K in keyof AnyScheduleFields]?: AnyScheduleFields[K] };
+type AnyScheduleFields = UnionToIntersection<{ [T in ScheduleType]: FieldValues<(typeof SCHEDULE_FIELDS)[T]> }[ScheduleType]>;
 
 export const CLIP_TYPES = ['value', 'norm', 'global_norm'] as const;
 export type ClipType = (typeof CLIP_TYPES)[number];
-export interface ClipSpec {
-  type: ClipType;
-  /** value: clip every element to [−value, value]. */
-  value?: number;
-  /** norm (per tensor) / global_norm: the maximum L2 norm. */
-  maxNorm?: number;
-}
+/** Gradient clipping: its `type` and that type's threshold, declared in `CLIP_FIELDS` (src/core/clip.ts). */
+export type ClipSpec = { type: ClipType } & { [K in keyof AnyClipFields]?: AnyClipFields[K] };
+type AnyClipFields = UnionToIntersection<{ [T in ClipType]: FieldValues<(typeof CLIP_FIELDS)[T]> }[ClipType]>;
 
 export interface EarlyStoppingSpec {
   /** Epochs without an improvement of the monitored loss (validation loss if any, else training loss) before stopping. */

@@ -3,7 +3,9 @@ import { JobWebhookSchema } from './webhook.js';
 import { FromCheckpointSchema } from './checkpoint.js';
 import './common.js'; // installs the "required" error message
 import type { ClipSpec, OptimizerSpec, OptimizerType, ScheduleSpec, TrainingSpec } from '../core/types.js';
+import { CLIP_FIELDS } from '../core/clip.js';
 import { OPTIMIZER_FIELDS } from '../core/optimizers/registry.js';
+import { SCHEDULE_FIELDS } from '../core/schedules.js';
 import { expected, type Field, type Fields, type FieldValue, type FieldValues } from '../core/spec-fields.js';
 import { ACTIVATIONS, CLIP_TYPES, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES } from '../core/types.js';
 
@@ -50,9 +52,10 @@ function member<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
   });
 }
 
-/** A zod schema for one declared field (its range and message are the core's: one source). */
+/** A zod schema for one declared field (its range and message are the core's: one source); a field without a default is required. */
 function zodField<F extends Field>(f: F): z.ZodOptional<z.ZodType<FieldValue<F>>> {
-  const error = (iss: { input?: unknown }) => `must be ${expected(f)}, got ${typeof iss.input === 'string' ? JSON.stringify(iss.input) : String(iss.input)}`;
+  const error = (iss: { input?: unknown }) =>
+    iss.input === undefined ? `required (${expected(f)})` : `must be ${expected(f)}, got ${typeof iss.input === 'string' ? JSON.stringify(iss.input) : String(iss.input)}`;
   let t: z.ZodType;
   if (f.kind === 'boolean') t = z.boolean({ error });
   else if (f.kind === 'enum') t = z.enum(f.values as unknown as [string, ...string[]], { error });
@@ -63,7 +66,7 @@ function zodField<F extends Field>(f: F): z.ZodOptional<z.ZodType<FieldValue<F>>
     if (f.max !== undefined) n = f.exclusiveMax ? n.lt(f.max, { error }) : n.max(f.max, { error });
     t = n;
   }
-  return t.optional().describe(f.description) as unknown as z.ZodOptional<z.ZodType<FieldValue<F>>>;
+  return (f.default === undefined ? t : t.optional()).describe(f.description) as unknown as z.ZodOptional<z.ZodType<FieldValue<F>>>;
 }
 
 /** The zod shape of a field table. */
@@ -81,25 +84,20 @@ export const OptimizerSpecSchema = (
   >
 ).meta({ id: 'OptimizerSpec' });
 
-const gamma = z.number().gt(0).max(1);
+/** One strict member per type of a field-table union (schedules, clip types), from the core's tables. */
+function tableMembers<T extends string>(types: readonly T[], tables: Record<T, Fields>) {
+  return types.map((type) => member(type, zodShape(tables[type])));
+}
 
-export const ScheduleSpecSchema = z
-  .discriminatedUnion('type', [
-    member('constant', {}),
-    member('inverse_time', { decayRate: z.number().min(0).finite() }),
-    member('inverse_sqrt', { k: positive.optional() }),
-    member('exponential', { gamma }),
-    member('step', { gamma, stepSize: z.number().int().min(1) }),
-  ], typeError(SCHEDULES))
-  .meta({ id: 'ScheduleSpec' });
+const scheduleMembers = tableMembers(SCHEDULES, SCHEDULE_FIELDS);
+export const ScheduleSpecSchema = (
+  z.discriminatedUnion('type', scheduleMembers as unknown as [(typeof scheduleMembers)[number], ...(typeof scheduleMembers)[number][]], typeError(SCHEDULES)) as unknown as z.ZodType<ScheduleSpec>
+).meta({ id: 'ScheduleSpec' });
 
-export const ClipSpecSchema = z
-  .discriminatedUnion('type', [
-    member('value', { value: positive }),
-    member('norm', { maxNorm: positive }),
-    member('global_norm', { maxNorm: positive }),
-  ], typeError(CLIP_TYPES))
-  .meta({ id: 'ClipSpec' });
+const clipMembers = tableMembers(CLIP_TYPES, CLIP_FIELDS);
+export const ClipSpecSchema = (
+  z.discriminatedUnion('type', clipMembers as unknown as [(typeof clipMembers)[number], ...(typeof clipMembers)[number][]], typeError(CLIP_TYPES)) as unknown as z.ZodType<ClipSpec>
+).meta({ id: 'ClipSpec' });
 
 export const EarlyStoppingSpecSchema = z
   .strictObject({

@@ -31,6 +31,7 @@ describe('spec flags', () => {
     expect(parseClip('global_norm:1')).toEqual({ type: 'global_norm', maxNorm: 1 });
     expect(parseClip('value:0.5')).toEqual({ type: 'value', value: 0.5 });
     expect(() => parseClip('value')).toThrow(UsageError);
+    expect(() => parseClip('nrom:1')).toThrow(/clip type must be one of value, norm, global_norm, got "nrom"/);
   });
 
   it('merges --spec with flags: flags win, a new optimizer type drops the old parameters, loss follows the output', () => {

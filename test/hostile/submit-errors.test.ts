@@ -33,8 +33,8 @@ const bce = { ...base, model: sigmoid, loss: 'binary_cross_entropy' };
 
 describe('named spec errors at submit', () => {
   it.each([
-    ['inverse_time without decayRate', { schedule: { type: 'inverse_time' } }, 'schedule.decayRate', /required \(a number ≥ 0\)/],
-    ['exponential without gamma', { schedule: { type: 'exponential' } }, 'schedule.gamma', /required \(a number > 0 and ≤ 1\)/],
+    ['inverse_time without decayRate', { schedule: { type: 'inverse_time' } }, 'schedule.decayRate', /required \(a finite number ≥ 0\)/],
+    ['exponential without gamma', { schedule: { type: 'exponential' } }, 'schedule.gamma', /required \(in \(0, 1\]\)/],
     ['step without stepSize', { schedule: { type: 'step', gamma: 0.5 } }, 'schedule.stepSize', /required \(an integer ≥ 1\)/],
     ['normalize.targets with softmax CE', { normalize: { targets: true } }, 'normalize.targets', /mse/],
     ['normalize.targets with BCE', { ...bce, normalize: { targets: true } }, 'normalize.targets', /mse/],
@@ -43,7 +43,7 @@ describe('named spec errors at submit', () => {
     ['constant + gamma', { schedule: { type: 'constant', gamma: 0.5 } }, 'schedule.gamma', /not a parameter of constant/],
     ['an unknown optimizer type', { optimizer: { type: 'adagrad' } }, 'optimizer.type', /^optimizer\.type: must be one of sgd, momentum, rmsprop, adam, adamw, got "adagrad"$/],
     ['an optimizer without type', { optimizer: { learningRate: 0.1 } }, 'optimizer.type', /^optimizer\.type: required \(one of sgd, momentum, rmsprop, adam, adamw\)$/],
-    ['norm clip without maxNorm', { clip: { type: 'norm' } }, 'clip.maxNorm', /required/],
+    ['norm clip without maxNorm', { clip: { type: 'norm' } }, 'clip.maxNorm', /required \(a finite number > 0\)/],
     ['value clip with maxNorm', { clip: { type: 'value', value: 1, maxNorm: 1 } }, 'clip.maxNorm', /not a parameter of value; value takes value/],
     ['missing batchSize', { batchSize: undefined }, 'batchSize', /^batchSize: required \(an integer ≥ 1 and ≤ 1000000\)$/],
     ['missing loss', { loss: undefined }, 'loss', /^loss: required \(one of mse, binary_cross_entropy, softmax_cross_entropy\)$/],

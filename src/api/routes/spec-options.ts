@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { specOptions, STARTER } from '../../core/spec-options.js';
-import { OPTIMIZERS } from '../../core/types.js';
+import { CLIP_TYPES, OPTIMIZERS, SCHEDULES } from '../../core/types.js';
 
 const FieldSchema = z
   .object({
@@ -28,6 +28,8 @@ export const SpecOptionsSchema = z
     clipTypes: z.array(z.string()),
     momentumVariants: z.array(z.string()),
     optimizers: z.array(z.object({ type: z.enum(OPTIMIZERS), fields: z.array(FieldSchema) })).describe('Each optimizer with its parameters, in the order to list them'),
+    scheduleParameters: z.array(z.object({ type: z.enum(SCHEDULES), fields: z.array(FieldSchema) })).describe('Each schedule with its parameters; a field without a default is required for that type'),
+    clipParameters: z.array(z.object({ type: z.enum(CLIP_TYPES), fields: z.array(FieldSchema) })).describe('Each clip type with its one parameter, the threshold (required)'),
     defaults: z.object({
       lossForOutput: z.record(z.string(), z.string()).describe('The loss of a spec without one, by output activation (`otherwise` for the rest)'),
       init: z.object({ reluLike: z.string(), otherwise: z.string() }),

@@ -10,8 +10,9 @@ export class SpecInputError extends Error {
   readonly field: string;
   constructor(field: string, message: string);
 }
-export const SCHEDULE_FIELDS: readonly string[];
+/** Every schedule parameter of the options, once per name. */
+export function scheduleFields(options: ServedSpecOptions): ServedSpecOptions['scheduleParameters'][number]['fields'];
 export function parseLayers(text: string, activations?: readonly string[], name?: string): LayerSpec[];
-export function parseClip(text: string, threshold?: RawValue, label?: (name: string) => string): NonNullable<TrainingSpec['clip']>;
+export function parseClip(options: ServedSpecOptions, text: string, threshold?: RawValue, label?: (name: string) => string): NonNullable<TrainingSpec['clip']>;
 export function defaultLoss(options: ServedSpecOptions, lastActivation: string): TrainingSpec['loss'];
 export function buildSpec(options: ServedSpecOptions, base: Partial<TrainingSpec> | Record<string, unknown>, values: Record<string, RawValue>, label?: (name: string) => string): Partial<TrainingSpec>;

@@ -1,6 +1,6 @@
 // One builder of a training spec from named values, shared by the dashboard (form fields) and
-// the CLI (flags). Every choice and default comes from `GET /v1/spec/options`; nothing about the
-// spec is restated here but the names of the schedule parameters and the clip threshold.
+// the CLI (flags). Every choice, parameter name and default comes from `GET /v1/spec/options`;
+// nothing about the spec is restated here.
 // Plain ES module: the API serves it to the browser, the CLI imports it (types in spec-builder.d.ts).
 
 /** A value the user typed that cannot become its field; `field` is the value's name. */
@@ -12,8 +12,12 @@ export class SpecInputError extends Error {
   }
 }
 
-/** Schedule parameters by name (the schedule `type` says which apply; the API checks). */
-export const SCHEDULE_FIELDS = ['decayRate', 'gamma', 'stepSize', 'k'];
+/** Every schedule parameter in the options (`{name, kind, …}`), once per name (the schedule `type` says which apply; the API checks). */
+export function scheduleFields(options) {
+  const byName = new Map();
+  for (const s of options.scheduleParameters) for (const f of s.fields) if (!byName.has(f.name)) byName.set(f.name, f);
+  return [...byName.values()];
+}
 
 /** `16:relu,16:tanh,2:softmax` → layers; the activations are the options'. */
 export function parseLayers(text, activations, name = 'layers') {
@@ -59,13 +63,18 @@ function fieldValue(f, v, label) {
   return absent(v) ? undefined : String(v);
 }
 
-/** `global_norm:1`, `value:0.5` → a clip spec; a bare type takes `threshold` (the form's separate field). */
-export function parseClip(text, threshold, label = (n) => n) {
+/**
+ * `global_norm:1`, `value:0.5` → a clip spec; a bare type takes `threshold` (the form's separate
+ * field). The threshold's name (`value`, `maxNorm`) is the options' parameter of that clip type.
+ */
+export function parseClip(options, text, threshold, label = (n) => n) {
   const s = String(text);
   const [type, t] = s.includes(':') ? s.split(':') : [s, threshold];
+  const entry = options.clipParameters.find((c) => c.type === type);
+  if (!entry) throw new SpecInputError('clip', `${label('clip')}: the clip type must be one of ${options.clipParameters.map((c) => c.type).join(', ')}, got "${type}"`);
   const x = t === undefined || t === null || String(t).trim() === '' ? NaN : Number(t);
   if (!Number.isFinite(x)) throw new SpecInputError('clip', `${label('clip')} expects type:threshold like global_norm:1 or value:0.5, got "${s}"`);
-  return type === 'value' ? { type, value: x } : { type, maxNorm: x };
+  return { type, [entry.fields[0].name]: x };
 }
 
 /**
@@ -97,15 +106,15 @@ export function buildSpec(options, base, values, label = (n) => n) {
   spec.optimizer = { ...kept, ...given, type };
 
   const sched = {};
-  for (const k of SCHEDULE_FIELDS) {
-    const x = toNumber(k, v[k], label);
-    if (x !== undefined) sched[k] = x;
+  for (const f of scheduleFields(options)) {
+    const x = fieldValue(f, v[f.name], label);
+    if (x !== undefined) sched[f.name] = x;
   }
   if (!absent(v.schedule) || Object.keys(sched).length) {
     const st = absent(v.schedule) ? (spec.schedule?.type ?? 'constant') : String(v.schedule);
     spec.schedule = { ...(spec.schedule?.type === st ? spec.schedule : {}), ...sched, type: st };
   }
-  if (!absent(v.clip)) spec.clip = parseClip(v.clip, v.clipThreshold, label);
+  if (!absent(v.clip)) spec.clip = parseClip(options, v.clip, v.clipThreshold, label);
 
   const epochs = toNumber('epochs', v.epochs, label);
   if (epochs !== undefined) spec.epochs = epochs;

@@ -52,6 +52,20 @@ function optimizerFields(options) {
   });
 }
 
+/** One input per schedule parameter name (shared by the types that take it), from the options. */
+function scheduleInputs(options) {
+  const byName = new Map();
+  for (const s of options.scheduleParameters) for (const f of s.fields) {
+    const e = byName.get(f.name) ?? { f, types: [], hints: [] };
+    e.types.push(s.type);
+    e.hints.push(`${f.description}${f.default === undefined ? ' (required)' : `; default ${f.default}`}`);
+    byName.set(f.name, e);
+  }
+  return [...byName.values()].map(({ f, types, hints }) =>
+    field(f.name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`), num(f.name, '', { ...(f.min !== undefined && !f.exclusiveMin ? { min: f.min } : {}), ...(f.integer ? { step: 1 } : {}) }),
+      { path: `schedule.${f.name}`, hint: hints.join('; '), forTypes: types.join(' '), cls: 'sched' }));
+}
+
 function buildPage(view, options) {
   const ACTIVATIONS = options.activations;
   const datasetSel = h('select', { name: 'datasetId' }, h('option', { value: '' }, 'upload a new CSV…'));
@@ -85,12 +99,12 @@ function buildPage(view, options) {
       ...optimizerFields(options)),
     h('fieldset', {}, h('legend', {}, 'Schedule and clipping'),
       field('Schedule', schedSel, { path: 'schedule.type' }),
-      field('Decay rate', num('decayRate', ''), { path: 'schedule.decayRate', forTypes: 'inverse_time', cls: 'sched' }),
-      field('k', num('k', ''), { path: 'schedule.k', forTypes: 'inverse_sqrt', cls: 'sched' }),
-      field('γ', num('gamma', ''), { path: 'schedule.gamma', forTypes: 'exponential step', cls: 'sched' }),
-      field('Step size (epochs)', num('stepSize', ''), { path: 'schedule.stepSize', forTypes: 'step', cls: 'sched' }),
+      ...scheduleInputs(options),
       field('Clipping', clipSel, { path: 'clip.type' }),
-      field('Threshold', num('clipThreshold', ''), { path: 'clip.maxNorm clip.value', hint: 'max norm, or the value bound for "value"' })),
+      field('Threshold', num('clipThreshold', ''), {
+        path: [...new Set(options.clipParameters.map((c) => `clip.${c.fields[0].name}`))].join(' '),
+        hint: options.clipParameters.map((c) => c.fields[0].description).join('; '),
+      })),
     h('fieldset', {}, h('legend', {}, 'Training'),
       field('Epochs', num('epochs', String(options.starter.epochs), { min: 1, step: 1 }), { path: 'epochs' }),
       field('Batch size', num('batchSize', String(options.starter.batchSize), { min: 1, step: 1 }), { path: 'batchSize' }),
