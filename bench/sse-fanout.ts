@@ -120,7 +120,7 @@ try {
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     // Shaped like a core progress event (~300 bytes), plus `ts` for the lag.
-    await jobs.appendEvent(job.id, 'progress', { epoch: 1, step: i, loss: 0.5, smoothedLoss: 0.5, valLoss: null, accuracy: 0.8, lr: 0.001, gradNorm: 1.2, layerGradNorms: pad, clipped: false, samplesPerSecond: 50000, ts: performance.timeOrigin + performance.now() });
+    await jobs.appendEvent(job.id, 'progress', { epoch: 1, step: i, loss: 0.5, smoothedLoss: 0.5, valLoss: null, accuracy: 0.8, lr: 0.001, gradNorm: 1.2, layerGradNorms: pad, clippedSteps: 0, clipped: 0, samplesPerSecond: 50000, ts: performance.timeOrigin + performance.now() });
   }
   await jobs.finish(job.id, ['running'], 'completed');
   await Promise.race([Promise.all(done), sleep(30_000)]);

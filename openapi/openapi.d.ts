@@ -861,7 +861,19 @@ export interface components {
             accuracy?: number;
             valAccuracy?: number;
             lr: number;
+            /** @description Mean over the epoch's steps of the pre-clip global gradient L2 norm */
+            gradNormMean: number;
+            /** @description Steps so far, this epoch included (a running total over the run), in which clipping changed the gradient */
+            clippedSteps: number;
+            /**
+             * @deprecated
+             * @description The same as gradNormMean. Deprecated: removed in the next version.
+             */
             gradNorm: number;
+            /**
+             * @deprecated
+             * @description The same as clippedSteps. Deprecated: removed in the next version.
+             */
             clipped: number;
             durationMs: number;
             samplesPerSecond: number;
@@ -2930,7 +2942,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events. Every event has an increasing `id:`. `event: status` on each state change (`data: {"status":"running","attempt":1}`); `event: progress` with the core's progress fields (epoch, step, loss, smoothedLoss, valLoss, accuracy, lr, gradNorm, layerGradNorms, clipped, samplesPerSecond); then one terminal event, `completed`, `failed` or `cancelled`, whose data is the job, after which the server closes the stream. Comment lines (`: ping`) are heartbeats. A finished job replays its history and closes. Resume with the `Last-Event-ID` header (or `?lastEventId=` for clients that cannot set headers): events after that id, none missed, none repeated. */
+            /** @description Server-Sent Events. Every event has an increasing `id:`. `event: status` on each state change (`data: {"status":"running","attempt":1}`); `event: progress` with the core's progress fields (epoch, step, loss, smoothedLoss, valLoss, accuracy, lr, gradNorm: the last step's pre-clip global gradient norm, layerGradNorms, clippedSteps: steps so far in which clipping changed the gradient, samplesPerSecond; `clipped`, the old name of clippedSteps, is deprecated and removed in the next version); then one terminal event, `completed`, `failed` or `cancelled`, whose data is the job, after which the server closes the stream. Comment lines (`: ping`) are heartbeats. A finished job replays its history and closes. Resume with the `Last-Event-ID` header (or `?lastEventId=` for clients that cannot set headers): events after that id, none missed, none repeated. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2949,7 +2961,7 @@ export interface operations {
                      *
                      *     id: 3
                      *     event: progress
-                     *     data: {"kind":"epoch","epoch":0,"epochs":80,"step":20,"stepsPerEpoch":20,"loss":0.609,"smoothedLoss":0.594,"lr":0.01,"gradNorm":0.729,"layerGradNorms":[0.579,0.442],"clipped":0,"samplesPerSecond":51200}
+                     *     data: {"kind":"epoch","epoch":0,"epochs":80,"step":20,"stepsPerEpoch":20,"loss":0.609,"smoothedLoss":0.594,"lr":0.01,"gradNorm":0.729,"layerGradNorms":[0.579,0.442],"clippedSteps":0,"clipped":0,"samplesPerSecond":51200}
                      *
                      *     : ping
                      *
@@ -3100,7 +3112,7 @@ export interface operations {
                      *
                      *     id: 3
                      *     event: progress
-                     *     data: {"kind":"epoch","epoch":0,"epochs":80,"step":20,"stepsPerEpoch":20,"loss":0.609,"smoothedLoss":0.594,"lr":0.01,"gradNorm":0.729,"layerGradNorms":[0.579,0.442],"clipped":0,"samplesPerSecond":51200}
+                     *     data: {"kind":"epoch","epoch":0,"epochs":80,"step":20,"stepsPerEpoch":20,"loss":0.609,"smoothedLoss":0.594,"lr":0.01,"gradNorm":0.729,"layerGradNorms":[0.579,0.442],"clippedSteps":0,"clipped":0,"samplesPerSecond":51200}
                      *
                      *     : ping
                      *
@@ -3237,8 +3249,8 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Metrics"];
                     /**
-                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond
-                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459
+                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond,gradNormMean,clippedSteps
+                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459,0.9893,0
                      */
                     "text/csv": string;
                 };
@@ -3588,8 +3600,8 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["PredictResponse"];
                     /**
-                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond
-                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459
+                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond,gradNormMean,clippedSteps
+                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459,0.9893,0
                      */
                     "text/csv": string;
                 };
@@ -5369,8 +5381,8 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SweepTrials"];
                     /**
-                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond
-                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459
+                     * @example epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond,gradNormMean,clippedSteps
+                     *     0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459,0.9893,0
                      */
                     "text/csv": string;
                 };

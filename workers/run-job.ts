@@ -1,6 +1,6 @@
 import { InvalidSpecError, train, validateSpec } from '../src/core/index.js';
 import type { Checkpoint, DataSet, Progress, TrainResult, TrainingSpec } from '../src/core/types.js';
-import type { Job, JobStatus } from '../src/schemas/job.js';
+import { progressEventData, type Job, type JobStatus } from '../src/schemas/job.js';
 import type { CheckpointStore, OwnedWrite, StoredCheckpoint } from '../src/storage/checkpoint-store.js';
 import type { DatasetStore } from '../src/storage/dataset-store.js';
 import type { JobStore } from '../src/storage/job-store.js';
@@ -295,12 +295,12 @@ async function trainerFor(ctx: RunContext, a: AttemptInfo, controls: AttemptCont
       onProgress: async (p) => {
         if (!throttle.shouldSend(p, performance.now())) return;
         if (p.kind === 'epoch') pendingEpoch = p;
-        else await owned({ event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) });
+        else await owned({ event: { type: 'progress', data: progressEventData(p) }, progress: progressSnapshot(p, eta) });
       },
       onCheckpoint: async (c) => {
         const p = pendingEpoch;
         pendingEpoch = null;
-        await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: p }, progress: progressSnapshot(p, eta) } : {}) });
+        await owned({ checkpoint: c, ...(p ? { event: { type: 'progress', data: progressEventData(p) }, progress: progressSnapshot(p, eta) } : {}) });
         if (c.step !== 0) return;
         controls.lastEpochEnd = c;
         // Epoch ends are also kept as artifacts (GET /v1/jobs/{id}/checkpoints, fromCheckpoint).

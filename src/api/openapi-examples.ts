@@ -120,7 +120,7 @@ export const eventStreamExample = [
   '',
   'id: 3',
   'event: progress',
-  'data: {"kind":"epoch","epoch":0,"epochs":80,"step":20,"stepsPerEpoch":20,"loss":0.609,"smoothedLoss":0.594,"lr":0.01,"gradNorm":0.729,"layerGradNorms":[0.579,0.442],"clipped":0,"samplesPerSecond":51200}',
+  'data: {"kind":"epoch","epoch":0,"epochs":80,"step":20,"stepsPerEpoch":20,"loss":0.609,"smoothedLoss":0.594,"lr":0.01,"gradNorm":0.729,"layerGradNorms":[0.579,0.442],"clippedSteps":0,"clipped":0,"samplesPerSecond":51200}',
   '',
   ': ping',
   '',
@@ -132,7 +132,7 @@ export const eventStreamExample = [
 
 /** `GET /v1/jobs/{id}/metrics` with `Accept: text/csv`. */
 export const metricsCsvExample =
-  'epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond\n0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459\n';
+  'epoch,loss,smoothedLoss,valLoss,accuracy,valAccuracy,lr,gradNorm,clipped,durationMs,samplesPerSecond,gradNormMean,clippedSteps\n0,0.6092,0.5938,0.5981,0.8125,0.8,0.01,0.9893,0,6.1,52459,0.9893,0\n';
 
 const problem = (status: number, title: string, code: string, detail: string, errors?: Problem['errors']): Problem => ({
   type: `urn:tsnn:problem:${code}`,

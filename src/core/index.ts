@@ -7,6 +7,7 @@ export { predict, loadModel } from './model.js';
 export { trainingCost, type TrainingCost } from './cost.js';
 export { evaluate, Evaluator, type Evaluation, type ClassificationEvaluation, type RegressionEvaluation, type ClassMetrics } from './evaluate.js';
 export { modelFromCheckpoint } from './model-from-checkpoint.js';
+export { epochMetricsOfAnyCore, type EpochMetricsOfOlderCores } from './epoch-metrics.js';
 export { validateSpec, countParams, validationRows, isOneOf, SOFTMAX_OUTPUT_ONLY, type DatasetMeta, type SpecLimits, type SpecProblem } from './spec.js';
 export { gradientCheck, relativeError, type BackwardPass, type GradientCheckOptions } from './gradient-check.js';
 export { createOptimizer } from './optimizers/index.js';

@@ -1,6 +1,7 @@
 import { InvalidSpecError } from './errors.js';
 import { hashTensors } from './hash.js';
 import { taskOf } from './losses.js';
+import { epochMetricsOfAnyCore } from './epoch-metrics.js';
 import type { CoreCheckpointState } from './train.js';
 import type { Checkpoint, Model, TrainResult, TrainingSpec } from './types.js';
 
@@ -34,7 +35,7 @@ export function modelFromCheckpoint(spec: TrainingSpec, checkpoint: Checkpoint, 
   if (spec.loss === 'softmax_cross_entropy') model.classes = s.sizes[s.sizes.length - 1];
   if (s.normalization) model.normalization = s.normalization;
   if (options.featureNames) model.featureNames = [...options.featureNames];
-  const history = checkpoint.history.map((h) => ({ ...h }));
+  const history = checkpoint.history.map((h) => ({ ...epochMetricsOfAnyCore(h) }));
   const last = history.at(-1);
   const result: TrainResult = {
     model,
@@ -45,7 +46,7 @@ export function modelFromCheckpoint(spec: TrainingSpec, checkpoint: Checkpoint, 
     weightsHash: model.weightsHash,
     durationMs: history.reduce((t, m) => t + m.durationMs, 0),
     samplesPerSecond: last?.samplesPerSecond ?? 0,
-    clipped: s.clipped,
+    clippedSteps: s.clippedSteps ?? s.clipped ?? 0,
     // no step ran here: no kernel backend
     kernels: 'none',
   };

@@ -1,5 +1,6 @@
 import { readDataSet, type Table } from './data.js';
 import { EarlyStopping, type EarlyStoppingState } from './early-stopping.js';
+import { epochMetricsOfAnyCore } from './epoch-metrics.js';
 import { InvalidSpecError } from './errors.js';
 import { Ewma } from './ewma.js';
 import { gradientCheck } from './gradient-check.js';
@@ -51,7 +52,10 @@ export interface CoreCheckpointState {
   /** RNG state before the shuffle of epoch `Checkpoint.epoch` (the permutation is redrawn from it). */
   rng: unknown;
   ewma: unknown;
-  clipped: number;
+  /** Steps so far in which clipping changed the gradient. */
+  clippedSteps: number;
+  /** The same count under the name of cores before `clippedSteps` (read on resume, no longer written). */
+  clipped?: number;
   early?: EarlyStoppingState;
   /** Training stopped (early stopping): resuming only finalizes. */
   stopped: boolean;
@@ -292,11 +296,11 @@ function resumeState(c: Checkpoint, s: Setup): RunState {
   s.ewma.load(st.ewma);
   if (st.early && s.early) s.early.load(st.early);
   return {
-    history: c.history.slice(),
+    history: c.history.map(epochMetricsOfAnyCore),
     epoch: c.epoch,
     startStep: c.step,
     globalStep: c.globalStep,
-    clippedSteps: st.clipped,
+    clippedSteps: st.clippedSteps ?? st.clipped ?? 0,
     stopped: st.stopped,
     partial: { ...st.partial },
     rngEpochStart: st.rng,
@@ -313,7 +317,7 @@ function checkpointOf(s: Setup, state: RunState, atEpoch: number, atStep: number
     optimizer: s.optimizer.state(),
     rng: state.rngEpochStart,
     ewma: s.ewma.state(),
-    clipped: state.clippedSteps,
+    clippedSteps: state.clippedSteps,
     early: s.early?.state(),
     stopped: state.stopped,
     normalization: s.normalization,
@@ -435,8 +439,8 @@ function epochMetrics(s: Setup, state: RunState, e: EpochSums, val: { valLoss?: 
     loss: e.loss,
     smoothedLoss: s.ewma.corrected,
     lr: e.lr,
-    gradNorm: e.gradNormSum / s.stepsPerEpoch,
-    clipped: state.clippedSteps,
+    gradNormMean: e.gradNormSum / s.stepsPerEpoch,
+    clippedSteps: state.clippedSteps,
     durationMs,
     samplesPerSecond: durationMs > 0 ? (e.samples / durationMs) * 1000 : 0,
   };
@@ -486,7 +490,7 @@ function progressEvent(
     lr,
     gradNorm: s.stepper.sums[LAST_GRAD_NORM],
     layerGradNorms: Array.from(s.stepper.layerNorms),
-    clipped: state.clippedSteps,
+    clippedSteps: state.clippedSteps,
     samplesPerSecond: elapsedMs > 0 ? (samples / elapsedMs) * 1000 : 0,
   };
   if (accuracy !== undefined) p.accuracy = accuracy;
@@ -514,7 +518,7 @@ function buildResult(s: Setup, state: RunState, startedAt: number, throughput: {
     weightsHash: model.weightsHash,
     durationMs,
     samplesPerSecond: throughput.ms > 0 ? (throughput.samples / throughput.ms) * 1000 : 0,
-    clipped: state.clippedSteps,
+    clippedSteps: state.clippedSteps,
     kernels: kernels.name,
   };
   if (final?.valLoss !== undefined) result.valLoss = final.valLoss;

@@ -150,8 +150,10 @@ export interface EpochMetrics {
   accuracy?: number;
   valAccuracy?: number;
   lr: number;
-  gradNorm: number;
-  clipped: number;
+  /** Mean over the epoch's steps of the pre-clip global gradient L2 norm (progress events carry the last step's, `gradNorm`). */
+  gradNormMean: number;
+  /** Steps so far, this epoch's included (a running total over the run), in which clipping changed the gradient. */
+  clippedSteps: number;
   durationMs: number;
   samplesPerSecond: number;
 }
@@ -180,8 +182,8 @@ export interface Progress {
   gradNorm: number;
   /** Pre-clip gradient L2 norm per layer (weights and bias together) of the last step. */
   layerGradNorms: number[];
-  /** Steps so far in which clipping changed the gradient. */
-  clipped: number;
+  /** Steps so far (a running total over the run) in which clipping changed the gradient. */
+  clippedSteps: number;
   samplesPerSecond: number;
 }
 
@@ -261,7 +263,8 @@ export interface TrainResult {
   weightsHash: string;
   durationMs: number;
   samplesPerSecond: number;
-  clipped: number;
+  /** Steps of the whole run in which clipping changed the gradient. */
+  clippedSteps: number;
   /** The kernel backend that ran (`Kernels.name`, e.g. `native-avx512-f32`, `wasm-simd-fma-f32`, `js-f64`). */
   kernels: string;
 }
@@ -340,6 +343,6 @@ export interface Optimizer {
 export interface ClipResult {
   /** Pre-clip global L2 norm over all tensors (NaN/Infinity when a gradient is non-finite). */
   globalNorm: number;
-  /** Whether clipping changed any gradient. */
+  /** Whether clipping changed any gradient in this step (the runs count these steps as `clippedSteps`). */
   clipped: boolean;
 }

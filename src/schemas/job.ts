@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { epochMetricsOfAnyCore, type EpochMetricsOfOlderCores } from '../core/epoch-metrics.js';
+import type { EpochMetrics, Progress } from '../core/types.js';
 import { pagination } from './common.js';
 import { TrainingSpecSchema } from './training-spec.js';
 import { JobWebhookSchema } from './webhook.js';
@@ -111,7 +113,13 @@ export const PredictResponseSchema = z
   })
   .meta({ id: 'PredictResponse' });
 
-/** One row of `/metrics`: the core's per-epoch record. */
+/** Said of a response field kept under its old name for one version. */
+export const REMOVED_NEXT_VERSION = 'Deprecated: removed in the next version.';
+
+/**
+ * One row of `/metrics`: the core's per-epoch record, plus `gradNorm` and `clipped`, the old names
+ * of `gradNormMean` and `clippedSteps`, kept for one version (see {@link metricsRow}).
+ */
 export const EpochMetricsSchema = z
   .object({
     epoch: z.number(),
@@ -121,12 +129,29 @@ export const EpochMetricsSchema = z
     accuracy: z.number().optional(),
     valAccuracy: z.number().optional(),
     lr: z.number(),
-    gradNorm: z.number(),
-    clipped: z.number(),
+    gradNormMean: z.number().describe("Mean over the epoch's steps of the pre-clip global gradient L2 norm"),
+    clippedSteps: z.number().describe('Steps so far, this epoch included (a running total over the run), in which clipping changed the gradient'),
+    gradNorm: z.number().meta({ deprecated: true, description: `The same as gradNormMean. ${REMOVED_NEXT_VERSION}` }),
+    clipped: z.number().meta({ deprecated: true, description: `The same as clippedSteps. ${REMOVED_NEXT_VERSION}` }),
     durationMs: z.number(),
     samplesPerSecond: z.number(),
   })
   .meta({ id: 'EpochMetrics' });
+export type EpochMetricsRow = z.infer<typeof EpochMetricsSchema>;
+
+/** A history row as `/metrics` answers it, whichever core wrote it: this core's names plus the deprecated `gradNorm` and `clipped`. */
+export function metricsRow(row: EpochMetrics | EpochMetricsOfOlderCores): EpochMetricsRow {
+  const m = epochMetricsOfAnyCore(row);
+  return { ...m, gradNorm: m.gradNormMean, clipped: m.clippedSteps };
+}
+
+/**
+ * A progress event's data as the job's event stream carries it: the core's `Progress` plus
+ * `clipped`, the old name of `clippedSteps`, kept for one version.
+ */
+export function progressEventData(p: Progress): Progress & { clipped: number } {
+  return { ...p, clipped: p.clippedSteps };
+}
 export const MetricsSchema = z
   .object({
     jobId: z.string(),

@@ -41,7 +41,9 @@ describe('a completed job', () => {
     expect(JSON.parse(events[1].data)).toEqual({ status: 'running', attempt: 1 });
     const progress = events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data));
     expect(progress.length).toBeGreaterThanOrEqual(30); // interval 0: every epoch end is sent
-    for (const k of ['epoch', 'step', 'loss', 'smoothedLoss', 'lr', 'gradNorm', 'clipped', 'samplesPerSecond']) expect(typeof progress.at(-1)[k]).toBe('number');
+    for (const k of ['epoch', 'step', 'loss', 'smoothedLoss', 'lr', 'gradNorm', 'clippedSteps', 'clipped', 'samplesPerSecond']) expect(typeof progress.at(-1)[k]).toBe('number');
+    // `clipped`: the deprecated old name of clippedSteps, kept for one version
+    for (const p of progress) expect(p.clipped).toBe(p.clippedSteps);
     expect(progress.at(-1).layerGradNorms).toHaveLength(2);
     const epochEnds = progress.filter((p) => p.kind === 'epoch');
     expect(epochEnds.at(-1).loss).toBeLessThan(epochEnds[0].loss);
@@ -54,12 +56,25 @@ describe('a completed job', () => {
     const json = (await t.app.inject({ url: `/v1/jobs/${jobId}/metrics` })).json();
     expect(json.history.map((m: { epoch: number }) => m.epoch)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(json.complete).toBe(true);
+    for (const m of json.history) {
+      expect(typeof m.gradNormMean).toBe('number');
+      expect(typeof m.clippedSteps).toBe('number');
+      // the deprecated old names, kept for one version
+      expect(m.gradNorm).toBe(m.gradNormMean);
+      expect(m.clipped).toBe(m.clippedSteps);
+    }
     const csv = await t.app.inject({ url: `/v1/jobs/${jobId}/metrics`, headers: { accept: 'text/csv' } });
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     const lines = csv.body.trim().split('\n');
     expect(lines[0].split(',').slice(0, 3)).toEqual(['epoch', 'loss', 'smoothedLoss']);
     expect(lines).toHaveLength(31);
     expect(Number(lines[1].split(',')[1])).toBe(json.history[0].loss);
+    const header = lines[0].split(',');
+    expect(header.slice(-2)).toEqual(['gradNormMean', 'clippedSteps']);
+    const row = lines[1].split(',');
+    expect(Number(row[header.indexOf('gradNormMean')])).toBe(json.history[0].gradNormMean);
+    expect(row[header.indexOf('gradNorm')]).toBe(row[header.indexOf('gradNormMean')]);
+    expect(row[header.indexOf('clipped')]).toBe(row[header.indexOf('clippedSteps')]);
   });
 
   it('/model is the portable JSON with the same hash as the result', async () => {

@@ -115,6 +115,6 @@ describe('QA round: command location, defaults, partial-epoch line', () => {
     expect(step).not.toContain('0.8718');
     const end = bar.line({ kind: 'epoch', epoch: 170, epochs: 400, step: 80, stepsPerEpoch: 80, loss: 0.1601, smoothedLoss: 0.16 });
     expect(end).toMatch(/^epoch 171\/400 █.* loss 0\.1601/);
-    expect(historyLine({ epoch: 4, loss: 0.25, smoothedLoss: 0.2, valLoss: 0.5, accuracy: 0.9, lr: 0.01, gradNorm: 1, clipped: 0, durationMs: 1, samplesPerSecond: 1 }, 40)).toBe('epoch 5/40 loss 0.2500 val 0.5000 acc 90.0%');
+    expect(historyLine({ epoch: 4, loss: 0.25, smoothedLoss: 0.2, valLoss: 0.5, accuracy: 0.9, lr: 0.01, gradNormMean: 1, clippedSteps: 0, durationMs: 1, samplesPerSecond: 1 }, 40)).toBe('epoch 5/40 loss 0.2500 val 0.5000 acc 90.0%');
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DivergenceError,
   TrainingAbortedError,
+  modelFromCheckpoint,
   train,
   type Checkpoint,
   type EpochMetrics,
@@ -70,9 +71,9 @@ describe('train: divergence', () => {
     const r = await train({ ...spec, clip: { type: 'global_norm', maxNorm: 1 } }, regression);
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(r.model.layers.every((l) => l.weights.every(Number.isFinite) && l.bias.every(Number.isFinite))).toBe(true);
-    expect(r.clipped).toBeGreaterThan(0);
-    expect(r.clipped).toBeLessThanOrEqual(20 * 8);
-    expect(r.history.at(-1)!.clipped).toBe(r.clipped);
+    expect(r.clippedSteps).toBeGreaterThan(0);
+    expect(r.clippedSteps).toBeLessThanOrEqual(20 * 8);
+    expect(r.history.at(-1)!.clippedSteps).toBe(r.clippedSteps);
   });
 });
 
@@ -222,6 +223,20 @@ describe('train: checkpoint and resume', () => {
     const r = await train(FULL, spirals, { resumeFrom: roundTrip(mid) });
     expect(r.weightsHash).toBe(full.weightsHash);
     expect(metricsOnly(r.history)).toEqual(metricsOnly(full.history));
+  });
+
+  it('a checkpoint of an older core (state.clipped, history rows with gradNorm/clipped) resumes to the same result under the new names', async () => {
+    const mid = roundTrip(mids.find((c) => c.epoch === 3 && c.step === 5)!);
+    const st = mid.state as Record<string, unknown>;
+    expect(st.clippedSteps).toBeGreaterThan(0);
+    st.clipped = st.clippedSteps;
+    delete st.clippedSteps;
+    mid.history = mid.history.map(({ gradNormMean, clippedSteps, ...rest }) => ({ ...rest, gradNorm: gradNormMean, clipped: clippedSteps }) as unknown as EpochMetrics);
+    const r = await train(FULL, spirals, { resumeFrom: mid });
+    expect(r.weightsHash).toBe(full.weightsHash);
+    expect(r.clippedSteps).toBe(full.clippedSteps);
+    expect(metricsOnly(r.history)).toEqual(metricsOnly(full.history));
+    expect(modelFromCheckpoint(FULL, mid).history.map((h) => Object.keys(h).sort())).toEqual(full.history.slice(0, 3).map((h) => Object.keys(h).sort()));
   });
 
   it('an abort carries a checkpoint that resumes to exactly the uninterrupted weights', async () => {

@@ -4,9 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Evaluator, predict, type Model } from '../../core/index.js';
 import type { Dataset } from '../../schemas/dataset.js';
-import type { EpochMetrics } from '../../core/types.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
-import { EvaluateBodySchema, EvaluationSchema, MetricsSchema, PredictBodySchema, PredictResponseSchema, TERMINAL_STATUSES } from '../../schemas/job.js';
+import { EvaluateBodySchema, EvaluationSchema, metricsRow, MetricsSchema, type EpochMetricsRow, PredictBodySchema, PredictResponseSchema, TERMINAL_STATUSES } from '../../schemas/job.js';
 import { JsonOrCsvHeadersSchema, negotiateOr406 } from '../headers.js';
 import { ModelQuerySchema, TfjsExportSchema } from '../../schemas/model-export.js';
 import { modelToOnnx } from '../../export/onnx.js';
@@ -15,11 +14,15 @@ import { bulkPredict } from '../bulk-predict.js';
 import { bodyTooLarge, tableFormatOf } from '../ingest/read-table.js';
 import { HttpProblem, invalidField, notFound } from '../problem.js';
 
-const METRIC_COLUMNS: (keyof EpochMetrics)[] = [
-  'epoch', 'loss', 'smoothedLoss', 'valLoss', 'accuracy', 'valAccuracy', 'lr', 'gradNorm', 'clipped', 'durationMs', 'samplesPerSecond',
+/**
+ * The CSV columns: the old ones in their places (`gradNorm` and `clipped` are deprecated, removed
+ * in the next version), then their new names `gradNormMean` and `clippedSteps` at the end.
+ */
+const METRIC_COLUMNS: (keyof EpochMetricsRow)[] = [
+  'epoch', 'loss', 'smoothedLoss', 'valLoss', 'accuracy', 'valAccuracy', 'lr', 'gradNorm', 'clipped', 'durationMs', 'samplesPerSecond', 'gradNormMean', 'clippedSteps',
 ];
 
-function metricsCsv(history: EpochMetrics[]): string {
+function metricsCsv(history: EpochMetricsRow[]): string {
   const lines = [METRIC_COLUMNS.join(',')];
   for (const m of history) lines.push(METRIC_COLUMNS.map((c) => (m[c] === undefined ? '' : String(m[c]))).join(','));
   return lines.join('\n') + '\n';
@@ -129,7 +132,7 @@ export const jobArtifactRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!job) throw notFound('job', id);
       // Only a finished job's history is final; a queued or running one may still grow.
       const complete = TERMINAL_STATUSES.includes(job.status);
-      const history = await svc.jobs.getHistorySoFar(id);
+      const history = (await svc.jobs.getHistorySoFar(id)).map(metricsRow);
       if (media === 'text/csv') return reply.type('text/csv; charset=utf-8').serializer((s: unknown) => s as string).send(metricsCsv(history));
       return reply.type('application/json').send({ jobId: id, complete, history });
     },

@@ -136,7 +136,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
           200: {
             description:
               'Server-Sent Events. Every event has an increasing `id:`. `event: status` on each state change (`data: {"status":"running","attempt":1}`); ' +
-              '`event: progress` with the core\'s progress fields (epoch, step, loss, smoothedLoss, valLoss, accuracy, lr, gradNorm, layerGradNorms, clipped, samplesPerSecond); ' +
+              '`event: progress` with the core\'s progress fields (epoch, step, loss, smoothedLoss, valLoss, accuracy, lr, gradNorm: the last step\'s pre-clip global gradient norm, layerGradNorms, clippedSteps: steps so far in which clipping changed the gradient, samplesPerSecond; `clipped`, the old name of clippedSteps, is deprecated and removed in the next version); ' +
               'then one terminal event, `completed`, `failed` or `cancelled`, whose data is the job, after which the server closes the stream. ' +
               'Comment lines (`: ping`) are heartbeats. A finished job replays its history and closes. ' +
               'Resume with the `Last-Event-ID` header (or `?lastEventId=` for clients that cannot set headers): events after that id, none missed, none repeated.',

@@ -4,7 +4,7 @@ import { banner } from '../banner.js';
 import { lineChart } from '../charts.js';
 import { fmt, h, optimizerLabel, shortId, statusBadge } from '../format.js';
 
-const METRICS = { loss: 'training loss', smoothedLoss: 'smoothed loss', valLoss: 'validation loss', accuracy: 'accuracy', valAccuracy: 'validation accuracy', gradNorm: 'grad norm', lr: 'learning rate' };
+const METRICS = { loss: 'training loss', smoothedLoss: 'smoothed loss', valLoss: 'validation loss', accuracy: 'accuracy', valAccuracy: 'validation accuracy', gradNormMean: 'grad norm (epoch mean)', lr: 'learning rate' };
 
 export function comparePage(view, initialIds) {
   const selected = new Set(initialIds);

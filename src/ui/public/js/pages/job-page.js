@@ -7,6 +7,9 @@ import { followEvents } from '../sse.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'pruned'];
 
+/** A progress event's running count of clipped steps (`clipped` in events written before the rename). */
+const clippedSteps = (p) => p.clippedSteps ?? p.clipped ?? 0;
+
 const DIVERGED_WHAT = { loss: 'the loss exploded or went non-finite', gradient: 'a gradient went non-finite', weights: 'the weights went non-finite' };
 
 /**
@@ -141,9 +144,9 @@ export function jobPage(view, id) {
     const isEpochEnd = p.kind === 'epoch';
     loss.push(x, [p.loss, p.smoothedLoss, isEpochEnd ? p.valLoss : null]);
     lr.push(x, [p.lr]);
-    grad.push(x, [p.gradNorm]);
-    if (prev && p.globalStep > prev.globalStep) clip.push(x, [(p.clipped - prev.clipped) / (p.globalStep - prev.globalStep)]);
-    else if (!prev && p.globalStep > 0) clip.push(x, [p.clipped / p.globalStep]);
+    grad.push(x, [p.gradNorm]); // the last step's norm
+    if (prev && p.globalStep > prev.globalStep) clip.push(x, [(clippedSteps(p) - clippedSteps(prev)) / (p.globalStep - prev.globalStep)]);
+    else if (!prev && p.globalStep > 0) clip.push(x, [clippedSteps(p) / p.globalStep]);
     prev = p;
     lastStepsPerEpoch = p.stepsPerEpoch;
     const parts = [`epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}`, `step ${p.step}/${p.stepsPerEpoch}`, `loss ${fmt(p.loss)}`, `smoothed ${fmt(p.smoothedLoss)}`];
@@ -194,10 +197,10 @@ export function jobPage(view, id) {
     const xs = rows.map((r) => r.epoch + 1);
     loss.set([xs, rows.map((r) => r.loss), rows.map((r) => r.smoothedLoss), rows.map((r) => r.valLoss ?? null)]);
     lr.set([xs, rows.map((r) => r.lr)]);
-    grad.set([xs, rows.map((r) => r.gradNorm)]);
-    // `clipped` is cumulative: the epoch's clipped steps over its steps
+    grad.set([xs, rows.map((r) => r.gradNormMean)]); // the epoch's mean
+    // `clippedSteps` is a running total: the epoch's clipped steps over its steps
     const steps = lastStepsPerEpoch ?? 0;
-    clip.set([xs, rows.map((r, i) => (steps > 0 ? Math.min(1, (r.clipped - (i > 0 ? rows[i - 1].clipped : 0)) / steps) : null))]);
+    clip.set([xs, rows.map((r, i) => (steps > 0 ? Math.min(1, (r.clippedSteps - (i > 0 ? rows[i - 1].clippedSteps : 0)) / steps) : null))]);
   }
   let lastStepsPerEpoch;
 
