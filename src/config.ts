@@ -189,6 +189,12 @@ export const ConfigSchema = z.object({
   BLOB_CACHE_MAX_BYTES: int(20 * 1024 ** 3),
   /** Milliseconds a job waits before running again when its dataset could not be read (blob store down); no attempt is used. Default 5000. */
   BLOB_RETRY_DELAY_MS: int(5000),
+  /** Models and checkpoints of at most this many bytes stay inline in Redis; bigger ones go to the blob store (docs/storage.md). Default 65536. */
+  BLOB_INLINE_MAX_BYTES: int(64 * 1024),
+  /** Milliseconds between two orphan-blob sweeps of the API (blobs no record references); 0 disables it. Default 600000 (10 min). */
+  BLOB_SWEEP_MS: int(600_000),
+  /** An unreferenced blob younger than this is left alone (its record may be about to be written). Default 3600000 (1 h). */
+  BLOB_ORPHAN_GRACE_MS: int(3_600_000),
   // Checkpoints, stalled-job recovery, shutdown and retention (docs/reliability.md).
   ...ReliabilityConfigSchema.shape,
 });
@@ -227,7 +233,7 @@ export function loadReliabilityConfig(env: Record<string, string | undefined>): 
 }
 
 /** The settings of the blob store (what the API and the worker's trainer children must agree on). */
-export const BLOB_SETTINGS = ['BLOB_STORE', 'DATA_DIR', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'BLOB_CACHE_DIR', 'BLOB_CACHE_MAX_BYTES', 'BLOB_RETRY_DELAY_MS'] as const;
+export const BLOB_SETTINGS = ['BLOB_STORE', 'DATA_DIR', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'BLOB_CACHE_DIR', 'BLOB_CACHE_MAX_BYTES', 'BLOB_RETRY_DELAY_MS', 'BLOB_INLINE_MAX_BYTES'] as const;
 export type BlobConfig = Pick<Config, (typeof BLOB_SETTINGS)[number]>;
 
 /** The blob store a config selects: BLOB_STORE, else `s3` when S3_BUCKET is set, else `local`. */
@@ -244,7 +250,7 @@ export function blobConfigEnv(c: BlobConfig): Record<string, string> {
 
 /** Parses only the blob settings of `env` (a trainer child reads these; the worker validated the rest). */
 export function loadBlobConfig(env: Record<string, string | undefined> = process.env): BlobConfig {
-  const parsed = ConfigSchema.pick({ BLOB_STORE: true, DATA_DIR: true, S3_BUCKET: true, S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true, BLOB_CACHE_DIR: true, BLOB_CACHE_MAX_BYTES: true, BLOB_RETRY_DELAY_MS: true })
+  const parsed = ConfigSchema.pick({ BLOB_STORE: true, DATA_DIR: true, S3_BUCKET: true, S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true, BLOB_CACHE_DIR: true, BLOB_CACHE_MAX_BYTES: true, BLOB_RETRY_DELAY_MS: true, BLOB_INLINE_MAX_BYTES: true })
     .superRefine(checkBlob)
     .safeParse(withoutEmpty(env));
   if (!parsed.success) throw new ConfigError(`invalid environment: ${configErrorLines(env, parsed.error.issues).join('; ')}`);

@@ -55,9 +55,10 @@ function contextFor(keyPrefix: string): RunContext {
     redis.on('error', () => {});
     const keys = keysFor(keyPrefix);
     ctx = {
-      jobs: new JobStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
+      // Big models and checkpoints go to the blob store (docs/storage.md), small ones stay in Redis.
+      jobs: new JobStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS, blobs, inlineMaxBytes: blobConfig.BLOB_INLINE_MAX_BYTES }),
       datasets: new DatasetStore(redis, keys, blobs),
-      checkpoints: new CheckpointStore(redis, keys),
+      checkpoints: new CheckpointStore(redis, keys, { blobs, inlineMaxBytes: blobConfig.BLOB_INLINE_MAX_BYTES }),
       sweeps: new SweepStore(redis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS }),
       throughput: new ThroughputStore(redis, keys),
       cancels: new CancelRegistry(createRedisClient(target, { name: 'tsnn-cancel', blocking: true }), keys.cancelChannel()),

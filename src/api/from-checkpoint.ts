@@ -2,7 +2,6 @@ import { createOptimizer } from '../core/index.js';
 import type { Checkpoint } from '../core/types.js';
 import type { JobFromCheckpoint } from '../schemas/checkpoint.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
-import { CheckpointStore } from '../storage/checkpoint-store.js';
 import type { Services } from './services.js';
 import { HttpProblem, invalidField } from './problem.js';
 
@@ -29,7 +28,7 @@ export async function checkpointToStartFrom(svc: Services, tenant: string, body:
   const from = body.fromCheckpoint!;
   const source = await svc.jobs.get(from.jobId, tenant);
   if (!source) throw new HttpProblem(404, 'not_found', `job '${from.jobId}' does not exist`, [{ path: 'fromCheckpoint.jobId', message: 'no such job', in: 'body' }]);
-  const store = new CheckpointStore(svc.redis, svc.keys);
+  const store = svc.jobs.checkpoints();
   const kept = await store.listKept(source.id);
   if (kept.length === 0)
     throw new HttpProblem(409, 'no_checkpoint', `job '${source.id}' has no kept checkpoint (none of its epochs finished, or they expired)`, [

@@ -11,6 +11,7 @@ import { DatasetStore } from '../storage/dataset-store.js';
 import { JobStore } from '../storage/job-store.js';
 import { keysFor, type Keys } from '../storage/keys.js';
 import { SweepStore } from '../storage/sweep-store.js';
+import { sweepBlobs } from '../storage/blob-sweep.js';
 
 /** Shared services of the API, one set per app instance. */
 export interface Services {
@@ -60,7 +61,7 @@ export const servicesPlugin = fp(
       keys,
       blobs,
       datasets: new DatasetStore(redis, keys, blobs),
-      jobs: new JobStore(redis, keys, { retentionSeconds: config.JOB_RETENTION_SECONDS, onFinished: (job, tenant) => webhookQueue.jobFinished(job, tenant) }),
+      jobs: new JobStore(redis, keys, { retentionSeconds: config.JOB_RETENTION_SECONDS, onFinished: (job, tenant) => webhookQueue.jobFinished(job, tenant), blobs, inlineMaxBytes: config.BLOB_INLINE_MAX_BYTES }),
       webhooks: new WebhookStore(redis, keys),
       webhookQueue,
       sweeps: new SweepStore(redis, keys, { retentionSeconds: config.JOB_RETENTION_SECONDS }),
@@ -84,7 +85,22 @@ export const servicesPlugin = fp(
         return sendProblem(reply, req, 503, { code: 'redis_unavailable', detail: 'Redis is unreachable; retry later' });
       }
     });
+    // The orphan-blob sweep (blob-sweep.ts): blobs no record references, e.g. of jobs whose
+    // record expired (retention) or of an upload killed between its blob and its record.
+    let sweeping: Promise<unknown> | null = null;
+    const sweeper =
+      config.BLOB_SWEEP_MS > 0
+        ? setInterval(() => {
+            if (sweeping) return;
+            sweeping = sweepBlobs(redis, keys, blobs, { graceMs: config.BLOB_ORPHAN_GRACE_MS })
+              .then((r) => r.deleted.length > 0 && app.log.info({ deleted: r.deleted.length, scanned: r.scanned }, 'orphan blobs deleted'))
+              .catch((err: Error) => app.log.warn({ err: err.message }, 'orphan blob sweep failed'))
+              .finally(() => (sweeping = null));
+          }, config.BLOB_SWEEP_MS).unref()
+        : undefined;
     app.addHook('onClose', async () => {
+      clearInterval(sweeper);
+      await sweeping;
       await svc.queue.close();
       await webhookQueue.close();
       await queueRedis.quit().catch(() => queueRedis.disconnect());

@@ -4,6 +4,19 @@ import type { Checkpoint } from '../core/types.js';
 import type { JobEventType } from './event-stream.js';
 import type { Keys } from './keys.js';
 import { scripted } from './scripts.js';
+import { DEFAULT_INLINE_MAX_BYTES, deleteBlobs, newJobBlobKey, putArtifact, readArtifact, type BlobPointer } from './artifact-blobs.js';
+import { BlobIntegrityError, type BlobStore } from './blobs/blob-store.js';
+
+/** A kept checkpoint's index entry: its public metadata and, when its bytes are in the blob store, where. */
+type KeptEntry = KeptCheckpoint & Partial<BlobPointer>;
+
+/** Options of {@link CheckpointStore}. */
+export interface CheckpointStoreOptions {
+  /** Where checkpoints bigger than `inlineMaxBytes` go. Unset: all stay in Redis. */
+  blobs?: BlobStore;
+  /** Checkpoints of at most this many bytes stay inline in Redis. Default {@link DEFAULT_INLINE_MAX_BYTES}. */
+  inlineMaxBytes?: number;
+}
 
 /** A checkpoint as stored: the core's checkpoint and where the job's event stream stood. */
 export interface StoredCheckpoint {
@@ -52,17 +65,40 @@ export class JobFencedError extends Error {
 
 /**
  * Checkpoints of running jobs (`job:{id}:checkpoint`, a hash holding the `v8.serialize`d core
- * checkpoint) and every other write a running attempt makes, fenced by the attempt number so a
- * worker that lost its job (stalled, then handed to another) can no longer write anything.
+ * checkpoint, or for a big net the pointer to its blob) and every other write a running attempt
+ * makes, fenced by the attempt number so a worker that lost its job (stalled, then handed to
+ * another) can no longer write anything. A checkpoint blob is written first under a key unique
+ * to the attempt; the fenced script then commits the pointer (artifact-blobs.ts).
  */
 export class CheckpointStore {
   private readonly r;
+  readonly blobs: BlobStore | undefined;
+  readonly inlineMaxBytes: number;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
+    opts: CheckpointStoreOptions = {},
   ) {
     this.r = scripted(redis);
+    this.blobs = opts.blobs;
+    this.inlineMaxBytes = opts.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
+  }
+
+  /** True when `data` goes to the blob store rather than inline. */
+  private big(data: Uint8Array): boolean {
+    return this.blobs !== undefined && data.length > this.inlineMaxBytes;
+  }
+
+  /** The checkpoint bytes a hash or index entry points at, or null when the blob is gone or damaged. */
+  private async readBlob(p: BlobPointer): Promise<Buffer | null> {
+    if (!this.blobs) throw new Error(`checkpoint '${p.blob}' is in the blob store, and this process has none`);
+    try {
+      return await readArtifact(this.blobs, p);
+    } catch (err) {
+      if (err instanceof BlobIntegrityError) return null;
+      throw err; // unavailable: the worker retries later
+    }
   }
 
   /**
@@ -72,42 +108,58 @@ export class CheckpointStore {
    */
   async write(id: string, attempt: number, w: OwnedWrite): Promise<number> {
     const c = w.checkpoint;
-    const seq = Number(
-      await this.r.tsnnOwnedWrite(
-        this.keys.job(id),
-        this.keys.jobEvents(id),
-        this.keys.jobCheckpoint(id),
-        String(attempt),
-        c ? serialize(c) : '',
-        String(c?.epoch ?? 0),
-        String(c?.step ?? 0),
-        w.event?.type ?? '',
-        w.event ? JSON.stringify(w.event.data) : '',
-        w.progress ?? '',
-        w.status ?? '',
-      ),
+    const data = c ? serialize(c) : null;
+    // Big: the blob first (an outage throws BlobStoreUnavailableError: the worker retries the job later).
+    const p = data && this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(id, 'ckpt', attempt), data) : null;
+    const [seq, replaced] = await this.r.tsnnOwnedWrite(
+      this.keys.job(id),
+      this.keys.jobEvents(id),
+      this.keys.jobCheckpoint(id),
+      String(attempt),
+      data && !p ? data : '',
+      String(c?.epoch ?? 0),
+      String(c?.step ?? 0),
+      w.event?.type ?? '',
+      w.event ? JSON.stringify(w.event.data) : '',
+      w.progress ?? '',
+      w.status ?? '',
+      p?.blob ?? '',
+      p?.sha256 ?? '',
+      String(p?.bytes ?? 0),
     );
-    if (seq < 0) throw new JobFencedError(id, attempt);
-    return seq;
+    if (Number(seq) < 0) {
+      await deleteBlobs(this.blobs, [p?.blob]);
+      throw new JobFencedError(id, attempt);
+    }
+    await deleteBlobs(this.blobs, [replaced]);
+    return Number(seq);
   }
 
   /** The last checkpoint of job `id`, or null (none, or unreadable: then it is deleted). */
   async load(id: string): Promise<StoredCheckpoint | null> {
     const key = this.keys.jobCheckpoint(id);
-    const [data, epoch, step, attempt, eventSeq] = await this.redis.hmgetBuffer(key, 'data', 'epoch', 'step', 'attempt', 'eventSeq');
-    if (!data || data.length === 0) return null;
+    const [inline, epoch, step, attempt, eventSeq, blob, sha256, bytes] = await this.redis.hmgetBuffer(key, 'data', 'epoch', 'step', 'attempt', 'eventSeq', 'blob', 'sha256', 'bytes');
+    const p = blob && blob.length > 0 ? { blob: blob.toString(), sha256: String(sha256), bytes: Number(bytes) } : null;
+    const data = p ? await this.readBlob(p) : inline;
+    if (!data || data.length === 0) {
+      if (p) await this.delete(id);
+      return null;
+    }
     try {
       const checkpoint = deserialize(data) as Checkpoint;
       if (checkpoint?.version !== 1) throw new Error('unknown checkpoint version');
       return { checkpoint, epoch: Number(epoch), step: Number(step), attempt: Number(attempt), eventSeq: Number(eventSeq), bytes: data.length };
     } catch {
-      await this.redis.del(key);
+      await this.delete(id);
       return null;
     }
   }
 
+  /** Deletes the checkpoint of job `id` (and its blob). */
   async delete(id: string): Promise<void> {
-    await this.redis.del(this.keys.jobCheckpoint(id));
+    const key = this.keys.jobCheckpoint(id);
+    const [[, blob]] = (await this.redis.multi().hget(key, 'blob').del(key).exec()) as [[Error | null, string | null], unknown];
+    await deleteBlobs(this.blobs, [blob]);
   }
 
   /**
@@ -129,35 +181,50 @@ export class CheckpointStore {
       createdAt: new Date().toISOString(),
     };
     const index = this.keys.jobKeptCheckpoints(id);
-    await this.redis
-      .multi()
-      .set(this.keys.jobKeptCheckpoint(id, c.epoch), data, 'EX', ttlSeconds)
-      .hset(index, String(c.epoch), JSON.stringify(meta))
-      .expire(index, ttlSeconds)
-      .exec();
-    const all = await this.listKept(id);
+    const slot = this.keys.jobKeptCheckpoint(id, c.epoch);
+    // Big: the blob first, under a key of its own; the index entry then points at it.
+    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(id, `kept-${c.epoch}`, 'x'), data) : null;
+    const entry: KeptEntry = p ? { ...meta, blob: p.blob, sha256: p.sha256 } : meta;
+    const tx = this.redis.multi().hget(index, String(c.epoch));
+    if (p) tx.unlink(slot);
+    else tx.set(slot, data, 'EX', ttlSeconds);
+    const res = await tx.hset(index, String(c.epoch), JSON.stringify(entry)).expire(index, ttlSeconds).exec();
+    // The same epoch kept again (a retried attempt): the blob of the entry it replaced is orphaned.
+    const before = res?.[0]?.[1] ? (JSON.parse(res[0][1] as string) as KeptEntry) : null;
+    if (before?.blob && before.blob !== p?.blob) await deleteBlobs(this.blobs, [before.blob]);
+    const all = await this.listEntries(id);
     const score = (k: KeptCheckpoint) => k.valLoss ?? k.loss;
-    const best = all.reduce<KeptCheckpoint | null>((b, k) => (b === null || score(k) < score(b) ? k : b), null);
+    const best = all.reduce<KeptEntry | null>((b, k) => (b === null || score(k) < score(b) ? k : b), null);
     const drop = all.slice(0, Math.max(0, all.length - keep)).filter((k) => k !== best);
-    if (drop.length > 0)
+    if (drop.length > 0) {
       await this.redis
         .multi()
         .hdel(index, ...drop.map((k) => String(k.epoch)))
         .unlink(...drop.map((k) => this.keys.jobKeptCheckpoint(id, k.epoch)))
         .exec();
+      // Pruned: their blobs go with them (after the index stopped naming them).
+      await deleteBlobs(this.blobs, drop.map((k) => k.blob));
+    }
+  }
+
+  /** The index entries of job `id`'s kept checkpoints, oldest epoch first. */
+  private async listEntries(id: string): Promise<KeptEntry[]> {
+    const h = await this.redis.hgetall(this.keys.jobKeptCheckpoints(id));
+    return Object.values(h)
+      .map((v) => JSON.parse(v) as KeptEntry)
+      .sort((a, b) => a.epoch - b.epoch);
   }
 
   /** The kept checkpoints of job `id`, oldest epoch first. */
   async listKept(id: string): Promise<KeptCheckpoint[]> {
-    const h = await this.redis.hgetall(this.keys.jobKeptCheckpoints(id));
-    return Object.values(h)
-      .map((v) => JSON.parse(v) as KeptCheckpoint)
-      .sort((a, b) => a.epoch - b.epoch);
+    return (await this.listEntries(id)).map(({ blob: _b, sha256: _s, ...k }) => k);
   }
 
   /** The kept checkpoint of job `id` after `epoch` finished epochs, or null. */
   async loadKept(id: string, epoch: number): Promise<Checkpoint | null> {
-    const data = await this.redis.getBuffer(this.keys.jobKeptCheckpoint(id, epoch));
+    const entry = await this.redis.hget(this.keys.jobKeptCheckpoints(id), String(epoch));
+    const e = entry ? (JSON.parse(entry) as KeptEntry) : null;
+    const data = e?.blob && e.sha256 ? await this.readBlob({ blob: e.blob, sha256: e.sha256, bytes: e.bytes }) : await this.redis.getBuffer(this.keys.jobKeptCheckpoint(id, epoch));
     if (!data) return null;
     const c = deserialize(data) as Checkpoint;
     return c?.version === 1 ? c : null;
@@ -169,6 +236,9 @@ export class CheckpointStore {
    */
   async seed(id: string, c: Checkpoint): Promise<void> {
     const data = serialize(c);
-    await this.redis.hset(this.keys.jobCheckpoint(id), 'data', data, 'epoch', String(c.epoch), 'step', String(c.step), 'attempt', '0', 'eventSeq', '1');
+    const key = this.keys.jobCheckpoint(id);
+    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(id, 'ckpt', 0), data) : null;
+    const fields = p ? ['blob', p.blob, 'sha256', p.sha256, 'bytes', String(p.bytes)] : ['data', data];
+    await this.redis.hset(key, ...fields, 'epoch', String(c.epoch), 'step', String(c.step), 'attempt', '0', 'eventSeq', '1');
   }
 }

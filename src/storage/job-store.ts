@@ -2,6 +2,9 @@ import { isCluster, type RedisClient } from '../queue/connection.js';
 import { RELIABILITY_DEFAULTS } from '../queue/reliability-config.js';
 import type { EpochMetrics, Model } from '../core/types.js';
 import { CheckpointStore } from './checkpoint-store.js';
+import { DEFAULT_INLINE_MAX_BYTES, deleteBlobs, newJobBlobKey, putArtifact, readArtifact, type BlobPointer } from './artifact-blobs.js';
+import { BlobStoreUnavailableError, type BlobStore } from './blobs/blob-store.js';
+import { decodeModel, encodeModel } from './model-blob.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
 import type { JobSubmission } from '../schemas/training-spec.js';
 import type { JobWebhook } from '../schemas/webhook.js';
@@ -106,6 +109,19 @@ export interface JobStoreOptions {
   retentionSeconds?: number;
   /** Called once a {@link JobStore.finish} applied (webhooks); awaited, and it must not throw. */
   onFinished?: (job: Job, tenant: string) => Promise<void>;
+  /**
+   * Where models (and checkpoints, through {@link JobStore.checkpoints}) bigger than
+   * `inlineMaxBytes` go. Unset: everything stays in Redis (as before blob storage).
+   */
+  blobs?: BlobStore;
+  /** Models whose JSON is at most this many bytes stay inline in Redis. Default {@link DEFAULT_INLINE_MAX_BYTES}. */
+  inlineMaxBytes?: number;
+}
+
+/** The blob pointer a stored model value holds, or null (an inline model JSON). */
+export function modelPointer(value: string | null | undefined): BlobPointer | null {
+  if (!value || !value.startsWith('{"blob":')) return null;
+  return JSON.parse(value) as BlobPointer;
 }
 
 /** Job records: a hash per job, an index sorted set per tenant, an event stream per job. */
@@ -113,6 +129,10 @@ export class JobStore {
   private readonly r;
   readonly retentionSeconds: number;
   private readonly onFinished: JobStoreOptions['onFinished'];
+  readonly blobs: BlobStore | undefined;
+  readonly inlineMaxBytes: number;
+  /** Model blobs read lately (immutable under their key): predict and evaluate read the same model again and again. */
+  private readonly modelCache = new Map<string, Buffer>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -122,6 +142,31 @@ export class JobStore {
     this.r = scripted(redis);
     this.retentionSeconds = opts.retentionSeconds ?? RELIABILITY_DEFAULTS.JOB_RETENTION_SECONDS;
     this.onFinished = opts.onFinished;
+    this.blobs = opts.blobs;
+    this.inlineMaxBytes = opts.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
+  }
+
+  /** The job's checkpoints, on the same Redis and blob store. */
+  checkpoints(): CheckpointStore {
+    return new CheckpointStore(this.redis, this.keys, { ...(this.blobs ? { blobs: this.blobs } : {}), inlineMaxBytes: this.inlineMaxBytes });
+  }
+
+  /**
+   * What the model key of job `id` is to hold: the model JSON, or, when bigger than
+   * `inlineMaxBytes` and a blob store is set, the pointer to its binary blob (written here,
+   * first, under a key unique to `attempt`). With the store unreachable the model stays inline:
+   * a finished model is never lost for an outage.
+   */
+  private async modelValue(id: string, model: Model, attempt: number | undefined): Promise<{ value: string; blob?: string }> {
+    const json = JSON.stringify(model);
+    if (!this.blobs || Buffer.byteLength(json) <= this.inlineMaxBytes) return { value: json };
+    try {
+      const p = await putArtifact(this.blobs, newJobBlobKey(id, 'model', attempt ?? 'x'), encodeModel(model));
+      return { value: JSON.stringify(p), blob: p.blob };
+    } catch (err) {
+      if (err instanceof BlobStoreUnavailableError) return { value: json };
+      throw err;
+    }
   }
 
   /**
@@ -259,7 +304,8 @@ export class JobStore {
     if (record.progress) fields.progress = JSON.stringify(record.progress);
     const job: Job = { ...current, status: to, finishedAt, ...record };
     const k = this.keys;
-    const [applied, previous, eventId, attempts] = await this.r.tsnnFinish(
+    const model = artifacts ? await this.modelValue(id, artifacts.model, opts.attempt) : null;
+    const [applied, previous, eventId, attempts, checkpointBlob, oldModel] = await this.r.tsnnFinish(
       k.job(id),
       k.jobEvents(id),
       k.jobModel(id),
@@ -271,10 +317,13 @@ export class JobStore {
       to,
       JSON.stringify(job),
       // kept model and metrics, written in the same step as the status
-      artifacts ? JSON.stringify(artifacts.model) : '',
+      model ? model.value : '',
       artifacts ? JSON.stringify(artifacts.history) : '',
       ...flat(fields),
     );
+    // The blobs this step orphaned (its checkpoint's, a replaced model's), or the one it wrote in vain.
+    if (applied === 1) await deleteBlobs(this.blobs, [checkpointBlob, modelPointer(oldModel)?.blob]);
+    else await deleteBlobs(this.blobs, [model?.blob]);
     // Second step, on the dataset's slot: idempotent, and the sweeper drops ended jobs left there by a crash.
     if (applied === 1) await this.redis.srem(k.datasetActiveJobs(current.datasetId), id);
     if (applied === 1 && this.onFinished) {
@@ -298,17 +347,43 @@ export class JobStore {
    * owns the running job (returns false when fenced).
    */
   async saveArtifacts(id: string, model: Model, history: EpochMetrics[], opts: { attempt?: number } = {}): Promise<boolean> {
+    const m = await this.modelValue(id, model, opts.attempt);
+    const k = this.keys;
     if (opts.attempt !== undefined) {
-      const k = this.keys;
-      return (await this.r.tsnnOwnedArtifacts(k.job(id), k.jobModel(id), k.jobMetrics(id), String(opts.attempt), JSON.stringify(model), JSON.stringify(history))) === 1;
+      const [ok, old] = await this.r.tsnnOwnedArtifacts(k.job(id), k.jobModel(id), k.jobMetrics(id), String(opts.attempt), m.value, JSON.stringify(history));
+      // Fenced: the blob just written is referenced by nothing.
+      await deleteBlobs(this.blobs, [ok === 1 ? modelPointer(old)?.blob : m.blob]);
+      return ok === 1;
     }
-    await this.redis.multi().set(this.keys.jobModel(id), JSON.stringify(model)).set(this.keys.jobMetrics(id), JSON.stringify(history)).exec();
+    const res = await this.redis.multi().get(k.jobModel(id)).set(k.jobModel(id), m.value).set(k.jobMetrics(id), JSON.stringify(history)).exec();
+    await deleteBlobs(this.blobs, [modelPointer(res?.[0]?.[1] as string | null)?.blob]);
     return true;
   }
 
+  /** The stored model of job `id`: inline JSON (small models, and every model stored before blob storage) or its blob. */
   async getModel(id: string): Promise<Model | null> {
     const s = await this.redis.get(this.keys.jobModel(id));
-    return s ? (JSON.parse(s) as Model) : null;
+    if (!s) return null;
+    const p = modelPointer(s);
+    if (!p) return JSON.parse(s) as Model;
+    if (!this.blobs) throw new Error(`the model of job '${id}' is in the blob store, and this process has none`);
+    let bytes = this.modelCache.get(p.blob);
+    if (!bytes) {
+      bytes = await readArtifact(this.blobs, p);
+      this.modelCache.set(p.blob, bytes);
+      let total = 0;
+      for (const b of this.modelCache.values()) total += b.length;
+      for (const key of this.modelCache.keys()) {
+        if (total <= 64 * 1024 * 1024 || this.modelCache.size <= 1) break;
+        total -= this.modelCache.get(key)!.length;
+        this.modelCache.delete(key);
+      }
+    } else {
+      // most recently used last
+      this.modelCache.delete(p.blob);
+      this.modelCache.set(p.blob, bytes);
+    }
+    return decodeModel(bytes);
   }
 
   async getMetrics(id: string): Promise<EpochMetrics[] | null> {
@@ -326,7 +401,7 @@ export class JobStore {
     // checkpoint closes the window in which the job finishes between the two reads.
     return (
       (await this.getMetrics(id)) ??
-      (await new CheckpointStore(this.redis, this.keys).load(id))?.checkpoint.history ??
+      (await this.checkpoints().load(id))?.checkpoint.history ??
       (await this.getMetrics(id)) ??
       []
     );

@@ -46,6 +46,8 @@ return {1, st, seq, attempts}
  * Every key is the job's (one slot on a cluster): the caller then removes the job from its
  * dataset's active-job set, a separate idempotent step (JobStore.finish).
  * ARGV[6]/ARGV[7], when not '', are the model and metrics the outcome keeps (written with the status).
+ * Also returned when applied: the blob keys the step orphaned (the deleted checkpoint's `blob`,
+ * the replaced model's pointer JSON), for the caller to delete ('' when none).
  * KEYS: job hash, stream, model, metrics, checkpoint. ARGV: from, attempt|'', ttlSeconds,
  * eventType, eventData, model|'', metrics|'', field, value, ...
  */
@@ -57,17 +59,22 @@ if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= attempts then return {0, 'fenced', 0, 
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then allowed = true end end
 if not allowed then return {0, st, 0, attempts} end
-if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6]) end
+local oldModel = ''
+if ARGV[6] ~= '' then
+  if redis.call('GETRANGE', KEYS[3], 0, 7) == '{"blob":' then oldModel = redis.call('GET', KEYS[3]) end
+  redis.call('SET', KEYS[3], ARGV[6])
+end
 if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7]) end
 if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
 local seq = redis.call('HINCRBY', KEYS[1], 'eventSeq', 1)
 redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[4], 'data', ARGV[5])
+local ckBlob = redis.call('HGET', KEYS[5], 'blob') or ''
 redis.call('DEL', KEYS[5])
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
 end
-return {1, st, seq, attempts}
+return {1, st, seq, attempts, ckBlob, oldModel}
 `;
 
 /**
@@ -75,36 +82,55 @@ return {1, st, seq, attempts}
  * optionally an event, optionally the record's `progress`, all in one step and only while the job
  * is `running` with `attempts` = ARGV[1] (fencing: a worker that lost the job writes nothing).
  * With ARGV[8] the record's status changes too (a handback: 'queued').
- * Returns the event sequence after the write, or -1 when fenced.
- * KEYS: job hash, stream, checkpoint. ARGV: attempt, blob|'', epoch, step, eventType|'', eventData, progress|'', status|''
+ * The checkpoint is either inline (ARGV[2], the serialized bytes) or in the blob store (ARGV[9]
+ * its blob key, ARGV[10] sha256, ARGV[11] size: the blob was written first, under a key unique to
+ * the attempt). Returns { event sequence after the write, or -1 when fenced; the blob key of the
+ * checkpoint this one replaced ('' when none or the same) }.
+ * KEYS: job hash, stream, checkpoint. ARGV: attempt, data|'', epoch, step, eventType|'', eventData,
+ * progress|'', status|'', blobKey|'', sha256, bytes
  */
 const OWNED_WRITE = `
-if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return -1 end
-if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) then return -1 end
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return {-1, ''} end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) then return {-1, ''} end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'eventSeq') or '0')
 if ARGV[5] ~= '' then
   seq = redis.call('HINCRBY', KEYS[1], 'eventSeq', 1)
   redis.call('XADD', KEYS[2], seq .. '-0', 'type', ARGV[5], 'data', ARGV[6])
 end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[7]) end
-if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[3], 'data', ARGV[2], 'epoch', ARGV[3], 'step', ARGV[4], 'attempt', ARGV[1], 'eventSeq', seq)
+local old = ''
+local blob = ARGV[9] or ''
+if ARGV[2] ~= '' or blob ~= '' then
+  old = redis.call('HGET', KEYS[3], 'blob') or ''
+  if old == blob then old = '' end
+  redis.call('HSET', KEYS[3], 'epoch', ARGV[3], 'step', ARGV[4], 'attempt', ARGV[1], 'eventSeq', seq)
+  if blob ~= '' then
+    redis.call('HSET', KEYS[3], 'blob', blob, 'sha256', ARGV[10], 'bytes', ARGV[11])
+    redis.call('HDEL', KEYS[3], 'data')
+  else
+    redis.call('HSET', KEYS[3], 'data', ARGV[2])
+    redis.call('HDEL', KEYS[3], 'blob', 'sha256', 'bytes')
+  end
 end
 if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[8]) end
-return seq
+return {seq, old}
 `;
 
 /**
  * Stores model and metrics of a job only while attempt ARGV[1] owns it and it is running, so an
  * attempt that lost the job cannot rewrite them (nor clear the TTL retention set on them).
- * Returns 1, or -1 when fenced. KEYS: job hash, model, metrics. ARGV: attempt, model, metrics.
+ * The model is its JSON, or a blob pointer JSON ({"blob":…}, the blob written first).
+ * Returns { 1, or -1 when fenced; the pointer JSON of the model this one replaced, '' when none }.
+ * KEYS: job hash, model, metrics. ARGV: attempt, model, metrics.
  */
 const OWNED_ARTIFACTS = `
-if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return -1 end
-if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) then return -1 end
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return {-1, ''} end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) then return {-1, ''} end
+local old = ''
+if redis.call('GETRANGE', KEYS[2], 0, 7) == '{"blob":' then old = redis.call('GET', KEYS[2]) end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
-return 1
+return {1, old}
 `;
 
 /**
@@ -131,9 +157,9 @@ return {1, size + 1}
 
 interface ScriptedRedis {
   tsnnSubmitJob(active: string, job: string, stream: string, dataset: string, datasetJobs: string, index: string, ...argv: string[]): Promise<[number, number]>;
-  tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<number>;
-  tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number]>;
-  tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<number>;
+  tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<[number, string]>;
+  tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number, string?, string?]>;
+  tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<[number, string]>;
   tsnnAppendEvent(job: string, stream: string, ...argv: string[]): Promise<number>;
   tsnnTransition(job: string, stream: string, ...argv: string[]): Promise<[number, string, number, number]>;
 }

@@ -122,7 +122,7 @@ describe('artifacts of jobs that are not completed', () => {
 describe('health', () => {
   it('/healthz 200, /readyz 200 with Redis', async () => {
     expect((await t.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    expect((await t.app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
+    expect((await t.app.inject({ url: '/readyz' })).json()).toMatchObject({ status: 'ready', checks: { redis: 'ok', blobStore: { status: 'ok', kind: 'local' } } });
   });
 
   it('/readyz 503 problem when Redis does not answer', async () => {

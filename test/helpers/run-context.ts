@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { CheckpointStore } from '../../src/storage/checkpoint-store.js';
 import { CancelRegistry } from '../../workers/cancel-registry.js';
 import type { RunContext } from '../../workers/run-job.js';
 import { duplicateClient } from '../../src/queue/connection.js';
@@ -10,7 +9,7 @@ export function runContextFor(app: FastifyInstance): RunContext {
   return {
     jobs: svc.jobs,
     datasets: svc.datasets,
-    checkpoints: new CheckpointStore(svc.redis, svc.keys),
+    checkpoints: svc.jobs.checkpoints(),
     cancels: new CancelRegistry(duplicateClient(svc.redis), svc.keys.cancelChannel()),
     progressIntervalMs: 0,
   };

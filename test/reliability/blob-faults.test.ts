@@ -81,6 +81,40 @@ describe('API with the S3 blob store down', () => {
   });
 });
 
+describe('/readyz checks the blob store', () => {
+  it('reports it when up; S3 stopped → 503 blob_store_unavailable naming the store; ready again once it is back', async () => {
+    const t = await testApp('blobready', s3Env());
+    try {
+      const up = await t.app.inject({ url: '/readyz' });
+      expect(up.statusCode).toBe(200);
+      expect(up.json()).toMatchObject({ status: 'ready', checks: { redis: 'ok', blobStore: { status: 'ok', kind: 's3', location: expect.stringContaining(`s3://${s3.bucket}`) } } });
+      await s3.stop();
+      const started = Date.now();
+      const down = await t.app.inject({ url: '/readyz' });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(down.statusCode).toBe(503);
+      expect(down.headers['retry-after']).toBe('5');
+      expect(problem(down)).toMatchObject({ code: 'blob_store_unavailable', detail: expect.stringContaining(`s3://${s3.bucket}`) });
+      await s3.start();
+      expect((await t.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    } finally {
+      await s3.start();
+      await t.close();
+    }
+  });
+
+  it('local store: a DATA_DIR that cannot be written → 503 blob_store_unavailable', async () => {
+    const t = await testApp('blobreadylocal', { DATA_DIR: '/proc/tsnn-not-writable' });
+    try {
+      const res = await t.app.inject({ url: '/readyz' });
+      expect(res.statusCode).toBe(503);
+      expect(problem(res)).toMatchObject({ code: 'blob_store_unavailable', detail: expect.stringContaining('/proc/tsnn-not-writable') });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('S3 server stopped mid-transfer', () => {
   let redis: Redis;
   let datasets: DatasetStore;

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { CheckpointListSchema } from '../../schemas/checkpoint.js';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
-import { CheckpointStore } from '../../storage/checkpoint-store.js';
 import { notFound } from '../problem.js';
 
 /** `GET /v1/jobs/{id}/checkpoints`: the kept epoch-end checkpoints a new job can start from. */
 export const jobCheckpointRoutes: FastifyPluginAsyncZod = async (app) => {
   const { svc } = app;
-  const store = new CheckpointStore(svc.redis, svc.keys);
+  const store = svc.jobs.checkpoints();
 
   app.get(
     '/v1/jobs/:id/checkpoints',

@@ -15,7 +15,6 @@ import { validateSpec } from '../../core/spec.js';
 import { DryRunQuerySchema, JobEstimateSchema } from '../../schemas/estimate.js';
 import { Estimator } from '../estimate.js';
 import type { TrainingSpec } from '../../core/types.js';
-import { CheckpointStore } from '../../storage/checkpoint-store.js';
 import { keptModel, type KeptModel } from '../../storage/kept-model.js';
 import { checkWebhookUrl } from './webhooks.js';
 import { checkpointToStartFrom } from '../from-checkpoint.js';
@@ -81,7 +80,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
    * checkpoint (an epoch end) or, when that checkpoint is mid-epoch, the epoch end kept beside it.
    */
   async function keptOfQueued(job: Job): Promise<KeptModel | null> {
-    const store = new CheckpointStore(svc.redis, svc.keys);
+    const store = svc.jobs.checkpoints();
     const saved = await store.load(job.id);
     if (!saved) return null;
     const c = saved.checkpoint.step === 0 ? saved.checkpoint : await store.loadKept(job.id, saved.checkpoint.epoch);
@@ -180,7 +179,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         // then drops the places of jobs that ended and tries again).
         await reserveActiveJob(svc.redis, svc.keys, req.tenant, id, max);
         // The worker resumes from the seeded checkpoint as from one of the job's own.
-        if (start) await new CheckpointStore(svc.redis, svc.keys).seed(id, start.checkpoint);
+        if (start) await svc.jobs.checkpoints().seed(id, start.checkpoint);
         job = await svc.jobs.create(req.tenant, body, id, { estimatedSeconds, ...(start ? { fromCheckpoint: start.record } : {}) });
       }
       try {

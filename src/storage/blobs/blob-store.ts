@@ -8,6 +8,14 @@ export interface BlobInfo {
   sha256: string;
 }
 
+/** One entry of {@link BlobStore.list}. */
+export interface ListedBlob {
+  key: string;
+  size: number;
+  /** Last write, ms since the epoch. */
+  modifiedAt: number;
+}
+
 /** A blob's body to store: bytes, a list of byte chunks written in order, or a stream. */
 export type BlobBody = Uint8Array | readonly Uint8Array[] | Readable | AsyncIterable<Uint8Array>;
 
@@ -46,6 +54,14 @@ export interface BlobStore {
   head(key: string): Promise<{ size: number } | null>;
   /** Removes the blob; no error when there is none. */
   delete(key: string): Promise<void>;
+  /**
+   * Every blob whose key starts with `prefix` (a folder such as `jobs/`), in no particular order,
+   * with its size and last write time. The local store also lists temp files a crashed write
+   * left (`<key>.tmp-<random>`): the orphan sweep removes those too.
+   */
+  list(prefix: string): AsyncIterable<ListedBlob>;
+  /** A cheap check that the store answers (S3: HeadBucket; local: the directory is writable). */
+  ping(): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BlobIntegrityError, type BlobBody, type BlobInfo, type BlobStore, type GetIntoOptions } from './blob-store.js';
+import { BlobIntegrityError, type BlobBody, type BlobInfo, type BlobStore, type GetIntoOptions, type ListedBlob } from './blob-store.js';
 import { LocalBlobStore } from './local-store.js';
 
 /**
@@ -40,6 +40,12 @@ export class CachedBlobStore implements BlobStore {
   }
   async delete(key: string): Promise<void> {
     await this.remote.delete(key);
+  }
+  list(prefix: string): AsyncIterable<ListedBlob> {
+    return this.remote.list(prefix);
+  }
+  ping(): Promise<void> {
+    return this.remote.ping();
   }
   close(): Promise<void> {
     return this.remote.close();

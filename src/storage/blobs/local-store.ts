@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { access, constants, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobStoreUnavailableError, checkKey, HashingStream, readInto, toReadable, type BlobBody, type BlobInfo, type BlobStore, type GetIntoOptions } from './blob-store.js';
+import { BlobStoreUnavailableError, checkKey, HashingStream, readInto, toReadable, type BlobBody, type BlobInfo, type BlobStore, type GetIntoOptions, type ListedBlob } from './blob-store.js';
 
 /** Errors of a disk that is full, read-only, gone or failing: the store is unavailable, not the request wrong. */
 const UNAVAILABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'ENOTCONN', 'ESTALE', 'EACCES', 'EPERM', 'ENODEV', 'ENXIO']);
@@ -121,6 +121,46 @@ export class LocalBlobStore implements BlobStore {
       await rm(this.path(key), { force: true });
     } catch (err) {
       throw wrap(err, `deleting '${key}'`);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedBlob> {
+    // Walk from the deepest folder `prefix` names, then filter by the full prefix.
+    const slash = prefix.lastIndexOf('/');
+    const start = join(this.root, prefix.slice(0, slash + 1));
+    const walk = async function* (dir: string): AsyncGenerator<string> {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) yield* walk(p);
+        else if (e.isFile()) yield p;
+      }
+    };
+    try {
+      for await (const path of walk(start)) {
+        const key = relative(this.root, path).split(sep).join('/');
+        if (!key.startsWith(prefix)) continue;
+        const s = await stat(path).catch(() => null);
+        if (s) yield { key, size: s.size, modifiedAt: s.mtimeMs };
+      }
+    } catch (err) {
+      throw wrap(err, `listing '${prefix}'`);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK | constants.R_OK);
+    } catch (err) {
+      const w = wrap(err, 'checking the directory');
+      throw w instanceof BlobStoreUnavailableError ? w : new BlobStoreUnavailableError(`local blob store ${this.root}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -1,8 +1,8 @@
-import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobStoreUnavailableError, checkKey, HashingStream, readInto, toReadable, type BlobBody, type BlobInfo, type BlobStore, type GetIntoOptions } from './blob-store.js';
+import { BlobStoreUnavailableError, checkKey, HashingStream, readInto, toReadable, type BlobBody, type BlobInfo, type BlobStore, type GetIntoOptions, type ListedBlob } from './blob-store.js';
 
 /** Settings of {@link S3BlobStore}; `client` adds to (and wins over) the SDK client options. */
 export interface S3BlobStoreOptions {
@@ -149,6 +149,29 @@ export class S3BlobStore implements BlobStore {
     } catch (err) {
       if (isNotFound(err)) return;
       throw this.wrap(err, `deleting '${key}'`);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedBlob> {
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      } catch (err) {
+        throw this.wrap(err, `listing '${prefix}'`);
+      }
+      for (const o of res.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0, modifiedAt: o.LastModified?.getTime() ?? 0 };
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      const w = this.wrap(err, 'HeadBucket');
+      throw w instanceof BlobStoreUnavailableError ? w : new BlobStoreUnavailableError(`S3 blob store ${this.location}: HeadBucket failed (${(err as Error).name}: ${(err as Error).message})`, { cause: err });
     }
   }
 
