@@ -28,6 +28,8 @@ export function testConfig(prefix: string, overrides: Record<string, string> = {
     DATA_DIR: testBlobDir(prefix),
     BLOB_CACHE_DIR: join(testBlobDir(prefix), 'cache'),
     BLOB_STORE: 'local',
+    // `BLOB_INLINE_MAX_BYTES=0 npx vitest run …` sends every model and checkpoint through the blob store.
+    ...(process.env.BLOB_INLINE_MAX_BYTES ? { BLOB_INLINE_MAX_BYTES: process.env.BLOB_INLINE_MAX_BYTES } : {}),
     ...overrides,
   });
 }

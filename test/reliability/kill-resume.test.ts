@@ -48,6 +48,8 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
     let kills = 0;
     const recoveryMs: number[] = [];
     const resumedFrom: { epoch: number; step: number }[] = [];
+    // Resumes from a checkpoint in the blob store (all of them with BLOB_INLINE_MAX_BYTES=0; this net is below the default threshold).
+    let checkpointBlobs = 0;
     worker = await startWorker(env);
     const jobs: { id: string; sse: ReturnType<typeof readSse> }[] = [];
     while (kills < KILLS) {
@@ -75,8 +77,9 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
         worker = await startWorker(env);
         const resumed = await waitJob(api.base, id, (j) => (j.status === 'running' && j.attempts > attempt) || isFinished(j), 60_000);
         if (resumed.status === 'running') recoveryMs.push(performance.now() - t0);
-        const ck = await redis.hmget(K.jobCheckpoint(id), 'epoch', 'step');
+        const ck = await redis.hmget(K.jobCheckpoint(id), 'epoch', 'step', 'blob');
         resumedFrom.push({ epoch: Number(ck[0]), step: Number(ck[1]) });
+        if (ck[2]) checkpointBlobs++;
         if (kills >= KILLS) break;
       }
     }
@@ -105,8 +108,9 @@ describe('kill -9 of a worker mid-epoch, ten times', () => {
       expect(await redis.exists(K.jobCheckpoint(id))).toBe(0);
     }
     expect(kills).toBe(KILLS);
+    if (process.env.BLOB_INLINE_MAX_BYTES === '0') expect(checkpointBlobs).toBeGreaterThan(0);
     expect(resumedFrom.some((r) => r.step > 0)).toBe(true); // at least one resume from the middle of an epoch
     const sorted = [...recoveryMs].sort((a, b) => a - b);
-    console.log(`kill -9 x${kills} over ${jobs.length} job(s); resume after kill (incl. worker start) median ${Math.round(sorted[sorted.length >> 1])} ms, max ${Math.round(sorted.at(-1)!)} ms; resumed from ${JSON.stringify(resumedFrom)}`);
+    console.log(`kill -9 x${kills} over ${jobs.length} job(s); resume after kill (incl. worker start) median ${Math.round(sorted[sorted.length >> 1])} ms, max ${Math.round(sorted.at(-1)!)} ms; resumed from ${JSON.stringify(resumedFrom)}; ${checkpointBlobs} from a blob-store checkpoint`);
   }, 180_000);
 });
