@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redis is reachable */
+        /** Redis and the blob store are reachable */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -1319,7 +1319,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Redis answers PING within a second */
+            /** @description Redis answers PING within a second and the blob store answers within two (S3 HeadBucket, or the local DATA_DIR is writable) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1328,6 +1328,17 @@ export interface operations {
                     "application/json": {
                         /** @enum {string} */
                         status: "ready";
+                        checks: {
+                            /** @enum {string} */
+                            redis: "ok";
+                            blobStore: {
+                                /** @enum {string} */
+                                status: "ok";
+                                /** @enum {string} */
+                                kind: "local" | "s3";
+                                location: string;
+                            };
+                        };
                     };
                 };
             };
@@ -1357,7 +1368,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Redis does not answer (Retry-After: 5) */
+            /** @description Redis (code redis_unavailable) or the blob store (code blob_store_unavailable) does not answer (Retry-After: 5) */
             503: {
                 headers: {
                     [name: string]: unknown;
