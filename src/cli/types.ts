@@ -3,8 +3,9 @@
  * CLI talks to any server over HTTP, so it only names what it prints.
  */
 import type { Progress, TrainResult, TrainingSpec } from '../core/types.js';
+import type { JobStatus } from '../schemas/job.js';
 
-export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'pruned';
+export type { JobStatus };
 
 export interface DatasetView {
   id: string;

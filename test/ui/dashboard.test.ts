@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_STATUSES } from '../../src/schemas/job.js';
 import { moonsCsv, root, type Stack, startStack } from '../ops/stack.js';
 
 // page.evaluate callbacks run in the browser; the project compiles without the DOM lib
@@ -163,6 +164,9 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
   it('lists the job as completed and overlays two jobs on the compare page', async () => {
     await page.click('a[data-nav=jobs]');
     await page.waitForSelector(`#jobs-table tr[data-id="${jobId}"][data-status=completed]`);
+    // the status filter offers the contract's statuses (read from the served OpenAPI document)
+    await page.waitForSelector('select[name=status] option[value=pruned]', { state: 'attached' });
+    expect(await page.$$eval('select[name=status] option', (os: any[]) => os.map((o) => o.value))).toEqual(['', ...JOB_STATUSES]);
     const job: any = await (await fetch(`${stack.url}/v1/jobs/${jobId}`)).json();
     const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'sgd', learningRate: 0.1 }, epochs: 30, batchSize: 16 };
     const sgd: any = await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();

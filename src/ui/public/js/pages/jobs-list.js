@@ -9,8 +9,14 @@ export function jobsPage(view) {
   const selected = new Set();
   const datasetNames = new Map();
   const compareBtn = h('button', { type: 'button', disabled: true, onclick: () => { location.hash = `#/compare?ids=${[...selected].map(encodeURIComponent).join(',')}`; } }, 'Compare selected');
-  const statusSel = h('select', { name: 'status', onchange: () => refresh() },
-    h('option', { value: '' }, 'all'), ...['queued', 'running', 'completed', 'failed', 'cancelled', 'pruned'].map((s) => h('option', { value: s }, s)));
+  const statusSel = h('select', { name: 'status', onchange: () => refresh() }, h('option', { value: '' }, 'all'));
+  // the statuses are the contract's: the served OpenAPI document's `status` filter of GET /v1/jobs
+  api('GET', '/docs/json')
+    .then((doc) => {
+      const param = doc.paths['/v1/jobs'].get.parameters.find((p) => p.name === 'status' && p.in === 'query');
+      for (const s of param.schema.enum) statusSel.append(h('option', { value: s }, s));
+    })
+    .catch(() => { /* the filter stays at "all" */ });
   const tbody = h('tbody');
   const info = h('span', { class: 'muted' });
   view.append(
