@@ -6,6 +6,7 @@ import { reliabilityEnv, reliabilityOf, type ReliabilityConfig } from '../src/qu
 import { TrainingQueue, type TrainingJobData } from '../src/queue/training-queue.js';
 import { WebhookQueue } from '../src/queue/webhook-queue.js';
 import { TERMINAL_STATUSES } from '../src/schemas/job.js';
+import { createBlobStore, type BlobStore } from '../src/storage/blobs/index.js';
 import { JobStore } from '../src/storage/job-store.js';
 import { keysFor } from '../src/storage/keys.js';
 import { sweepKeys } from '../src/storage/retention.js';
@@ -66,6 +67,8 @@ export class TrainingWorker {
   private readonly repairQueue: TrainingQueue;
   private readonly schedulers = new Map<string, { scheduler: SweepScheduler; queue: TrainingQueue }>();
   private readonly settling = new Set<Promise<void>>();
+  /** For the jobs this process ends itself (a final failure, a pruned trial): their checkpoint blobs go at once. */
+  private readonly blobs: BlobStore;
 
   constructor(config: WorkerConfig, log: (obj: object, msg: string) => void = () => {}, reliability: ReliabilityConfig = reliabilityOf(config)) {
     this.reliability = reliability;
@@ -74,6 +77,7 @@ export class TrainingWorker {
     this.queueRedis = createRedisClient(config, { name: 'tsnn-worker-queue' });
     this.connection.on('error', () => {});
     this.storeRedis.on('error', () => {});
+    this.blobs = createBlobStore(config);
     this.queueRedis.on('error', () => {});
     /** The sweep scheduler of a key prefix (one per deployment sharing this queue). */
     const schedulerFor = (keyPrefix: string): SweepScheduler => {
@@ -81,7 +85,7 @@ export class TrainingWorker {
       if (!s) {
         const keys = keysFor(keyPrefix);
         const queue = new TrainingQueue(this.queueRedis, { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, keyPrefix, backoffMs: reliability.JOB_BACKOFF_MS });
-        const jobs = new JobStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
+        const jobs = new JobStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS, blobs: this.blobs, inlineMaxBytes: config.BLOB_INLINE_MAX_BYTES });
         const sweeps = new SweepStore(this.storeRedis, keys, { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
         const scheduler = new SweepScheduler({
           redis: this.storeRedis, keys, jobs, sweeps, queue, maxActivePerTenant: config.MAX_ACTIVE_JOBS_PER_TENANT ?? 20, log,
@@ -132,7 +136,7 @@ export class TrainingWorker {
       onError: (err, what) => log({ err: err.message }, `${what} could not be queued`),
     });
     const publishEnded = async (data: TrainingJobData) => {
-      const jobs = new JobStore(this.storeRedis, keysFor(data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
+      const jobs = new JobStore(this.storeRedis, keysFor(data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS, blobs: this.blobs, inlineMaxBytes: config.BLOB_INLINE_MAX_BYTES });
       const [ended, tenant] = await Promise.all([jobs.get(data.jobId), jobs.tenantOf(data.jobId)]);
       if (ended && tenant !== null && TERMINAL_STATUSES.includes(ended.status)) await this.webhooks.jobFinished(ended, tenant);
     };
@@ -143,7 +147,7 @@ export class TrainingWorker {
       const final = err.name === 'UnrecoverableError' || /stalled more than allowable limit/.test(err.message) || job.attemptsMade >= (job.opts.attempts ?? 1);
       log({ jobId: job.data.jobId, attemptsMade: job.attemptsMade, final, err: err.message }, 'job attempt failed');
       if (!final) return;
-      const jobs = new JobStore(this.storeRedis, keysFor(job.data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS });
+      const jobs = new JobStore(this.storeRedis, keysFor(job.data.keyPrefix), { retentionSeconds: reliability.JOB_RETENTION_SECONDS, blobs: this.blobs, inlineMaxBytes: config.BLOB_INLINE_MAX_BYTES });
       void jobs
         .finish(job.data.jobId, ['queued', 'running'], 'failed', { error: { code: 'worker_error', message: err.message } })
         .then(() => publishEnded(job.data))
@@ -189,5 +193,6 @@ export class TrainingWorker {
     await this.queueRedis.quit().catch(() => {});
     await this.storeRedis.quit().catch(() => {});
     await this.connection.quit().catch(() => {});
+    await this.blobs.close().catch(() => {});
   }
 }

@@ -166,6 +166,25 @@ describe.each([
     expect((await keysUnder(blobs, `jobs/${id}/`)).length).toBe(kept.length);
   });
 
+  it('retention: once the finished job keys expire (Redis TTL), the sweep deletes its model and kept-checkpoint blobs', async () => {
+    const shortLived = new JobStore(redis, keys, { retentionSeconds: 1, blobs, inlineMaxBytes: 0 });
+    const job = await shortLived.create('default', moonsSpec(dsId, 5));
+    await shortLived.transition(job.id, ['queued'], { status: 'running' }, { incrementAttempts: true });
+    await shortLived.checkpoints().write(job.id, 1, { checkpoint: cks[0] });
+    await shortLived.checkpoints().keep(job.id, cks[0], 2, 1);
+    expect((await shortLived.finish(job.id, ['running'], 'completed', { artifacts: { model: result.model, history: result.history } }, { attempt: 1 })).applied).toBe(true);
+    // the running checkpoint's blob went with finish; model and kept one stay while the job lives
+    expect((await keysUnder(blobs, `jobs/${job.id}/`)).map((k) => k.split('/')[2].split('-')[0]).sort()).toEqual(['kept', 'model']);
+    expect((await sweepBlobs(redis, keys, blobs, { graceMs: 0 })).deleted.filter((k) => k.startsWith(`jobs/${job.id}/`))).toEqual([]);
+    const end = Date.now() + 5000;
+    while ((await redis.exists(keys.job(job.id), keys.jobModel(job.id), keys.jobKeptCheckpoints(job.id))) > 0) {
+      if (Date.now() > end) throw new Error('keys did not expire');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await sweepBlobs(redis, keys, blobs, { graceMs: 0 });
+    expect(await keysUnder(blobs, `jobs/${job.id}/`)).toEqual([]);
+  });
+
   it('orphan sweep: unreferenced blobs older than the grace period go (datasets too), referenced and young ones stay', async () => {
     const id = await running();
     await jobs.saveArtifacts(id, result.model, result.history, { attempt: 1 });
