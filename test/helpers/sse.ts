@@ -5,10 +5,13 @@ export interface SseEvent {
   data: string;
 }
 
+/** The blank-line separated blocks of a `text/event-stream` body, as written (events, comments, `retry:`). */
+export const sseBlocks = (text: string): string[] => text.split(/\r?\n\r?\n/);
+
 /** Parses a complete `text/event-stream` body (comments and `retry:` lines are skipped). */
 export function parseSse(text: string): SseEvent[] {
   const out: SseEvent[] = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
+  for (const block of sseBlocks(text)) {
     const e: Partial<SseEvent> = {};
     for (const line of block.split(/\r?\n/)) {
       if (!line || line.startsWith(':')) continue;

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_STATUSES } from '../../src/schemas/job.js';
 import { moonsCsv, root, type Stack, startStack } from '../ops/stack.js';
+import { parseSse, sseBlocks } from '../helpers/sse.js';
+import { waitForState } from '../helpers/wait.js';
 
 // page.evaluate callbacks run in the browser; the project compiles without the DOM lib
 declare const document: any;
@@ -106,16 +108,15 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     jobId = decodeURIComponent(page.url().split('#/jobs/')[1]);
     // sample (status, points) until the job ends; growth must be seen while it is running
     const samples: { status: string | null; points: number }[] = [];
-    const end = Date.now() + 120_000;
-    for (;;) {
+    const sample = async () => {
       const s = await page.evaluate(() => ({
         status: document.querySelector('#job-status [data-status]')?.getAttribute('data-status') ?? null,
         points: Number(document.querySelector('.chart-loss')?.getAttribute('data-points') ?? 0),
       }));
       samples.push(s);
-      if (s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled' || Date.now() > end) break;
-      await page.waitForTimeout(50);
-    }
+      return s;
+    };
+    await waitForState('the job page to show the job ended', sample, (s) => s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled', { timeoutMs: 120_000 });
     const running = samples.filter((s) => s.status === 'running' && s.points > 0);
     expect(running.length, JSON.stringify(samples)).toBeGreaterThan(1);
     expect(running.at(-1)!.points).toBeGreaterThan(running[0].points);
@@ -187,7 +188,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
 
   it('EventSource resumes with ?lastEventId= after the connection ends early: every event once', async () => {
     const full = await (await fetch(`${stack.url}/v1/jobs/${sgdId}/events`, { headers: { accept: 'text/event-stream' } })).text();
-    const ids = [...full.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+    const ids = parseSse(full).map((e) => e.id!);
     expect(ids.length).toBeGreaterThan(4);
     const urls: string[] = [];
     // the first connection gets only the first 3 events, then the stream ends without a terminal event
@@ -196,7 +197,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
       urls.push(route.request().url());
       if (!first) return route.continue();
       first = false;
-      const head = full.split('\n\n').filter((b) => /^id: /m.test(b)).slice(0, 3).join('\n\n') + '\n\n';
+      const head = sseBlocks(full).filter((b) => parseSse(b)[0]?.id !== undefined).slice(0, 3).join('\n\n') + '\n\n';
       await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: head });
     });
     try {
@@ -293,11 +294,8 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     try {
       // The worker's slot must hold one of these long jobs first: a job that merely looks queued
       // could still be picked up when an earlier test's job frees the slot meanwhile.
-      let states: any[] = [];
-      for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-        states = await Promise.all(jobs.map(async (j) => (await fetch(`${stack.url}/v1/jobs/${j.id}`)).json() as any));
-        if (states.some((j) => j.status === 'running')) break;
-      }
+      const readStates = () => Promise.all(jobs.map(async (j) => (await fetch(`${stack.url}/v1/jobs/${j.id}`)).json() as any));
+      const states = await waitForState('one of the long jobs running', readStates, (all) => all.some((j) => j.status === 'running'), { timeoutMs: 20_000 });
       const queued = states.find((j) => j.status === 'queued' && !j.progress);
       expect(queued, 'a queued job').toBeDefined();
       expect((await cancel(queued.id)).status).toBe(200); // cancelled while queued
@@ -314,11 +312,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     // sgd at learning rate 1000: the first epoch's mean loss explodes; its 13 steps end long before the first step event (50 ms)
     const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'sgd', learningRate: 1000 }, epochs: 8, batchSize: 32, seed: 1 };
     const id = ((await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as any).id as string;
-    let done: any;
-    for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
-      done = await (await fetch(`${stack.url}/v1/jobs/${id}`, { headers })).json();
-      if (done.status === 'failed') break;
-    }
+    const done: any = await waitForState(`job ${id} to fail`, async () => (await (await fetch(`${stack.url}/v1/jobs/${id}`, { headers })).json()) as any, (j) => j.status === 'failed', { timeoutMs: 30_000, intervalMs: 100 });
     expect(done).toMatchObject({ status: 'failed', progress: null, error: { code: 'diverged', epoch: 0, what: 'loss' } });
     expect(done.startedAt).toBeTruthy();
     await page.goto(`${stack.url}/ui/#/jobs/${id}`);
@@ -333,19 +327,10 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (needs ${CHROMIUM}
     const body = { datasetId: job.datasetId, model: { layers: [{ units: 16, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 100000, batchSize: 8 };
     const headers = { 'content-type': 'application/json', authorization: 'Bearer test-key-123' };
     const id = ((await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as any).id as string;
-    const end = Date.now() + 30_000;
-    while (Date.now() < end) {
-      const m: any = await (await fetch(`${stack.url}/v1/jobs/${id}/metrics`, { headers })).json();
-      if (m.history?.length >= 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const epochsDone = async () => ((await (await fetch(`${stack.url}/v1/jobs/${id}/metrics`, { headers })).json()) as any).history?.length ?? 0;
+    await waitForState(`2 finished epochs of job ${id}`, epochsDone, (n) => n >= 2, { timeoutMs: 30_000, intervalMs: 100 });
     await fetch(`${stack.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: 'Bearer test-key-123' } });
-    let done: any;
-    while (Date.now() < end) {
-      done = await (await fetch(`${stack.url}/v1/jobs/${id}`, { headers })).json();
-      if (done.status === 'cancelled') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const done: any = await waitForState(`job ${id} cancelled`, async () => (await (await fetch(`${stack.url}/v1/jobs/${id}`, { headers })).json()) as any, (j) => j.status === 'cancelled', { timeoutMs: 30_000, intervalMs: 100 });
     expect(done.result?.weightsHash).toBeTruthy();
     await page.goto(`${stack.url}/ui/#/jobs/${id}`);
     await page.waitForSelector('#download-model:not([disabled])', { timeout: 10_000 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moonsSpec } from '../helpers/data.js';
 import { maxAbsDiff, runOnnx, runTfjs } from '../helpers/model-runtimes.js';
 import { moonsCsv, type Stack, startStack } from '../ops/stack.js';
+import { waitForState } from '../helpers/wait.js';
 
 declare const document: any;
 declare const location: any;
@@ -24,14 +25,7 @@ describe.skipIf(!hasChromium)(`job page: export and checkpoints (needs ${CHROMIU
   let jobId: string;
   const call = async (path: string, body?: unknown): Promise<any> =>
     (await fetch(`${stack.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': body instanceof Object ? 'application/json' : 'text/csv' }, body: body instanceof Object ? JSON.stringify(body) : String(body) })).json();
-  const finished = async (id: string) => {
-    for (let i = 0; i < 600; i++) {
-      const j = await call(`/v1/jobs/${id}`);
-      if (['completed', 'failed', 'cancelled'].includes(j.status)) return j;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${id} did not finish`);
-  };
+  const finished = (id: string) => waitForState(`job ${id} to finish`, () => call(`/v1/jobs/${id}`), (j) => ['completed', 'failed', 'cancelled'].includes(j.status), { timeoutMs: 60_000, intervalMs: 100 });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'trainer-ui-export-'));

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moonsCsv, type Stack, startStack } from '../ops/stack.js';
+import { waitForState } from '../helpers/wait.js';
 
 declare const document: any;
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,7 +41,7 @@ describe.skipIf(!hasChromium)(`sweep page (needs ${CHROMIUM})`, () => {
       maxConcurrent: 1,
       earlyStop: { type: 'asha', minEpochs: 2, eta: 3 },
     });
-    for (let i = 0; i < 300 && (sweep = await call(`/v1/sweeps/${created.id}`)).status === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+    sweep = await waitForState(`sweep ${created.id} to end`, () => call(`/v1/sweeps/${created.id}`), (sw) => sw.status !== 'running', { timeoutMs: 60_000, intervalMs: 100 });
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
     page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
