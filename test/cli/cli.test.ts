@@ -13,6 +13,7 @@ import { ApiClient } from '../../src/cli/http-client.js';
 import { formatNumber } from '../../src/cli/progress-bar.js';
 import { streamEvents } from '../../src/cli/sse-client.js';
 import { moonsCsv, root, type Stack, startStack } from '../ops/stack.js';
+import { waitForState } from '../helpers/wait.js';
 
 interface Run {
   code: number;
@@ -232,7 +233,7 @@ describe('trainer CLI against a running server', () => {
     expect(sub.code, sub.stderr).toBe(0);
     const id = sub.stdout.trim();
     const api = new ApiClient({ url: stack.url });
-    for (let i = 0; i < 100 && (await api.get<{ status: string }>(`/v1/jobs/${id}`)).status !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitForState(`job ${id} running`, () => api.get<{ status: string }>(`/v1/jobs/${id}`), (j) => j.status === 'running', { timeoutMs: 30_000, intervalMs: 100 });
     const c = await cli(['jobs', 'cancel', id]);
     expect(c.code, c.stderr).toBe(0);
     const w = await cli(['jobs', 'watch', id]);

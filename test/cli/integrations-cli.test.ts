@@ -10,6 +10,7 @@ import { moonsSpec } from '../helpers/data.js';
 import { maxAbsDiff, runOnnx, runTfjs } from '../helpers/model-runtimes.js';
 import { freePort } from '../helpers/net.js';
 import { moonsCsv, root, type Stack, startStack } from '../ops/stack.js';
+import { waitFor, waitForState } from '../helpers/wait.js';
 
 interface Run {
   code: number;
@@ -45,10 +46,7 @@ beforeAll(async () => {
   api = new ApiClient({ url: stack.url });
   const ds = await api.post<{ id: string }>('/v1/datasets?target=label', moonsCsv(200, 3).csv, { headers: { 'content-type': 'text/csv' } });
   jobId = (await api.post<{ id: string }>('/v1/jobs', moonsSpec(ds.id, 3))).id;
-  for (let i = 0; i < 300; i++) {
-    if ((await api.get<{ status: string }>(`/v1/jobs/${jobId}`)).status === 'completed') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForState(`job ${jobId} to complete`, () => api.get<{ status: string }>(`/v1/jobs/${jobId}`), (j) => j.status === 'completed', { timeoutMs: 60_000, intervalMs: 100 });
 }, 90_000);
 afterAll(async () => {
   await stack?.stop();
@@ -95,7 +93,7 @@ describe('trainer CLI: export, checkpoints, webhooks', () => {
     // A queued job cancelled: the worker process delivers job.cancelled.
     const queued = (await api.post<{ id: string }>('/v1/jobs', { ...moonsSpec((await api.get<{ datasetId: string }>(`/v1/jobs/${jobId}`)).datasetId, 2000) })).id;
     await api.post(`/v1/jobs/${queued}/cancel`);
-    for (let i = 0; i < 200 && hits.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the job.cancelled delivery at /hook', () => hits.length > 0, { timeoutMs: 20_000, intervalMs: 100 });
     expect(hits).toEqual(['/hook']);
     const d = await cli(['webhooks', 'deliveries', w.id]);
     expect(d.stdout).toMatch(/job\.cancelled\s+succeeded\s+200/);
@@ -114,8 +112,7 @@ describe('trainer CLI: export, checkpoints, webhooks', () => {
     const list = await api.get<{ items: { id: string; fromCheckpoint?: { jobId: string; epoch: number } }[] }>('/v1/jobs?limit=5');
     const cont = list.items.find((j) => j.fromCheckpoint?.jobId === jobId)!;
     expect(cont.fromCheckpoint).toEqual({ jobId, epoch: 2, optimizerReset: false });
-    for (let i = 0; i < 200 && !hits.includes('/train-hook'); i++) await new Promise((res) => setTimeout(res, 100));
-    expect(hits).toContain('/train-hook');
+    await waitFor('the job event at /train-hook', () => hits.includes('/train-hook'), { timeoutMs: 20_000, intervalMs: 100, context: () => hits });
     expect((await cli(['train', '--dataset', datasetId, '--from-checkpoint', 'a:b:c'])).code).toBe(2);
   });
 });
