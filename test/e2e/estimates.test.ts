@@ -4,6 +4,7 @@ import { friedman1 } from '../helpers/data.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { waitForState } from '../helpers/wait.js';
 
 /*
  * Estimates through the real service (API + one worker process, real Redis): `?dryRun=true`
@@ -38,13 +39,12 @@ const specOf = (units: number, epochs: number) => ({
 async function runToEnd(spec: unknown): Promise<Json> {
   const sub = await call('POST', '/v1/jobs', spec);
   expect(sub.status).toBe(202);
-  for (let i = 0; i < 600; i++) {
+  const read = async () => {
     const j = (await call('GET', `/v1/jobs/${sub.json.id}`)).json;
-    if (j.status === 'completed') return j;
-    expect(['queued', 'running']).toContain(j.status);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('job did not finish');
+    expect(['queued', 'running', 'completed']).toContain(j.status);
+    return j;
+  };
+  return waitForState(`job ${sub.json.id} to complete`, read, (j) => j.status === 'completed', { timeoutMs: 60_000, intervalMs: 100 });
 }
 
 beforeAll(async () => {
@@ -126,12 +126,12 @@ describe('estimates before running', () => {
     const sub = await call('POST', '/v1/jobs', specOf(64, 400));
     const id = sub.json.id;
     const seen: string[] = [];
-    for (let i = 0; i < 200 && seen.length < 3; i++) {
+    const look = async () => {
       const j = (await call('GET', `/v1/jobs/${id}`)).json;
       if (j.status === 'running' && j.progress && j.estimatedFinishAt && j.estimatedFinishAt !== seen.at(-1)) seen.push(j.estimatedFinishAt);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(seen.length).toBe(3);
+      return { status: j.status, estimatedFinishAt: j.estimatedFinishAt, seen: seen.length };
+    };
+    await waitForState('3 different estimatedFinishAt while running', look, (o) => o.seen >= 3, { timeoutMs: 20_000, intervalMs: 100 });
     for (const t of seen) expect(Date.parse(t)).toBeGreaterThan(Date.now() - 1000);
     expect((await call('POST', `/v1/jobs/${id}/cancel`)).status).toBe(202);
     const done = (await call('GET', `/v1/jobs/${id}`)).json;

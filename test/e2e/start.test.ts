@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { redisAnswers } from '../../src/queue/connection.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
+import { waitForState } from '../helpers/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tsnn-start-'));
 let child: ReturnType<typeof startTs> | undefined;
@@ -34,12 +35,8 @@ describe('npm start (scripts/start.ts)', () => {
         body: JSON.stringify({ datasetId: ds.id, model: { layers: [{ units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam' }, epochs: 5, batchSize: 2 }),
       })
     ).json()) as { id: string };
-    let status = '';
-    for (let i = 0; i < 200 && status !== 'completed'; i++) {
-      status = ((await (await fetch(`${base}/v1/jobs/${job.id}`)).json()) as { status: string }).status;
-      if (status !== 'completed') await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe('completed');
+    const readJob = async () => (await (await fetch(`${base}/v1/jobs/${job.id}`)).json()) as { status: string };
+    await waitForState(`job ${job.id} to complete`, readJob, (j) => j.status === 'completed', { timeoutMs: 30_000, intervalMs: 100, context: () => child?.output().slice(-2000) });
     expect(readdirSync(dataDir)).toContain('appendonlydir');
 
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));

@@ -5,6 +5,7 @@ import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { readSse } from '../helpers/sse-client.js';
+import { waitForState } from '../helpers/wait.js';
 
 /*
  * Sweeps through the real service: the API and two worker processes over real Redis. The
@@ -34,13 +35,8 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
 }
 
 async function waitSweep(id: string, timeoutMs = 120_000): Promise<Json> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await call('GET', `/v1/sweeps/${id}`);
-    if (r.json.status !== 'running') return r.json;
-    if (Date.now() > end) throw new Error(`sweep ${id} still running: ${JSON.stringify(r.json.counts)}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+  const read = async () => (await call('GET', `/v1/sweeps/${id}`)).json;
+  return waitForState(`sweep ${id} to end`, read, (sw) => sw.status !== 'running', { timeoutMs, intervalMs: 200 });
 }
 
 const base18 = {
@@ -197,21 +193,15 @@ describe('sweeps over the real service', () => {
     expect((r.json.counts.queued ?? 0) + (r.json.counts.running ?? 0)).toBe(2);
     expect(r.json.counts.pending).toBe(2);
     // Wait until a trial runs.
-    for (let i = 0; i < 100 && !(await call('GET', `/v1/sweeps/${id}`)).json.trials.some((t: Json) => t.status === 'running'); i++) await new Promise((res) => setTimeout(res, 100));
+    await waitForState(`a trial of sweep ${id} running`, async () => (await call('GET', `/v1/sweeps/${id}`)).json.trials.map((t: Json) => t.status), (statuses: string[]) => statuses.includes('running'), { timeoutMs: 30_000, intervalMs: 100 });
     const c = await call('POST', `/v1/sweeps/${id}/cancel`);
     expect(c.status).toBe(202);
     expect(c.json.status).toBe('cancelled');
     const ev = await readSse(`${base}/v1/sweeps/${id}/events`, { timeoutMs: 10_000 });
     expect(ev.events.at(-1)!.event).toBe('sweep.cancelled');
     expect((await call('POST', `/v1/sweeps/${id}/cancel`)).status).toBe(409);
-    const end = Date.now() + 30_000;
-    let s: Json;
-    do {
-      s = (await call('GET', `/v1/sweeps/${id}`)).json;
-      if (s.trials.every((t: Json) => t.status === 'cancelled')) break;
-      await new Promise((res) => setTimeout(res, 200));
-    } while (Date.now() < end);
-    expect(s.trials.map((t: Json) => t.status)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    const statuses = await waitForState(`every trial of sweep ${id} cancelled`, async () => (await call('GET', `/v1/sweeps/${id}`)).json.trials.map((t: Json) => t.status), (all: string[]) => all.every((st) => st === 'cancelled'), { timeoutMs: 30_000, intervalMs: 200 });
+    expect(statuses).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
   }, 60_000);
 
   it('honours Idempotency-Key and pages the list with a cursor', async () => {
