@@ -87,7 +87,7 @@ describe('streamed uploads', () => {
         resolve();
       }, 200);
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 200)); // the point: a while after the cut, nothing of the upload is left
     const after = (await t.app.inject({ url: '/v1/datasets?limit=100' })).json().items;
     expect(after.length).toBe(before);
     expect(after.some((d: { name: string }) => d.name === 'cut')).toBe(false);

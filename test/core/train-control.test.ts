@@ -127,7 +127,7 @@ describe('train: progress and control', () => {
       onProgress: async () => {
         if (pending) overlapped = true;
         pending = true;
-        await new Promise((r) => setTimeout(r, 2));
+        await new Promise((r) => setTimeout(r, 2)); // the point: a slow callback (must not overlap the next)
         pending = false;
       },
     });

@@ -46,7 +46,7 @@ function failingBody(good: Uint8Array): Readable {
   return Readable.from(
     (async function* () {
       yield good;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 20)); // the point: the cut comes after the first chunk was taken
       throw new Error('client connection cut');
     })(),
   );
@@ -170,7 +170,7 @@ describe('worker disk cache in front of S3', () => {
       const bytes = randomBytes(1000);
       const { sha256 } = await cache.put(k, bytes);
       await cache.getInto(k, new Uint8Array(1000), { sha256, immutable: true });
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 20)); // the point: each entry is used at a distinct time (the eviction order)
     }
     expect(readdirSync(cdir).map((f) => f.split('.')[0]).sort()).toEqual(['e__2', 'e__3']);
     await cache.close();
