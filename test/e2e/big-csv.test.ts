@@ -9,6 +9,7 @@ import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { S3rver, S3RVER_CREDENTIALS } from '../helpers/s3rver.js';
+import { waitForState } from '../helpers/wait.js';
 
 /*
  * Issue 10's "done when": a generated ≥ 100 MB CSV (Fashion-MNIST-shaped: 784 pixel columns 0–255
@@ -133,12 +134,9 @@ describe.each(['local', 's3'] as const)('a 100 MB CSV through npm start (%s blob
       });
       expect(submit.status, await submit.clone().text()).toBe(202);
       const job = (await submit.json()) as { id: string };
-      let status = '';
-      for (let i = 0; i < 1200 && !['completed', 'failed', 'cancelled'].includes(status); i++) {
-        status = ((await (await fetch(`${base}/v1/jobs/${job.id}`)).json()) as { status: string }).status;
-        if (status !== 'completed') await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(status).toBe('completed');
+      const readJob = async () => (await (await fetch(`${base}/v1/jobs/${job.id}`)).json()) as { status: string; error?: unknown };
+      const done = await waitForState(`job ${job.id} to finish`, readJob, (j) => ['completed', 'failed', 'cancelled'].includes(j.status), { timeoutMs: 120_000, intervalMs: 100 });
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
       lap('train');
 
       // The whole file back through predict in one request, as CSV (its label column is ignored).
