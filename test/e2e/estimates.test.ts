@@ -1,9 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { friedman1 } from '../helpers/data.js';
-import { freePort } from '../helpers/net.js';
-import { startTs, stop, waitForHttp } from '../helpers/processes.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startService, type ServiceProcs } from '../helpers/processes.js';
 import { waitForState } from '../helpers/wait.js';
 
 /*
@@ -11,10 +8,8 @@ import { waitForState } from '../helpers/wait.js';
  * queues nothing, the worker publishes the throughput it measures, and once it has measured
  * itself the estimate of jobs of several sizes is within 2× of their actual training time.
  */
-const prefix = uniquePrefix('estimates');
 let base = '';
-let api: ChildProcess & { output: () => string };
-let worker: ChildProcess & { output: () => string };
+let service: ServiceProcs | undefined;
 let datasetId = '';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -48,22 +43,15 @@ async function runToEnd(spec: unknown): Promise<Json> {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: redisUrl(), PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '20' };
-  api = startTs('src/server.ts', env);
-  worker = startTs('workers/main.ts', env);
-  await waitForHttp(`${base}/healthz`);
+  service = await startService('estimates');
+  base = service.base;
   const { features, targets } = friedman1(2000, 1);
   const ds = await call('POST', '/v1/datasets', { name: 'friedman1', features, targets });
   expect(ds.status).toBe(201);
   datasetId = ds.json.id;
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([api && stop(api), worker && stop(worker)]);
-  await deletePrefix(prefix);
-});
+afterAll(async () => service?.stop());
 
 describe('estimates before running', () => {
   it('dryRun=true validates fully and answers the cost, queueing nothing (jobs and sweeps); a bad spec is still a 400', async () => {

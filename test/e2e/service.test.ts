@@ -1,32 +1,20 @@
-import type { ChildProcess } from 'node:child_process';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moons, toCsv } from '../helpers/data.js';
-import { freePort } from '../helpers/net.js';
-import { startTs, stop, waitForHttp } from '../helpers/processes.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startService, type ServiceProcs } from '../helpers/processes.js';
 import { readSse } from '../helpers/sse-client.js';
 
-const prefix = uniquePrefix('e2e');
 let base = '';
-let api: ChildProcess & { output: () => string };
-let worker: ChildProcess & { output: () => string };
+let service: ServiceProcs | undefined;
 const rows = moons(600);
 const csv = toCsv(['x', 'y', 'label'], rows);
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: redisUrl(), PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '20' };
-  api = startTs('src/server.ts', env);
-  worker = startTs('workers/main.ts', env);
-  await waitForHttp(`${base}/healthz`);
+  service = await startService('e2e');
+  base = service.base;
 });
 
-afterAll(async () => {
-  await Promise.all([api && stop(api), worker && stop(worker)]);
-  await deletePrefix(prefix);
-});
+afterAll(async () => service?.stop());
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;

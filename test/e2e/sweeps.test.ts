@@ -1,9 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { friedman1 } from '../helpers/data.js';
-import { freePort } from '../helpers/net.js';
-import { startTs, stop, waitForHttp } from '../helpers/processes.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startService, type ServiceProcs } from '../helpers/processes.js';
 import { readSse } from '../helpers/sse-client.js';
 import { waitForState } from '../helpers/wait.js';
 
@@ -13,10 +10,8 @@ import { waitForState } from '../helpers/wait.js';
  * without pruning and once with ASHA (one trial at a time, so the order trials reach their rungs,
  * and with it every decision, is deterministic).
  */
-const prefix = uniquePrefix('sweeps');
 let base = '';
-let api: ChildProcess & { output: () => string };
-const workers: (ChildProcess & { output: () => string })[] = [];
+let service: ServiceProcs | undefined;
 let datasetId = '';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -55,22 +50,15 @@ const grid = {
 };
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: redisUrl(), PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '20' };
-  api = startTs('src/server.ts', env);
-  workers.push(startTs('workers/main.ts', env), startTs('workers/main.ts', env));
-  await waitForHttp(`${base}/healthz`);
+  service = await startService('sweeps', { workers: 2 });
+  base = service.base;
   const { features, targets } = friedman1(1000, 1);
   const ds = await call('POST', '/v1/datasets', { name: 'friedman1', features, targets });
   expect(ds.status).toBe(201);
   datasetId = ds.json.id;
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([api && stop(api), ...workers.map((w) => stop(w))]);
-  await deletePrefix(prefix);
-});
+afterAll(async () => service?.stop());
 
 describe('sweeps over the real service', () => {
   it('refuses a bad search space with a 400 naming the field, and a trial that does not fit with the trial and its field', async () => {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { freePort } from './net.js';
+import { deletePrefix, redisUrl, uniquePrefix } from './redis.js';
 import { waitFor } from './wait.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -30,4 +32,39 @@ export async function waitForHttp(url: string, timeoutMs = 30_000, context?: () 
     if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 300)}`);
     return true;
   }, { timeoutMs, intervalMs: 100, retryErrors: true, context });
+}
+
+/** The service as separate processes: see {@link startService}. */
+export interface ServiceProcs {
+  base: string;
+  prefix: string;
+  api: ReturnType<typeof startTs>;
+  workers: ReturnType<typeof startTs>[];
+  /** Stops the API and the workers and deletes every key of the prefix. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The API (`src/server.ts`) and `workers` worker processes (`workers/main.ts`) on a free port and
+ * the unique prefix `uniquePrefix(name)`, quiet logs, one training slot each, progress every 20 ms;
+ * `env` overrides. Resolves once `/healthz` answers.
+ */
+export async function startService(name: string, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<ServiceProcs> {
+  const prefix = uniquePrefix(name);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = { REDIS_URL: redisUrl(), PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '20', ...opts.env };
+  const api = startTs('src/server.ts', env);
+  const workers = Array.from({ length: opts.workers ?? 1 }, () => startTs('workers/main.ts', env));
+  const stopAll = async () => {
+    await Promise.all([stop(api), ...workers.map((w) => stop(w))]);
+    await deletePrefix(prefix);
+  };
+  try {
+    await waitForHttp(`${base}/healthz`, 30_000, () => `API output:\n${api.output().slice(-2000)}`);
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return { base, prefix, api, workers, stop: stopAll };
 }
