@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './net.js';
+import { waitFor } from './wait.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -58,12 +59,11 @@ export class S3rver {
     this.child = child;
     child.stdout!.on('data', (c: Buffer) => (this.log += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (this.log += c.toString()));
-    const end = Date.now() + 15_000;
-    while (!this.log.slice(from).includes(`listening on 127.0.0.1:${this.port}`)) {
+    const listening = () => {
       if (child.exitCode !== null) throw new Error(`s3rver exited: ${this.log}`);
-      if (Date.now() > end) throw new Error(`s3rver did not start: ${this.log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return this.log.slice(from).includes(`listening on 127.0.0.1:${this.port}`);
+    };
+    await waitFor(`s3rver to listen on port ${this.port}`, listening, { timeoutMs: 15_000, context: () => this.log });
   }
 
   /** Kills the server at once (connections in flight are cut). */

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from '../helpers/net.js';
 import { deletePrefix } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 
@@ -64,17 +65,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
     await deletePrefix(`${prefix}:`);
   };
-  const end = Date.now() + 40_000;
-  for (;;) {
+  const healthy = async () => {
     if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${out}`);
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > end) {
-      await stop();
-      throw new Error(`the service did not answer on ${url}:\n${out}`);
+      return (await fetch(`${url}/healthz`)).ok;
+    } catch {
+      return false;
     }
-    await new Promise((r) => setTimeout(r, 150));
+  };
+  try {
+    await waitFor(`npm start to answer on ${url}/healthz`, healthy, { timeoutMs: 40_000, intervalMs: 150, context: () => out });
+  } catch (e) {
+    await stop();
+    throw e;
   }
   return { url, prefix, output: () => out, stop };
 }
