@@ -8,6 +8,8 @@ import { BlobStoreUnavailableError, createBlobStore, S3BlobStore, type BlobStore
 import { DatasetStore } from '../../src/storage/dataset-store.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { keysFor } from '../../src/storage/keys.js';
+import { JobStore } from '../../src/storage/job-store.js';
+import { jobBlobRefs, sweepBlobs } from '../../src/storage/blob-sweep.js';
 import { problem, testApp } from '../helpers/app.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/redis.js';
@@ -207,6 +209,43 @@ describe('worker with the S3 blob store', () => {
     for (let i = 0; i < 2; i++) expect((await waitJob(await submit(), (j) => ['completed', 'failed'].includes(j.status))).status).toBe('completed');
     expect(s3.getObjectCount()).toBe(before);
   });
+});
+
+describe('worker with models and checkpoints in S3 (BLOB_INLINE_MAX_BYTES=0)', () => {
+  let stack: WorkerStack;
+  let dsId: string;
+  beforeAll(async () => {
+    stack = workerStack('s3ckpt', { ...s3Env(), BLOB_RETRY_DELAY_MS: '300', BLOB_INLINE_MAX_BYTES: '0' }, { attempts: 1 });
+    dsId = await stack.storeRows(moons(80));
+  });
+  afterAll(async () => stack?.close());
+
+  it('S3 stopped mid-training: the checkpoint write fails, the job is queued again (no attempt used) and completes with the uninterrupted weights; no orphan blob stays', async () => {
+    const spec = moonsSpec(dsId, 300);
+    // Uninterrupted reference (also warms the worker's dataset cache, so only checkpoint writes meet the outage).
+    const ref = await stack.waitJob(await stack.submit(spec), (j) => ['completed', 'failed'].includes(j.status), 120_000);
+    expect(ref.status).toBe('completed');
+    const id = await stack.submit(spec);
+    await waitFor('a checkpoint in the blob store', async () => (await stack.redis.hget(stack.keys.jobCheckpoint(id), 'blob')) !== null, { intervalMs: 5, timeoutMs: 60_000 });
+    await s3.stop();
+    try {
+      await waitFor('a retry event', async () => (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
+      await sleep(500);
+      expect((await stack.jobs.get(id))!.status).not.toBe('failed');
+    } finally {
+      await s3.start();
+    }
+    const done = await stack.waitJob(id, (j) => ['completed', 'failed'].includes(j.status), 120_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(done.result!.weightsHash).toBe(ref.result!.weightsHash);
+    const reader = new JobStore(stack.redis, stack.keys, { blobs: stack.datasets.blobs });
+    expect((await reader.getModel(id))!.weightsHash).toBe(ref.result!.weightsHash);
+    // What the bucket holds for the job is exactly what its records reference (after a sweep of anything a cut write left).
+    await sweepBlobs(stack.redis, stack.keys, stack.datasets.blobs, { graceMs: 0 });
+    const refs = [...(await jobBlobRefs(stack.redis, stack.keys, id))].sort();
+    expect(refs.some((k) => k.includes('/model-'))).toBe(true);
+    expect(await bucketKeys(`jobs/${id}/`)).toEqual(refs);
+  }, 300_000);
 });
 
 describe.each(['local', 's3'] as const)('upload connection cut half-way (%s)', (kind) => {
