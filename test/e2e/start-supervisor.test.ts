@@ -9,7 +9,7 @@ import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { fastRecovery, isFinished, longSpec, redisClient, waitJob } from '../reliability/harness.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withDeadline } from '../helpers/wait.js';
 
 /*
  * `npm start` as a supervisor: a worker (or the API) killed with SIGKILL is restarted while the
@@ -111,7 +111,7 @@ describe('npm start supervises its processes', () => {
     // SIGTERM stops everything, none restarted.
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await withDeadline('npm start to exit after SIGTERM', exited, 60_000, supervisorOutput)).toBe(0);
     expect(child.output()).not.toMatch(/exited unexpectedly \(code 0/);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
   }, 240_000);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { redisAnswers } from '../../src/queue/connection.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
-import { waitForState } from '../helpers/wait.js';
+import { waitForState, withDeadline } from '../helpers/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tsnn-start-'));
 let child: ReturnType<typeof startTs> | undefined;
@@ -41,7 +41,7 @@ describe('npm start (scripts/start.ts)', () => {
 
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await withDeadline('npm start to exit after SIGINT', exited, 30_000, () => child?.output().slice(-2000))).toBe(0);
     expect(await redisAnswers(redisUrl)).toBe(false);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
   });

@@ -82,7 +82,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | null
   return (await waitForState(what, probe, (v) => Boolean(v), opts)) as T;
 }
 
-/** Resolves when `child` exits; throws with `what` if that takes longer than `timeoutMs`. */
+/** `p`, or a {@link WaitTimeout} naming `what` (and `context()`) when it has not settled within `timeoutMs`. */
 export function withDeadline<T>(what: string, p: Promise<T>, timeoutMs: number, context?: () => unknown): Promise<T> {
   let timer: NodeJS.Timeout;
   const deadline = new Promise<never>((_, reject) => {

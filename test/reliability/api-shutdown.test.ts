@@ -3,6 +3,7 @@ import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { openSse } from '../helpers/sse-client.js';
+import { withDeadline } from '../helpers/wait.js';
 
 const prefix = uniquePrefix('apisd');
 afterAll(() => deletePrefix(prefix));
@@ -24,11 +25,11 @@ describe('API SIGTERM', () => {
       await stream.waitForEvents(1); // the stream is open and has sent the queued status
       const exited = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
       api.kill('SIGTERM');
-      const read = await stream.done;
+      const read = await withDeadline('the SSE stream to end after SIGTERM', stream.done, 15_000, () => api.output());
       expect(read.closedByServer).toBe(true);
       expect(read.events.map((e) => e.event)).toEqual(['status']);
       expect(read.raw).toMatch(/retry: ?\d+\n\n$/);
-      expect(await exited).toBe(0);
+      expect(await withDeadline('the API to exit after SIGTERM', exited, 15_000, () => api.output())).toBe(0);
     } finally {
       await stop(api);
     }

@@ -6,6 +6,7 @@ import { readSse } from '../helpers/sse-client.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
+import { withDeadline } from '../helpers/wait.js';
 
 /*
  * SIGTERM to a worker while two jobs run on two workers: the terminated worker checkpoints its
@@ -54,7 +55,7 @@ describe('graceful worker shutdown', () => {
     workers.push(c);
     const t0 = performance.now();
     a.child.kill('SIGTERM');
-    const exit = await a.exited;
+    const exit = await withDeadline('worker A to exit after SIGTERM (hand-back)', a.exited, 60_000, () => a.output().slice(-2000));
     const exitMs = performance.now() - t0;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(a.output()).toContain('job checkpointed and handed back');
