@@ -23,12 +23,9 @@ export interface BlobPointer {
   bytes: number;
 }
 
-/** Folder of every blob of job `id`. */
-export const jobBlobPrefix = (id: string) => `jobs/${id}/`;
-
-/** A new attempt-unique key for an artifact of job `id`: `jobs/<id>/<kind>-a<attempt>-<random>.bin`. */
-export function newJobBlobKey(id: string, kind: 'model' | 'ckpt' | `kept-${number}`, attempt: number | string): string {
-  return `${jobBlobPrefix(id)}${kind}-a${attempt}-${randomBytes(6).toString('hex')}.bin`;
+/** A new attempt-unique key for an artifact of a job, in the job's blob folder (`Keys.jobBlobs(id)`): `<folder><kind>-a<attempt>-<random>.bin`. */
+export function newJobBlobKey(folder: string, kind: 'model' | 'ckpt' | `kept-${number}`, attempt: number | string): string {
+  return `${folder}${kind}-a${attempt}-${randomBytes(6).toString('hex')}.bin`;
 }
 
 /** Stores `bytes` under `key`; returns the pointer to commit. */

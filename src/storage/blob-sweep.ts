@@ -38,8 +38,9 @@ const JOB = /^jobs\/([A-Za-z0-9_-]+)\/[^/]+$/;
  * - temp files a crashed write left in the local store (`<key>.tmp-<random>`).
  * Referenced means: `ds:{id}` names the key in its `blob` field; for a job, the key is its
  * model's pointer, its checkpoint's `blob`, or the `blob` of one of its kept checkpoints.
- * Every Redis command touches one key (cluster-safe). One blob store belongs to one deployment
- * (one KEY_PREFIX): blobs of another prefix sharing the store would look unreferenced.
+ * Every Redis command touches one key (cluster-safe). Only this deployment's folder
+ * (`keys.blobFolder`, from KEY_PREFIX) is listed: another deployment sharing the bucket or
+ * DATA_DIR, and blobs written before blobs had a folder, are never touched.
  */
 export async function sweepBlobs(redis: RedisClient, keys: Keys, blobs: BlobStore, opts: BlobSweepOptions): Promise<BlobSweepResult> {
   const now = opts.now ?? Date.now();
@@ -53,9 +54,11 @@ export async function sweepBlobs(redis: RedisClient, keys: Keys, blobs: BlobStor
     result.deleted.push(key);
   };
 
-  for await (const b of blobs.list('datasets/')) {
+  const folder = keys.blobFolder;
+  const inFolder = (key: string) => key.slice(folder.length);
+  for await (const b of blobs.list(`${folder}datasets/`)) {
     result.scanned++;
-    const m = DATASET.exec(b.key);
+    const m = DATASET.exec(inFolder(b.key));
     if (!m) {
       if (b.key.includes('.tmp-')) await orphan(b.key, b.modifiedAt);
       continue;
@@ -65,9 +68,9 @@ export async function sweepBlobs(redis: RedisClient, keys: Keys, blobs: BlobStor
 
   // Job blobs grouped by job: its references are read once.
   const byJob = new Map<string, { key: string; modifiedAt: number }[]>();
-  for await (const b of blobs.list('jobs/')) {
+  for await (const b of blobs.list(`${folder}jobs/`)) {
     result.scanned++;
-    const m = JOB.exec(b.key);
+    const m = JOB.exec(inFolder(b.key));
     if (!m) continue;
     let list = byJob.get(m[1]);
     if (!list) byJob.set(m[1], (list = []));

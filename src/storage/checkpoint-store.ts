@@ -110,7 +110,7 @@ export class CheckpointStore {
     const c = w.checkpoint;
     const data = c ? serialize(c) : null;
     // Big: the blob first (an outage throws BlobStoreUnavailableError: the worker retries the job later).
-    const p = data && this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(id, 'ckpt', attempt), data) : null;
+    const p = data && this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(this.keys.jobBlobs(id), 'ckpt', attempt), data) : null;
     const [seq, replaced] = await this.r.tsnnOwnedWrite(
       this.keys.job(id),
       this.keys.jobEvents(id),
@@ -183,7 +183,7 @@ export class CheckpointStore {
     const index = this.keys.jobKeptCheckpoints(id);
     const slot = this.keys.jobKeptCheckpoint(id, c.epoch);
     // Big: the blob first, under a key of its own; the index entry then points at it.
-    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(id, `kept-${c.epoch}`, 'x'), data) : null;
+    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(this.keys.jobBlobs(id), `kept-${c.epoch}`, 'x'), data) : null;
     const entry: KeptEntry = p ? { ...meta, blob: p.blob, sha256: p.sha256 } : meta;
     const tx = this.redis.multi().hget(index, String(c.epoch));
     if (p) tx.unlink(slot);
@@ -237,7 +237,7 @@ export class CheckpointStore {
   async seed(id: string, c: Checkpoint): Promise<void> {
     const data = serialize(c);
     const key = this.keys.jobCheckpoint(id);
-    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(id, 'ckpt', 0), data) : null;
+    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(this.keys.jobBlobs(id), 'ckpt', 0), data) : null;
     const fields = p ? ['blob', p.blob, 'sha256', p.sha256, 'bytes', String(p.bytes)] : ['data', data];
     await this.redis.hset(key, ...fields, 'epoch', String(c.epoch), 'step', String(c.step), 'attempt', '0', 'eventSeq', '1');
   }

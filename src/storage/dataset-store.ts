@@ -55,7 +55,6 @@ function bytesOf(a: Float32Array | Float64Array): Uint8Array {
 }
 
 /** Blob key of a dataset: features then targets, little-endian, of the stored dtype. */
-export const datasetBlobKey = (id: string) => `datasets/${id}.bin`;
 
 /** Copies (Redis buffers may be unaligned slices of a pool) into a typed array of `dtype`. */
 function fromBuffer(b: Buffer, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
@@ -106,7 +105,7 @@ export class DatasetStore {
     const dtype = fitsFloat32(input.features) && fitsFloat32(input.targets) ? 'float32' : 'float64';
     const X = as(dtype, input.features);
     const Y = as(dtype, input.targets);
-    const blobKey = datasetBlobKey(id);
+    const blobKey = this.keys.datasetBlob(id);
     // The blob first: a dataset becomes visible (Redis) only once all its bytes are stored.
     const blob = await this.blobs.put(blobKey, [bytesOf(X), bytesOf(Y)]);
     const meta: Dataset = {

@@ -161,7 +161,7 @@ export class JobStore {
     const json = JSON.stringify(model);
     if (!this.blobs || Buffer.byteLength(json) <= this.inlineMaxBytes) return { value: json };
     try {
-      const p = await putArtifact(this.blobs, newJobBlobKey(id, 'model', attempt ?? 'x'), encodeModel(model));
+      const p = await putArtifact(this.blobs, newJobBlobKey(this.keys.jobBlobs(id), 'model', attempt ?? 'x'), encodeModel(model));
       return { value: JSON.stringify(p), blob: p.blob };
     } catch (err) {
       if (err instanceof BlobStoreUnavailableError) return { value: json };

@@ -1,4 +1,12 @@
 /**
+ * The blob-store folder of key prefix `prefix`: one path segment of safe characters, different for
+ * different prefixes (every character outside [A-Za-z0-9-] becomes `_` and its hex code).
+ */
+export function blobFolder(prefix: string): string {
+  return `${[...prefix].map((c) => (/[A-Za-z0-9-]/.test(c) ? c : `_${c.codePointAt(0)!.toString(16)}`)).join('')}/`;
+}
+
+/**
  * Every Redis key this service writes, under one prefix so a deployment (or a test) is isolated.
  *
  * Redis Cluster hash tags: every key of one job carries `{<job id>}` and every key of one dataset
@@ -10,8 +18,19 @@
 export function keysFor(prefix: string) {
   const ds = (id: string) => `${prefix}ds:{${id}}`;
   const job = (id: string) => `${prefix}job:{${id}}`;
+  const blobs = blobFolder(prefix);
   return {
     prefix,
+    /**
+     * This deployment's folder in the blob store (`tsnn:` → `tsnn_3a/`): every blob it writes is
+     * under it, and the orphan sweep lists only it, so deployments (and tests) sharing a bucket
+     * or DATA_DIR never see each other's blobs as orphans.
+     */
+    blobFolder: blobs,
+    /** The blob of a dataset's columns (new datasets; a record names its own blob key, so older ones are read where they are). */
+    datasetBlob: (id: string) => `${blobs}datasets/${id}.bin`,
+    /** The folder of every blob of job `id` (models, checkpoints, kept checkpoints). */
+    jobBlobs: (id: string) => `${blobs}jobs/${id}/`,
     dataset: ds,
     datasetFeatures: (id: string) => `${ds(id)}:x`,
     datasetTargets: (id: string) => `${ds(id)}:y`,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../src/storage/blobs/index.js';
+import { keysFor } from '../../src/storage/keys.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -115,8 +116,10 @@ describe.each(['local', 's3'] as const)('a 100 MB CSV through npm start (%s blob
       const ds = JSON.parse(up.body) as { id: string; rows: number; features: number; classes: number; dtype: string; bytes: number; sha256: string };
       expect(ds).toMatchObject({ rows: ROWS, features: F, classes: 10, dtype: 'float32', bytes: ROWS * (F + 1) * 4 });
       expect(ds.sha256).toMatch(/^[0-9a-f]{64}$/);
-      if (kind === 's3') expect(await bucketKeys()).toEqual([`datasets/${ds.id}.bin`]);
-      else expect(readdirSync(join(dataDir, 'datasets'))).toEqual([`${ds.id}.bin`]);
+      // the dataset's blob is in this deployment's folder of the store (keys.blobFolder)
+      const dsFolder = `${keysFor(prefix).blobFolder}datasets/`;
+      if (kind === 's3') expect((await bucketKeys()).filter((k) => k.startsWith(dsFolder))).toEqual([keysFor(prefix).datasetBlob(ds.id)]);
+      else expect(readdirSync(join(dataDir, dsFolder))).toEqual([`${ds.id}.bin`]);
 
       const submit = await fetch(`${base}/v1/jobs`, {
         method: 'POST',
@@ -165,8 +168,8 @@ describe.each(['local', 's3'] as const)('a 100 MB CSV through npm start (%s blob
       lap('evaluate');
       expect((await fetch(`${base}/v1/datasets/${ds.id}`, { method: 'DELETE' })).status).toBe(204);
       expect((await fetch(`${base}/v1/datasets/${ds.id}`)).status).toBe(404);
-      if (kind === 's3') expect(await bucketKeys()).toEqual([]);
-      else expect(existsSync(join(dataDir, 'datasets')) ? readdirSync(join(dataDir, 'datasets')) : []).toEqual([]);
+      if (kind === 's3') expect((await bucketKeys()).filter((k) => k.startsWith(dsFolder))).toEqual([]);
+      else expect(existsSync(join(dataDir, dsFolder)) ? readdirSync(join(dataDir, dsFolder)) : []).toEqual([]);
       lap('delete');
       console.log(`${kind}: ${(statSync(csvPath).size / 2 ** 20).toFixed(0)} MiB CSV, ${stages.join(', ')}`);
     } finally {

@@ -65,7 +65,7 @@ describe('API with the S3 blob store down', () => {
       expect(up.statusCode).toBe(201);
       const ds = up.json();
       expect(ds.sha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(await bucketKeys(`datasets/${ds.id}`)).toEqual([`datasets/${ds.id}.bin`]);
+      expect(await bucketKeys(t.app.svc.keys.datasetBlob(ds.id))).toEqual([t.app.svc.keys.datasetBlob(ds.id)]);
 
       await s3.stop();
       const del = await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${ds.id}` });
@@ -75,7 +75,7 @@ describe('API with the S3 blob store down', () => {
 
       await s3.start();
       expect((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${ds.id}` })).statusCode).toBe(204);
-      expect(await bucketKeys(`datasets/${ds.id}`)).toEqual([]);
+      expect(await bucketKeys(t.app.svc.keys.datasetBlob(ds.id))).toEqual([]);
     } finally {
       await s3.start();
       await t.close();
@@ -153,10 +153,10 @@ describe('S3 server stopped mid-transfer', () => {
     await s3.stop();
     const err = await outcome;
     expect(err).toBeInstanceOf(BlobStoreUnavailableError);
-    expect((err as Error).message).toMatch(/S3 blob store s3:\/\/.*uploading 'datasets\/ds_/);
+    expect((err as Error).message).toMatch(/S3 blob store s3:\/\/.*uploading '[^']*datasets\/ds_/);
     expect((await datasets.list('default', 10)).items).toEqual([]);
     await s3.start();
-    expect(await bucketKeys('datasets/')).toEqual([]);
+    expect(await bucketKeys(`${keys.blobFolder}datasets/`)).toEqual([]);
   });
 
   it('mid-download: load fails with BlobStoreUnavailableError (not a checksum error) and works once the server is back', async () => {
@@ -164,7 +164,7 @@ describe('S3 server stopped mid-transfer', () => {
     const target = new Uint8Array(meta.bytes);
     let stopped: Promise<void> | undefined;
     const err = await blobs
-      .getInto(`datasets/${meta.id}.bin`, target, { sha256: meta.sha256!, onChunk: () => void (stopped ??= s3.stop()) })
+      .getInto(keys.datasetBlob(meta.id), target, { sha256: meta.sha256!, onChunk: () => void (stopped ??= s3.stop()) })
       .then(() => 'read', (e: unknown) => e);
     await stopped;
     expect(err).toBeInstanceOf(BlobStoreUnavailableError);
@@ -244,7 +244,7 @@ describe('worker with models and checkpoints in S3 (BLOB_INLINE_MAX_BYTES=0)', (
     await sweepBlobs(stack.redis, stack.keys, stack.datasets.blobs, { graceMs: 0 });
     const refs = [...(await jobBlobRefs(stack.redis, stack.keys, id))].sort();
     expect(refs.some((k) => k.includes('/model-'))).toBe(true);
-    expect(await bucketKeys(`jobs/${id}/`)).toEqual(refs);
+    expect(await bucketKeys(stack.keys.jobBlobs(id))).toEqual(refs);
   }, 300_000);
 });
 
@@ -252,7 +252,7 @@ describe.each(['local', 's3'] as const)('upload connection cut half-way (%s)', (
   it('leaves no dataset and no blob', async () => {
     const t = await testApp(`cut${kind}`, kind === 's3' ? s3Env() : {});
     try {
-      const keysBefore = kind === 's3' ? await bucketKeys('datasets/') : [];
+      const keysBefore = kind === 's3' ? await bucketKeys(`${t.app.svc.keys.blobFolder}datasets/`) : [];
       const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
       const body = Buffer.from(toCsv(['x', 'y', 'label'], moons(20_000)));
       const req = request(`${base}/v1/datasets?target=label`, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': body.length } });
@@ -263,10 +263,10 @@ describe.each(['local', 's3'] as const)('upload connection cut half-way (%s)', (
       req.destroy();
       await sleep(500);
       expect((await t.app.inject({ url: '/v1/datasets' })).json().items).toEqual([]);
-      if (kind === 's3') expect(await bucketKeys('datasets/')).toEqual(keysBefore);
+      if (kind === 's3') expect(await bucketKeys(`${t.app.svc.keys.blobFolder}datasets/`)).toEqual(keysBefore);
       else {
         const { readdirSync, existsSync } = await import('node:fs');
-        const dir = `${t.app.svc.config.DATA_DIR}/datasets`;
+        const dir = `${t.app.svc.config.DATA_DIR}/${t.app.svc.keys.blobFolder}datasets`;
         expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
       }
     } finally {

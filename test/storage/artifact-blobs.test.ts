@@ -94,19 +94,19 @@ describe.each([
     const id = await running();
     expect(await jobs.saveArtifacts(id, result.model, result.history, { attempt: 1 })).toBe(true);
     const stored = JSON.parse((await redis.get(keys.jobModel(id)))!);
-    expect(stored).toMatchObject({ blob: expect.stringMatching(new RegExp(`^jobs/${id}/model-a1-`)), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual([stored.blob]);
+    expect(stored).toMatchObject({ blob: expect.stringMatching(new RegExp(`^${keys.jobBlobs(id)}model-a1-`)), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual([stored.blob]);
     expect(await jobs.getModel(id)).toEqual(result.model);
     // Another attempt owns the job: attempt 1 can neither overwrite nor leave a blob behind.
     await jobs.transition(id, ['running'], { status: 'running' }, { incrementAttempts: true });
     expect(await jobs.saveArtifacts(id, { ...result.model, weightsHash: 'stale' }, [], { attempt: 1 })).toBe(false);
     expect((await jobs.finish(id, ['running'], 'pruned', { artifacts: { model: { ...result.model, weightsHash: 'stale' }, history: [] } }, { attempt: 1 })).previous).toBe('fenced');
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual([stored.blob]);
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual([stored.blob]);
     expect((await jobs.getModel(id))!.weightsHash).toBe(result.model.weightsHash);
     // Attempt 2 saves again: the replaced blob is deleted.
     expect(await jobs.saveArtifacts(id, result.model, result.history, { attempt: 2 })).toBe(true);
     const again = JSON.parse((await redis.get(keys.jobModel(id)))!);
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual([again.blob]);
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual([again.blob]);
     expect((await jobs.finish(id, ['running'], 'completed', {}, { attempt: 2 })).applied).toBe(true);
     expect(await jobs.getModel(id)).toEqual(result.model);
 
@@ -121,21 +121,21 @@ describe.each([
     const ck = cks[1];
     await jobs.checkpoints().write(id, 1, { checkpoint: cks[0] });
     const first = await redis.hget(keys.jobCheckpoint(id), 'blob');
-    expect(first).toMatch(new RegExp(`^jobs/${id}/ckpt-a1-`));
+    expect(first).toMatch(new RegExp(`^${keys.jobBlobs(id)}ckpt-a1-`));
     expect(await redis.hexists(keys.jobCheckpoint(id), 'data')).toBe(0);
     await jobs.checkpoints().write(id, 1, { checkpoint: ck });
     const second = (await redis.hget(keys.jobCheckpoint(id), 'blob'))!;
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual([second]);
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual([second]);
     const back = (await jobs.checkpoints().load(id))!;
     expect(back).toMatchObject({ epoch: ck.epoch, step: ck.step, attempt: 1 });
     expect(back.checkpoint).toEqual(ck);
     // Taken over: attempt 1's write is refused and its blob removed.
     await jobs.transition(id, ['running'], { status: 'running' }, { incrementAttempts: true });
     await expect(jobs.checkpoints().write(id, 1, { checkpoint: cks[2] })).rejects.toBeInstanceOf(JobFencedError);
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual([second]);
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual([second]);
     // Finishing deletes the checkpoint and its blob in the same step.
     expect((await jobs.finish(id, ['running'], 'completed', {}, { attempt: 2 })).applied).toBe(true);
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual([]);
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual([]);
 
     // Old record: checkpoint bytes inline in the hash.
     const old = await running();
@@ -158,12 +158,12 @@ describe.each([
     expect(kept.length).toBeLessThanOrEqual(3);
     for (const k of kept) expect(Object.keys(k)).not.toContain('blob');
     const entries = Object.values(await redis.hgetall(keys.jobKeptCheckpoints(id))).map((v) => JSON.parse(v) as { blob: string });
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual(entries.map((e) => e.blob).sort());
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual(entries.map((e) => e.blob).sort());
     for (const k of kept) expect(await store.loadKept(id, k.epoch)).toEqual(cks.find((c) => c.epoch === k.epoch));
     // Keeping the same epoch again (a retried attempt) replaces its blob.
     const last = cks.at(-1)!;
     await store.keep(id, last, 2, 100);
-    expect((await keysUnder(blobs, `jobs/${id}/`)).length).toBe(kept.length);
+    expect((await keysUnder(blobs, keys.jobBlobs(id))).length).toBe(kept.length);
   });
 
   it('retention: once the finished job keys expire (Redis TTL), the sweep deletes its model and kept-checkpoint blobs', async () => {
@@ -174,15 +174,15 @@ describe.each([
     await shortLived.checkpoints().keep(job.id, cks[0], 2, 1);
     expect((await shortLived.finish(job.id, ['running'], 'completed', { artifacts: { model: result.model, history: result.history } }, { attempt: 1 })).applied).toBe(true);
     // the running checkpoint's blob went with finish; model and kept one stay while the job lives
-    expect((await keysUnder(blobs, `jobs/${job.id}/`)).map((k) => k.split('/')[2].split('-')[0]).sort()).toEqual(['kept', 'model']);
-    expect((await sweepBlobs(redis, keys, blobs, { graceMs: 0 })).deleted.filter((k) => k.startsWith(`jobs/${job.id}/`))).toEqual([]);
+    expect((await keysUnder(blobs, keys.jobBlobs(job.id))).map((k) => k.split('/').at(-1)!.split('-')[0]).sort()).toEqual(['kept', 'model']);
+    expect((await sweepBlobs(redis, keys, blobs, { graceMs: 0 })).deleted.filter((k) => k.startsWith(keys.jobBlobs(job.id)))).toEqual([]);
     const end = Date.now() + 5000;
     while ((await redis.exists(keys.job(job.id), keys.jobModel(job.id), keys.jobKeptCheckpoints(job.id))) > 0) {
       if (Date.now() > end) throw new Error('keys did not expire');
       await new Promise((r) => setTimeout(r, 100));
     }
     await sweepBlobs(redis, keys, blobs, { graceMs: 0 });
-    expect(await keysUnder(blobs, `jobs/${job.id}/`)).toEqual([]);
+    expect(await keysUnder(blobs, keys.jobBlobs(job.id))).toEqual([]);
   });
 
   it('orphan sweep: unreferenced blobs older than the grace period go (datasets too), referenced and young ones stay', async () => {
@@ -190,30 +190,35 @@ describe.each([
     await jobs.saveArtifacts(id, result.model, result.history, { attempt: 1 });
     await jobs.checkpoints().write(id, 1, { checkpoint: cks[0] });
     await jobs.checkpoints().keep(id, cks[0], 2, 100);
-    const referenced = await keysUnder(blobs, `jobs/${id}/`);
+    const referenced = await keysUnder(blobs, keys.jobBlobs(id));
     expect(referenced.length).toBe(3);
     // Writers that died between blob and record: a dataset blob and a job blob nobody references.
-    await blobs.put('datasets/ds_orphan1.bin', new Uint8Array(16));
-    await blobs.put(`jobs/${id}/model-a9-deadbeef0000.bin`, new Uint8Array(16));
-    await blobs.put('jobs/job_neverrecorded/ckpt-a1-000000000000.bin', new Uint8Array(16));
+    await blobs.put(keys.datasetBlob('ds_orphan1'), new Uint8Array(16));
+    await blobs.put(`${keys.jobBlobs(id)}model-a9-deadbeef0000.bin`, new Uint8Array(16));
+    await blobs.put(`${keys.jobBlobs('job_neverrecorded')}ckpt-a1-000000000000.bin`, new Uint8Array(16));
+    // Not this deployment's: another key prefix's folder in the same store, and a blob from before blobs had folders.
+    const foreign = [keysFor('other-deployment:').datasetBlob('ds_theirs'), 'datasets/ds_legacy.bin'];
+    for (const k of foreign) await blobs.put(k, new Uint8Array(8));
     // A job whose record expired (retention): all its blobs are orphans.
     const expired = await running();
     await jobs.saveArtifacts(expired, result.model, result.history, { attempt: 1 });
-    const expiredBlobs = await keysUnder(blobs, `jobs/${expired}/`);
+    const expiredBlobs = await keysUnder(blobs, keys.jobBlobs(expired));
     await redis.del(keys.job(expired), keys.jobModel(expired), keys.jobMetrics(expired));
 
     // Within the grace period nothing goes.
     const young = await sweepBlobs(redis, keys, blobs, { graceMs: 60_000 });
     expect(young.deleted).toEqual([]);
-    expect(await blobs.head('datasets/ds_orphan1.bin')).not.toBeNull();
+    expect(await blobs.head(keys.datasetBlob('ds_orphan1'))).not.toBeNull();
     // Past it, only the unreferenced ones go (a clock 2 min ahead).
     const swept = await sweepBlobs(redis, keys, blobs, { graceMs: 60_000, now: Date.now() + 120_000 });
-    expect(swept.deleted).toEqual(expect.arrayContaining(['datasets/ds_orphan1.bin', `jobs/${id}/model-a9-deadbeef0000.bin`, 'jobs/job_neverrecorded/ckpt-a1-000000000000.bin', ...expiredBlobs]));
-    expect(await blobs.head('datasets/ds_orphan1.bin')).toBeNull();
-    expect(await keysUnder(blobs, `jobs/${id}/`)).toEqual(referenced);
-    expect(await keysUnder(blobs, `jobs/${expired}/`)).toEqual([]);
-    expect(await blobs.head(`datasets/${dsId}.bin`)).not.toBeNull();
+    expect(swept.deleted).toEqual(expect.arrayContaining([keys.datasetBlob('ds_orphan1'), `${keys.jobBlobs(id)}model-a9-deadbeef0000.bin`, `${keys.jobBlobs('job_neverrecorded')}ckpt-a1-000000000000.bin`, ...expiredBlobs]));
+    expect(await blobs.head(keys.datasetBlob('ds_orphan1'))).toBeNull();
+    expect(await keysUnder(blobs, keys.jobBlobs(id))).toEqual(referenced);
+    expect(await keysUnder(blobs, keys.jobBlobs(expired))).toEqual([]);
+    expect(await blobs.head(keys.datasetBlob(dsId))).not.toBeNull();
     expect(await jobs.getModel(id)).toEqual(result.model);
+    for (const k of foreign) expect(await blobs.head(k), k).not.toBeNull();
+    for (const k of foreign) await blobs.delete(k);
   });
 });
 
@@ -221,18 +226,18 @@ describe('orphan sweep of the local store', () => {
   it('removes temp files a crashed write left once they are older than the grace period', async () => {
     const blobs = new LocalBlobStore(join(dir, 'tmpfiles'));
     const keys = keysFor(uniquePrefix('artblob'));
-    await blobs.put('datasets/ds_keep.bin', new Uint8Array(4));
-    await redis.hset(keys.dataset('ds_keep'), 'blob', 'datasets/ds_keep.bin');
+    await blobs.put(keys.datasetBlob('ds_keep'), new Uint8Array(4));
+    await redis.hset(keys.dataset('ds_keep'), 'blob', keys.datasetBlob('ds_keep'));
     const { writeFile, mkdir } = await import('node:fs/promises');
-    await mkdir(join(blobs.root, 'datasets'), { recursive: true });
-    const tmp = join(blobs.root, 'datasets', 'ds_x.bin.tmp-abcdef012345');
+    await mkdir(join(blobs.root, keys.blobFolder, 'datasets'), { recursive: true });
+    const tmp = join(blobs.root, keys.blobFolder, 'datasets', 'ds_x.bin.tmp-abcdef012345');
     await writeFile(tmp, 'half');
     const old = new Date(Date.now() - 2 * 3600_000);
     await utimes(tmp, old, old);
-    await utimes(join(blobs.root, 'datasets', 'ds_keep.bin'), old, old);
+    await utimes(join(blobs.root, keys.blobFolder, 'datasets', 'ds_keep.bin'), old, old);
     const r = await sweepBlobs(redis, keys, blobs, { graceMs: 3600_000 });
-    expect(r.deleted).toEqual(['datasets/ds_x.bin.tmp-abcdef012345']);
-    expect(await keysUnder(blobs, 'datasets/')).toEqual(['datasets/ds_keep.bin']);
+    expect(r.deleted).toEqual([`${keys.blobFolder}datasets/ds_x.bin.tmp-abcdef012345`]);
+    expect(await keysUnder(blobs, `${keys.blobFolder}datasets/`)).toEqual([keys.datasetBlob('ds_keep')]);
     await deletePrefix(keys.prefix);
   });
 });

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/queue/connection.js';
 import { BlobIntegrityError } from '../../src/storage/blobs/blob-store.js';
-import { DatasetStore, datasetBlobKey } from '../../src/storage/dataset-store.js';
+import { DatasetStore } from '../../src/storage/dataset-store.js';
 import { readEventsAfter, waitEventsAfter } from '../../src/storage/event-stream.js';
 import { bodyHash, canonicalJson, claimIdempotencyKey } from '../../src/storage/idempotency.js';
 import { ID_PATTERN, newId } from '../../src/storage/ids.js';
@@ -42,7 +42,7 @@ describe('DatasetStore', () => {
     const meta = await datasets.create({ tenant: 'a', name: 'f32', rows: 3, featureCount: 2, targetWidth: 1, features: Float64Array.of(0.5, -2, 1e3, 0.25, 3, 4), targets: Float64Array.of(0, 4, 1) });
     expect(meta).toMatchObject({ dtype: 'float32', bytes: 9 * 4, targetKind: 'integer', classes: 5 });
     // The values live in one blob (features then targets); Redis holds the metadata only.
-    expect(await datasets.blobs.head(datasetBlobKey(meta.id))).toEqual({ size: 36 });
+    expect(await datasets.blobs.head(keys.datasetBlob(meta.id))).toEqual({ size: 36 });
     expect(await redis.exists(keys.datasetFeatures(meta.id), keys.datasetTargets(meta.id))).toBe(0);
     const expected = Buffer.concat([Buffer.from(Float32Array.of(0.5, -2, 1e3, 0.25, 3, 4).buffer), Buffer.from(Float32Array.of(0, 4, 1).buffer)]);
     expect(meta.sha256).toBe(createHash('sha256').update(expected).digest('hex'));
@@ -63,10 +63,10 @@ describe('DatasetStore', () => {
 
   it('delete removes the blob; a blob that does not match its sha256 is refused on load', async () => {
     const meta = await datasets.create({ tenant: 'a', name: 'gone', rows: 1, featureCount: 1, targetWidth: 1, features: Float64Array.of(2), targets: Float64Array.of(1) });
-    await datasets.blobs.put(datasetBlobKey(meta.id), Buffer.from(Float32Array.of(3, 1).buffer));
+    await datasets.blobs.put(keys.datasetBlob(meta.id), Buffer.from(Float32Array.of(3, 1).buffer));
     await expect(datasets.load(meta.id)).rejects.toBeInstanceOf(BlobIntegrityError);
     expect(await datasets.delete(meta.id, 'a')).toBe(true);
-    expect(await datasets.blobs.head(datasetBlobKey(meta.id))).toBeNull();
+    expect(await datasets.blobs.head(keys.datasetBlob(meta.id))).toBeNull();
     expect(await datasets.load(meta.id)).toBeNull();
   });
 

@@ -1,5 +1,4 @@
 import { BlobIntegrityError } from '../../src/storage/blobs/blob-store.js';
-import { datasetBlobKey } from '../../src/storage/dataset-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { runTrainingJob, type RunContext } from '../../workers/run-job.js';
@@ -23,7 +22,7 @@ describe('runTrainingJob on an infrastructure failure', () => {
     const { svc } = t.app;
     const ds = await svc.datasets.create({ tenant: 'default', name: 'c', rows: 2, featureCount: 1, targetWidth: 1, features: Float64Array.of(0.5, 1.5), targets: Float64Array.of(0, 1) });
     // Corrupt the stored blob (7 bytes, not the 16 recorded): loading throws a BlobIntegrityError, not a spec error.
-    await svc.blobs.put(datasetBlobKey(ds.id), Buffer.alloc(7));
+    await svc.blobs.put(svc.keys.datasetBlob(ds.id), Buffer.alloc(7));
     const job = await svc.jobs.create('default', { ...moonsSpec(ds.id, 2), model: { layers: [{ units: 2, activation: 'softmax' }] } });
 
     await expect(runTrainingJob(ctx, job.id, { attemptsMade: 0, maxAttempts: 2 })).rejects.toThrow(BlobIntegrityError);
