@@ -12,6 +12,7 @@ import { JobStore } from '../storage/job-store.js';
 import { keysFor, type Keys } from '../storage/keys.js';
 import { SweepStore } from '../storage/sweep-store.js';
 import { sweepBlobs } from '../storage/blob-sweep.js';
+import { scripted } from '../storage/scripts.js';
 
 /** Shared services of the API, one set per app instance. */
 export interface Services {
@@ -46,6 +47,8 @@ export const servicesPlugin = fp(
     redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
     const queueRedis = createRedisClient(config, { name: 'tsnn-api-queue' });
     queueRedis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error (queue)'));
+    // The submit path sends the job store's creation script and BullMQ's add in one pipeline on this connection.
+    scripted(queueRedis);
     const keys = keysFor(config.KEY_PREFIX);
     const blobs = createBlobStore(config);
     const webhookQueue = new WebhookQueue(queueRedis, {

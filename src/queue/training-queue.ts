@@ -1,5 +1,6 @@
-import { Queue } from 'bullmq';
-import type { RedisClient } from './connection.js';
+import { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './connection.js';
 import { DEFAULT_QUEUE_PREFIX } from '../storage/keys.js';
 import { RELIABILITY_DEFAULTS } from './reliability-config.js';
 
@@ -33,27 +34,49 @@ export class TrainingQueue {
   private readonly keyPrefix: string;
   private readonly backoffMs: number;
 
-  constructor(connection: RedisClient, opts: TrainingQueueOptions) {
+  constructor(
+    private readonly connection: RedisClient,
+    opts: TrainingQueueOptions,
+  ) {
     this.queue = new Queue<TrainingJobData>(opts.name ?? 'training', { connection, prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX });
     this.attempts = opts.attempts ?? 3;
     this.keyPrefix = opts.keyPrefix;
     this.backoffMs = opts.backoffMs ?? RELIABILITY_DEFAULTS.JOB_BACKOFF_MS;
   }
 
+  private data(jobId: string, sweepId?: string): TrainingJobData {
+    return { jobId, keyPrefix: this.keyPrefix, ...(sweepId ? { sweepId } : {}) };
+  }
+
+  private jobOpts(jobId: string) {
+    return {
+      jobId,
+      attempts: this.attempts,
+      backoff: { type: 'exponential', delay: this.backoffMs },
+      // Our job records are the source of truth; BullMQ keeps only what it needs.
+      removeOnComplete: true,
+      removeOnFail: { count: 1000 },
+    };
+  }
+
   /** Enqueues our job `jobId`; the BullMQ job id is the same id, so a second add is a no-op. */
   async enqueue(jobId: string, opts: { sweepId?: string } = {}): Promise<void> {
-    await this.queue.add(
-      'train',
-      { jobId, keyPrefix: this.keyPrefix, ...(opts.sweepId ? { sweepId: opts.sweepId } : {}) },
-      {
-        jobId,
-        attempts: this.attempts,
-        backoff: { type: 'exponential', delay: this.backoffMs },
-        // Our job records are the source of truth; BullMQ keeps only what it needs.
-        removeOnComplete: true,
-        removeOnFail: { count: 1000 },
-      },
-    );
+    await this.queue.add('train', this.data(jobId, opts.sweepId), this.jobOpts(jobId));
+  }
+
+  /**
+   * For a caller that sends a command of its own in the same write as an {@link enqueue}: the
+   * queue's own connection (the caller defines its scripts on it) and `add`, which issues BullMQ's
+   * add at once (`Job.addJob`, synchronously up to the write) and resolves to BullMQ's job id.
+   * Null on a cluster (the queue's keys are in a slot of their own).
+   */
+  async sameWrite(): Promise<{ connection: Redis; add: (jobId: string) => Promise<string> } | null> {
+    if (isCluster(this.connection)) return null;
+    const client = await this.queue.backend.client;
+    return {
+      connection: this.connection,
+      add: (jobId) => new Job<TrainingJobData>(this.queue, 'train', this.data(jobId), this.jobOpts(jobId), jobId).addJob(client),
+    };
   }
 
   /**

@@ -13,7 +13,8 @@ import type { JobEventType } from './event-stream.js';
 import { newId } from './ids.js';
 import type { Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
-import { scripted } from './scripts.js';
+import { scripted, type ScriptedRedis } from './scripts.js';
+import type { Redis } from 'ioredis';
 
 /** Result of {@link JobStore.transition}. */
 export interface TransitionResult {
@@ -33,8 +34,9 @@ async function checkExec(p: Promise<[Error | null, unknown][] | null>): Promise<
   if (!results || failed) throw failed?.[0] ?? new Error('transaction was not executed');
 }
 
-function flat(fields: Fields): string[] {
-  return Object.entries(fields).flat();
+function flat(fields: Fields, into: string[] = []): string[] {
+  for (const k in fields) into.push(k, fields[k]);
+  return into;
 }
 
 /**
@@ -79,13 +81,27 @@ export interface CreateOptions {
   estimatedSeconds?: number;
 }
 
+/** Outcome of {@link JobStore.createReserved}; `after`: the result of the batch's own command, when one was sent. */
+export type Reserved = ({ kind: 'created'; job: Job } | { kind: 'full' | 'dataset_gone' }) & { after?: [Error | null, unknown] };
+
+/**
+ * A connection (to the same Redis) to send {@link JobStore.createReserved}'s script on, and a
+ * command of the caller's that `alongside` issues on that connection at once, so both leave in
+ * one write. That command runs whatever the script decided: the caller undoes it when the
+ * script created nothing.
+ */
+export interface ReservedBatch {
+  connection: Redis;
+  alongside: () => Promise<unknown>;
+}
+
 /** Data of a job's first event. */
 const FIRST_EVENT = JSON.stringify({ status: 'queued' });
 
 /** The record hash of a new `queued` job. */
 function recordFields(tenant: string, submission: JobSubmission, id: string, opts: CreateOptions): Fields {
   const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
-  return {
+  const fields: Fields = {
     id,
     tenant,
     status: 'queued',
@@ -95,12 +111,16 @@ function recordFields(tenant: string, submission: JobSubmission, id: string, opt
     attempts: '0',
     // The first event is written with the record, with id 1 (what tsnnAppendEvent would give a new record).
     eventSeq: '1',
-    ...(maxDurationSeconds ? { maxDurationSeconds: String(maxDurationSeconds) } : {}),
-    ...(webhook ? { webhook: JSON.stringify(webhook) } : {}),
-    ...(opts.sweep ? { sweepId: opts.sweep.id, sweepTrial: String(opts.sweep.trial) } : {}),
-    ...(opts.fromCheckpoint ? { fromCheckpoint: JSON.stringify(opts.fromCheckpoint) } : {}),
-    ...(opts.estimatedSeconds !== undefined && Number.isFinite(opts.estimatedSeconds) ? { estimatedSeconds: String(opts.estimatedSeconds) } : {}),
   };
+  if (maxDurationSeconds) fields.maxDurationSeconds = String(maxDurationSeconds);
+  if (webhook) fields.webhook = JSON.stringify(webhook);
+  if (opts.sweep) {
+    fields.sweepId = opts.sweep.id;
+    fields.sweepTrial = String(opts.sweep.trial);
+  }
+  if (opts.fromCheckpoint) fields.fromCheckpoint = JSON.stringify(opts.fromCheckpoint);
+  if (opts.estimatedSeconds !== undefined && Number.isFinite(opts.estimatedSeconds)) fields.estimatedSeconds = String(opts.estimatedSeconds);
+  return fields;
 }
 
 /** Options of {@link JobStore}. */
@@ -196,26 +216,35 @@ export class JobStore {
    * at `full` the caller drops the reservations of ended jobs (tryReserveActiveJob) and creates
    * the job step by step. Null on a cluster (the keys are on several slots): use the steps.
    */
-  async createReserved(tenant: string, submission: JobSubmission, id: string, maxActive: number, opts: CreateOptions = {}): Promise<{ kind: 'created'; job: Job } | { kind: 'full' | 'dataset_gone' } | null> {
+  async createReserved(tenant: string, submission: JobSubmission, id: string, maxActive: number, opts: CreateOptions = {}, batch?: ReservedBatch): Promise<Reserved | null> {
     if (isCluster(this.redis)) return null;
     const fields = recordFields(tenant, submission, id, opts);
     const k = this.keys;
-    const [code] = await this.r.tsnnSubmitJob(
-      k.activeJobs(tenant),
-      k.job(id),
-      k.jobEvents(id),
-      k.dataset(fields.datasetId),
-      k.datasetActiveJobs(fields.datasetId),
-      k.jobIndex(tenant),
-      id,
-      String(maxActive),
-      String(Date.now()),
-      FIRST_EVENT,
-      ...flat(fields),
-    );
-    if (code === -1) return { kind: 'dataset_gone' };
-    if (code === 0) return { kind: 'full' };
-    return { kind: 'created', job: toJob(fields) };
+    const ds = fields.datasetId;
+    const args = flat(fields, [k.activeJobs(tenant), k.job(id), k.jobEvents(id), k.dataset(ds), k.datasetActiveJobs(ds), k.jobIndex(tenant), id, String(maxActive), String(Date.now()), FIRST_EVENT]);
+    let code: number;
+    let after: [Error | null, unknown] | undefined;
+    if (batch) {
+      // Both commands leave in one write (the socket corked while they are issued), run in order.
+      const conn = scripted(batch.connection);
+      const stream = batch.connection.status === 'ready' ? batch.connection.stream : undefined;
+      stream?.cork();
+      let mine: Promise<[number, number]>;
+      let other: Promise<unknown>;
+      try {
+        mine = conn.tsnnSubmitJob(...(args as Parameters<ScriptedRedis['tsnnSubmitJob']>));
+        other = batch.alongside();
+      } finally {
+        stream?.uncork();
+      }
+      const [m, o] = await Promise.allSettled([mine, other]);
+      if (m.status === 'rejected') throw m.reason;
+      code = m.value[0];
+      after = o.status === 'fulfilled' ? [null, o.value] : [o.reason instanceof Error ? o.reason : new Error(String(o.reason)), undefined];
+    } else [code] = await this.r.tsnnSubmitJob(...(args as Parameters<ScriptedRedis['tsnnSubmitJob']>));
+    if (code === -1) return { kind: 'dataset_gone', after };
+    if (code === 0) return { kind: 'full', after };
+    return { kind: 'created', job: toJob(fields), after };
   }
 
   /** The job `id` when it exists and belongs to `tenant` (`undefined`: any tenant). */

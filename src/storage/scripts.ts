@@ -155,7 +155,7 @@ redis.call('ZADD', KEYS[6], 0, ARGV[1])
 return {1, size + 1}
 `;
 
-interface ScriptedRedis {
+export interface ScriptedRedis {
   tsnnSubmitJob(active: string, job: string, stream: string, dataset: string, datasetJobs: string, index: string, ...argv: string[]): Promise<[number, number]>;
   tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<[number, string]>;
   tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number, string?, string?]>;

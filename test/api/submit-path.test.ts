@@ -75,3 +75,41 @@ describe('POST /v1/jobs on one Redis (one script: reservation, record, first eve
     expect(await svc.redis.exists(svc.keys.idempotency('default', 'jobs', 'gone-dataset-key'))).toBe(0);
   });
 });
+
+describe('POST /v1/jobs: what the one-write path (record script + BullMQ add) leaves when the script creates nothing', () => {
+  it('at the cap (429) and for a deleted dataset (404) no BullMQ job is left waiting; a freed place is taken under a new id', async () => {
+    const c = await testApp('submitcap', { MAX_ACTIVE_JOBS_PER_TENANT: '2' });
+    try {
+      const up = async () => (await c.app.inject({ method: 'POST', url: '/v1/datasets?target=label', headers: { 'content-type': 'text/csv' }, payload: toCsv(['x', 'y', 'label'], moons(20)) })).json().id as string;
+      const dsId = await up();
+      const submit = (payload: object) => c.app.inject({ method: 'POST', url: '/v1/jobs', payload });
+      const q = c.app.svc.queue.queue;
+      const a = await submit(moonsSpec(dsId, 2));
+      const b = await submit(moonsSpec(dsId, 2));
+      expect([a.statusCode, b.statusCode]).toEqual([202, 202]);
+      const refused = problem(await submit(moonsSpec(dsId, 2)));
+      expect([refused.status, refused.code]).toEqual([429, 'too_many_active_jobs']);
+      expect((await q.getWaiting()).map((j) => j.id).sort()).toEqual([a.json().id, b.json().id].sort());
+      // A job that ended keeps its place until a submit at the cap drops it (the step-by-step path).
+      await c.app.svc.jobs.finish(a.json().id, ['queued'], 'cancelled', { error: { code: 'cancelled', message: 'test' } });
+      await c.app.svc.queue.removeWaiting(a.json().id);
+      const d = await submit(moonsSpec(dsId, 2));
+      expect(d.statusCode, d.body).toBe(202);
+      expect(await c.app.svc.jobs.get(d.json().id)).toMatchObject({ status: 'queued' });
+      expect((await q.getWaiting()).map((j) => j.id).sort()).toEqual([b.json().id, d.json().id].sort());
+      // A dataset deleted under a cached entry: 404, and nothing waiting for it.
+      await c.app.svc.jobs.finish(b.json().id, ['queued'], 'cancelled', { error: { code: 'cancelled', message: 'test' } });
+      await c.app.svc.queue.removeWaiting(b.json().id);
+      const other = await up();
+      const e = await submit(moonsSpec(other, 2));
+      expect(e.statusCode).toBe(202);
+      await c.app.svc.jobs.finish(e.json().id, ['queued'], 'cancelled', { error: { code: 'cancelled', message: 'test' } });
+      await c.app.svc.queue.removeWaiting(e.json().id);
+      expect((await c.app.inject({ method: 'DELETE', url: `/v1/datasets/${other}` })).statusCode).toBe(204);
+      expect(problem(await submit(moonsSpec(other, 2))).status).toBe(404);
+      expect((await q.getWaiting()).map((j) => j.id)).toEqual([d.json().id]);
+    } finally {
+      await c.close();
+    }
+  });
+});

@@ -43,6 +43,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const datasetNotFound = (id: string) =>
     new HttpProblem(404, 'dataset_not_found', `dataset '${id}' does not exist; upload it with POST /v1/datasets`, [{ path: 'datasetId', message: 'no such dataset', in: 'body' }]);
 
+  /** A job whose BullMQ add failed: failed at once, and a 503 (nothing will run it). */
+  async function enqueueFailed(id: string): Promise<never> {
+    await svc.jobs.finish(id, ['queued'], 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued' } });
+    throw new HttpProblem(503, 'queue_unavailable', 'the queue is unavailable; retry later', undefined, { 'retry-after': '5' });
+  }
+
   function cachedDataset(id: string, tenant: string): Dataset | undefined {
     const hit = datasetCache.get(id);
     return hit && hit.tenant === tenant ? hit.meta : undefined;
@@ -142,7 +148,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const start = fromCheckpoint ? await checkpointToStartFrom(svc, req.tenant, body) : undefined;
       if (req.query.dryRun) return reply.code(200).send(await estimator.job(trainingSpec, ds));
-      const id = newId('job');
+      let id = newId('job');
       let claimed: string | undefined;
       if (key) {
         const claim = await claimIdempotencyKey(svc.redis, svc.keys, {
@@ -164,15 +170,35 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       const estimatedSeconds = await estimator.seconds(trainingSpec, ds);
       const max = svc.config.MAX_ACTIVE_JOBS_PER_TENANT;
       let job: Job | undefined;
-      // One Redis: reservation, record, first event, dataset's active-job set and index in one script.
-      const one = oneStep ? await svc.jobs.createReserved(req.tenant, body, id, max, { estimatedSeconds }) : null;
-      if (one?.kind === 'created') job = one.job;
-      else if (one?.kind === 'dataset_gone') {
-        datasetCache.delete(ds.id);
-        targetsCache.delete(ds.id);
-        // Nothing was created: the key is free again (as when the dataset read answers 404 before the claim).
-        if (claimed) await releaseIdempotencyKey(svc.redis, svc.keys, { tenant: req.tenant, scope: 'jobs', key: claimed, resourceId: id });
-        throw datasetNotFound(body.datasetId);
+      let queued = false;
+      if (oneStep) {
+        // One Redis: reservation, record, first event, dataset's active-job set and index in one
+        // script; without an Idempotency-Key (whose claim names this id) BullMQ's add goes in the
+        // same write, and is undone below when the script created nothing.
+        const sameWrite = claimed ? null : await svc.queue.sameWrite();
+        const jobId = id;
+        const batch = sameWrite ? { connection: sameWrite.connection, alongside: () => sameWrite.add(jobId) } : undefined;
+        const one = await svc.jobs.createReserved(req.tenant, body, id, max, { estimatedSeconds }, batch);
+        if (one?.kind === 'created') {
+          job = one.job;
+          if (one.after) {
+            const [err, added] = one.after;
+            if (err || typeof added !== 'string') await enqueueFailed(id);
+            queued = true;
+          }
+        } else if (one) {
+          // Nothing was created: a BullMQ job sent along would find no record (a worker skips it).
+          if (one.after && !one.after[0]) await svc.queue.removeWaiting(id);
+          if (one.kind === 'dataset_gone') {
+            datasetCache.delete(ds.id);
+            targetsCache.delete(ds.id);
+            // The key is free again, as when the dataset read answers 404 before the claim.
+            if (claimed) await releaseIdempotencyKey(svc.redis, svc.keys, { tenant: req.tenant, scope: 'jobs', key: claimed, resourceId: id });
+            throw datasetNotFound(body.datasetId);
+          }
+          // At the cap: step by step below, under a new id when this one went to BullMQ.
+          if (one.after) id = newId('job');
+        }
       }
       if (!job) {
         // Step by step (a cluster, a checkpoint to seed, or the tenant at its cap: the reservation
@@ -182,11 +208,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         if (start) await svc.jobs.checkpoints().seed(id, start.checkpoint);
         job = await svc.jobs.create(req.tenant, body, id, { estimatedSeconds, ...(start ? { fromCheckpoint: start.record } : {}) });
       }
-      try {
-        await svc.queue.enqueue(id);
-      } catch (err) {
-        await svc.jobs.finish(id, ['queued'], 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued' } });
-        throw new HttpProblem(503, 'queue_unavailable', 'the queue is unavailable; retry later', undefined, { 'retry-after': '5' });
+      if (!queued) {
+        try {
+          await svc.queue.enqueue(id);
+        } catch {
+          await enqueueFailed(id);
+        }
       }
       req.log.info({ jobId: id, datasetId: ds.id }, 'job queued');
       // The job is built from the fields just written (JobSchema's shape): JSON.stringify gives what
