@@ -7,7 +7,7 @@ import { keysFor } from '../../src/storage/keys.js';
 import { moons } from '../helpers/data.js';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, redisUrl, uniquePrefix, testQueuePrefix } from '../helpers/redis.js';
 import { fastRecovery, isFinished, longSpec, redisClient, waitJob } from '../reliability/harness.js';
 import { waitFor, withDeadline } from '../helpers/wait.js';
 
@@ -43,7 +43,7 @@ describe('npm start supervises its processes', () => {
       HOST: '127.0.0.1',
       REDIS_URL: redisUrl(),
       KEY_PREFIX: prefix,
-      QUEUE_PREFIX: `${prefix}bull`,
+      QUEUE_PREFIX: testQueuePrefix(prefix),
       LOG_LEVEL: 'info',
       WORKERS: '2',
       WORKER_CONCURRENCY: '1',

@@ -9,7 +9,7 @@ import type { Job } from '../../src/schemas/job.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { freePort } from '../helpers/net.js';
 import { makeHosts, namespacesUnavailable, type NetnsHost } from '../helpers/netns.js';
-import { uniquePrefix } from '../helpers/redis.js';
+import { uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import {
   isFinished,
   killWorker,
@@ -75,7 +75,7 @@ describe.skipIf(unavailable !== null)('worker hosts in network namespaces', () =
     const spec = longSpec(40);
     const reference = await referenceHash(spec, data);
 
-    const env = (h: NetnsHost) => ({ KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, REDIS_URL: `redis://${h.hostAddr}:${port}` });
+    const env = (h: NetnsHost) => ({ ...prefixEnv(prefix), REDIS_URL: `redis://${h.hostAddr}:${port}` });
     // Both hosts up before the job exists: whichever takes it is cut off while the other stands by.
     for (const h of hosts) workers.push(await startWorker(env(h), { netns: h.name }));
     const res = await fetch(`${api.base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId, ...spec }) });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from './net.js';
-import { deletePrefix, redisUrl, uniquePrefix } from './redis.js';
+import { deletePrefix, redisUrl, uniquePrefix, prefixEnv } from './redis.js';
 import { waitFor } from './wait.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -53,7 +53,7 @@ export async function startService(name: string, opts: { workers?: number; env?:
   const prefix = uniquePrefix(name);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: redisUrl(), PORT: String(port), HOST: '127.0.0.1', KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '20', ...opts.env };
+  const env = { REDIS_URL: redisUrl(), PORT: String(port), HOST: '127.0.0.1', ...prefixEnv(prefix), LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', PROGRESS_INTERVAL_MS: '20', ...opts.env };
   const api = startTs('src/server.ts', env);
   const workers = Array.from({ length: opts.workers ?? 1 }, () => startTs('workers/main.ts', env));
   const stopAll = async () => {

@@ -11,6 +11,12 @@ export const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A key prefix no other test run uses: `t-<name>-<random>:`. */
 export const uniquePrefix = (name: string) => `t-${name}-${randomBytes(4).toString('hex')}:`;
 
+/** The BullMQ queue prefix of the test with key prefix `prefix` (what {@link testConfig} sets). */
+export const testQueuePrefix = (prefix: string) => `${prefix}bull`;
+
+/** `KEY_PREFIX` and `QUEUE_PREFIX` of the test with key prefix `prefix`: the environment its API and worker processes share. */
+export const prefixEnv = (prefix: string) => ({ KEY_PREFIX: prefix, QUEUE_PREFIX: testQueuePrefix(prefix) });
+
 /** The local blob directory of the test with key prefix `prefix` (removed by {@link deletePrefix}). */
 export const testBlobDir = (prefix: string) => join(tmpdir(), 'tsnn-test-blobs', prefix.replace(/[^A-Za-z0-9_-]/g, ''));
 
@@ -22,7 +28,7 @@ export function testConfig(prefix: string, overrides: Record<string, string> = {
   return loadConfig({
     REDIS_URL: redisUrl(),
     KEY_PREFIX: prefix,
-    QUEUE_PREFIX: `${prefix}bull`,
+    QUEUE_PREFIX: testQueuePrefix(prefix),
     LOG_LEVEL: 'silent',
     WORKER_CONCURRENCY: '1',
     DATA_DIR: testBlobDir(prefix),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../../src/core/index.js';
 import { problem, testApp } from '../helpers/app.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
-import { redisUrl } from '../helpers/redis.js';
+import { redisUrl, testQueuePrefix } from '../helpers/redis.js';
 
 // Small limits so every limit can be crossed cheaply.
 const ENV = {
@@ -34,7 +34,7 @@ async function storedKeys(): Promise<string[]> {
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
-  return keys.filter((k) => !k.startsWith(`${t.prefix}bull`)).sort();
+  return keys.filter((k) => !k.startsWith(testQueuePrefix(t.prefix))).sort();
 }
 
 const upload = async (csv: string) => {

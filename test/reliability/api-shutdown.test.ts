@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTs, stop, waitForHttp } from '../helpers/processes.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, redisUrl, uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { openSse } from '../helpers/sse-client.js';
 import { withDeadline } from '../helpers/wait.js';
 
@@ -11,7 +11,7 @@ afterAll(() => deletePrefix(prefix));
 describe('API SIGTERM', () => {
   it('ends open SSE streams with a retry hint and exits 0', async () => {
     const port = await freePort();
-    const api = startTs('src/server.ts', { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl(), KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, LOG_LEVEL: 'warn' });
+    const api = startTs('src/server.ts', { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisUrl(), ...prefixEnv(prefix), LOG_LEVEL: 'warn' });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(`${base}/readyz`);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
-import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { waitForState } from '../helpers/wait.js';
 import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
@@ -10,7 +10,7 @@ import { keysFor } from '../../src/storage/keys.js';
 /* /metrics of a running job, and what a cancelled job keeps (model, metrics, predict). */
 const prefix = uniquePrefix('cancel-art');
 const K = keysFor(prefix);
-const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+const env = prefixEnv(prefix);
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
 let worker: WorkerProc;

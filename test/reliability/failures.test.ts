@@ -5,14 +5,14 @@ import type { DataSet } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { problem } from '../helpers/app.js';
-import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
 
 /* Timeouts, retries after a crashed trainer, and datasets that running jobs still need. */
 const prefix = uniquePrefix('fail');
 const K = keysFor(prefix);
-const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, JOB_ATTEMPTS: '3' };
+const env = { ...prefixEnv(prefix), JOB_ATTEMPTS: '3' };
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
 let worker: WorkerProc;

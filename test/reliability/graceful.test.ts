@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSet } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
-import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { withDeadline } from '../helpers/wait.js';
@@ -15,7 +15,7 @@ import { withDeadline } from '../helpers/wait.js';
  */
 const prefix = uniquePrefix('term');
 const K = keysFor(prefix);
-const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+const env = prefixEnv(prefix);
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
 const workers: WorkerProc[] = [];

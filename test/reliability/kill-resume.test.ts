@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readSse } from '../helpers/sse-client.js';
-import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { waitForState } from '../helpers/wait.js';
 import { isFinished, killWorker, longSpec, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitJob, type WorkerProc } from './harness.js';
 import { keysFor } from '../../src/storage/keys.js';
@@ -15,7 +15,7 @@ import { keysFor } from '../../src/storage/keys.js';
  */
 const prefix = uniquePrefix('kill');
 const K = keysFor(prefix);
-const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+const env = prefixEnv(prefix);
 const redis = redisClient();
 let api: { app: FastifyInstance; base: string };
 let worker: WorkerProc | undefined;

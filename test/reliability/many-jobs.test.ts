@@ -6,7 +6,7 @@ import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { sweepJobIndexes } from '../../src/storage/retention.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { moons, moonsSpec } from '../helpers/data.js';
-import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, uniquePrefix, testQueuePrefix } from '../helpers/redis.js';
 import { waitForState } from '../helpers/wait.js';
 import { isFinished, redisClient, startApi, startWorker, stopWorker, waitJob, type WorkerProc } from './harness.js';
 
@@ -32,7 +32,7 @@ async function dataset(base: string, rows = 80): Promise<string> {
 describe('100 jobs submitted at once to two workers', () => {
   it('all complete exactly once: one terminal event each, nothing left running, waiting or failed', async () => {
     const prefix = uniquePrefix('many');
-    const qp = `${prefix}bull`;
+    const qp = testQueuePrefix(prefix);
     prefixes.push(prefix);
     const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: qp, MAX_ACTIVE_JOBS_PER_TENANT: '1000', RATE_LIMIT_MAX: '0' };
     const { app, base } = await startApi(prefix, env);
@@ -73,7 +73,7 @@ describe('retention', () => {
     const prefix = uniquePrefix('ret');
     prefixes.push(prefix);
     // BullMQ's own keys live elsewhere, so SCAN of our prefix sees only our keys.
-    const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: `${uniquePrefix('retq')}bull`, JOB_RETENTION_SECONDS: '1' };
+    const env = { KEY_PREFIX: prefix, QUEUE_PREFIX: testQueuePrefix(uniquePrefix('retq')), JOB_RETENTION_SECONDS: '1' };
     prefixes.push(env.QUEUE_PREFIX.replace(/bull$/, ''));
     const { app, base } = await startApi(prefix, env);
     apps.push(app);

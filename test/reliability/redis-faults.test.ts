@@ -9,7 +9,7 @@ import { evictionPolicyWarning } from '../../src/queue/connection.js';
 import type { Job } from '../../src/schemas/job.js';
 import { readEventsAfter } from '../../src/storage/event-stream.js';
 import { freePort } from '../helpers/net.js';
-import { uniquePrefix } from '../helpers/redis.js';
+import { uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
 import { waitForState } from '../helpers/wait.js';
 import { keysFor } from '../../src/storage/keys.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   server = await privateRedis(await freePort(), dir);
   redis = redisClient(server.url);
   redis.on('error', () => {});
-  env = { REDIS_URL: server.url, KEY_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+  env = { REDIS_URL: server.url, ...prefixEnv(prefix) };
   api = await startApi(prefix, env);
   worker = await startWorker(env);
   ({ datasetId, data } = await storeMoons(api.app, 20_000));

@@ -6,7 +6,7 @@ import { runTrainingJob } from '../../workers/run-job.js';
 import { problem, testApp } from '../helpers/app.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { freePort } from '../helpers/net.js';
-import { testConfig } from '../helpers/redis.js';
+import { testConfig, testQueuePrefix } from '../helpers/redis.js';
 import { runContextFor } from '../helpers/run-context.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -317,7 +317,7 @@ describe('SSRF: non-public targets are refused unless WEBHOOK_ALLOW_PRIVATE=true
     const { WebhookQueue } = await import('../../src/queue/webhook-queue.js');
     const { Redis } = await import('ioredis');
     const conn = new Redis(testConfig(t.prefix).REDIS_URL, { maxRetriesPerRequest: null });
-    const q = new WebhookQueue(conn, { name: 'webhooks-strict', prefix: `${t.prefix}bull`, keyPrefix: t.prefix, scheduleMs: [250] });
+    const q = new WebhookQueue(conn, { name: 'webhooks-strict', prefix: testQueuePrefix(t.prefix), keyPrefix: t.prefix, scheduleMs: [250] });
     try {
       await q.publish({ tenant: 'default', event: 'completed', type: 'job.completed', data: { id: 'job_x' }, eventKey: 'ssrf-test', at: new Date().toISOString() });
       const d = await waitFor('refused record', async () => (await deliveries(ep.id)).find((x: { status: string }) => x.status === 'failed'));
