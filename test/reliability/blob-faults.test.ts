@@ -230,7 +230,7 @@ describe('worker with models and checkpoints in S3 (BLOB_INLINE_MAX_BYTES=0)', (
     await s3.stop();
     try {
       await waitFor('a retry event', async () => (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
-      await sleep(500);
+      await sleep(500); // the point: a few more tries while S3 is down, none of which may fail the job
       expect((await stack.jobs.get(id))!.status).not.toBe('failed');
     } finally {
       await s3.start();
