@@ -17,6 +17,7 @@ import { decodeModel, encodeModel } from '../../src/storage/model-blob.js';
 import { moons, moonsSpec } from '../helpers/data.js';
 import { deletePrefix, uniquePrefix } from '../helpers/redis.js';
 import { S3rver, S3RVER_CREDENTIALS } from '../helpers/s3rver.js';
+import { waitForState } from '../helpers/wait.js';
 
 /*
  * Models and checkpoints in the blob store (inline threshold 0 here, so even the small test nets
@@ -176,11 +177,9 @@ describe.each([
     // the running checkpoint's blob went with finish; model and kept one stay while the job lives
     expect((await keysUnder(blobs, keys.jobBlobs(job.id))).map((k) => k.split('/').at(-1)!.split('-')[0]).sort()).toEqual(['kept', 'model']);
     expect((await sweepBlobs(redis, keys, blobs, { graceMs: 0 })).deleted.filter((k) => k.startsWith(keys.jobBlobs(job.id)))).toEqual([]);
-    const end = Date.now() + 5000;
-    while ((await redis.exists(keys.job(job.id), keys.jobModel(job.id), keys.jobKeptCheckpoints(job.id))) > 0) {
-      if (Date.now() > end) throw new Error('keys did not expire');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const live = [keys.job(job.id), keys.jobModel(job.id), keys.jobKeptCheckpoints(job.id)];
+    const left = async () => (await Promise.all(live.map(async (k) => ((await redis.exists(k)) ? k : '')))).filter(Boolean);
+    await waitForState('the finished job\'s keys to expire (retention 1 s)', left, (ks) => ks.length === 0, { timeoutMs: 5000, intervalMs: 100 });
     await sweepBlobs(redis, keys, blobs, { graceMs: 0 });
     expect(await keysUnder(blobs, keys.jobBlobs(job.id))).toEqual([]);
   });
