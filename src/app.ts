@@ -43,8 +43,10 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   // (every route declared after this gets them; see src/api/route-rules.ts before adding one).
   await app.register(routeRulesPlugin);
   // Echo the request id so a client can quote it; it is in every log record of the request.
-  app.addHook('onRequest', async (req, reply) => {
+  // (Hooks on every request take `done` rather than being async: no promise per request.)
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
   await app.register(servicesPlugin, { config });
   // API keys (the `authenticate` decorator ops uses too), rate and stream limits, headers, CORS.

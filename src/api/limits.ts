@@ -48,24 +48,26 @@ export const limitsPlugin = fp(
     // Open streams per bucket, counted from the request until its socket closes (per process).
     const sseRoute = opts.sseRoute ?? '/v1/jobs/:id/events';
     const open = new Map<string, number>();
-    app.addHook('preHandler', async (req, reply) => {
-      if (req.routeOptions.url !== sseRoute || req.method !== 'GET') return;
+    // (`done` rather than async: no promise per request of the other routes.)
+    app.addHook('preHandler', (req, reply, done) => {
+      if (req.routeOptions.url !== sseRoute || req.method !== 'GET') return done();
       const bucket = clientBucket(req, (r) => r.apiKeyId ?? keyOf(r));
       const n = open.get(bucket) ?? 0;
       if (n >= config.MAX_SSE_STREAMS_PER_KEY)
-        throw new HttpProblem(
+        return done(new HttpProblem(
           429,
           'too_many_streams',
           `${n} event streams are already open for this API key (at most ${config.MAX_SSE_STREAMS_PER_KEY}); close one before opening another`,
           undefined,
           { 'retry-after': '5' },
-        );
+        ));
       open.set(bucket, n + 1);
       reply.raw.once('close', () => {
         const left = (open.get(bucket) ?? 1) - 1;
         if (left <= 0) open.delete(bucket);
         else open.set(bucket, left);
       });
+      done();
     });
   },
   { name: 'limits', dependencies: ['api-keys'] },

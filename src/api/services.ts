@@ -82,11 +82,13 @@ export const servicesPlugin = fp(
     app.decorate('svc', svc);
     app.decorateRequest('tenant', 'default');
     // While the connection to Redis is down, API routes answer 503 at once instead of waiting for retries.
-    app.addHook('onRequest', async (req, reply) => {
+    app.addHook('onRequest', (req, reply, done) => {
       if (req.url.startsWith('/v1/') && ['reconnecting', 'end', 'close'].includes(redis.status)) {
         reply.header('retry-after', '2');
-        return sendProblem(reply, req, 503, { code: 'redis_unavailable', detail: 'Redis is unreachable; retry later' });
+        sendProblem(reply, req, 503, { code: 'redis_unavailable', detail: 'Redis is unreachable; retry later' });
+        return;
       }
+      done();
     });
     // The orphan-blob sweep (blob-sweep.ts): blobs no record references, e.g. of jobs whose
     // record expired (retention) or of an upload killed between its blob and its record.

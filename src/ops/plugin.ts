@@ -77,17 +77,20 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
   const sseRoute = opts.sseRoute ?? '/v1/jobs/:id/events';
   const metricsPath = opts.metricsPath ?? '/metrics';
 
-  app.addHook('onRequest', async (req, reply) => {
+  // (`done` rather than async: no promise per request.)
+  app.addHook('onRequest', (req, reply, done) => {
     if (req.routeOptions.url === sseRoute) trackSseResponse(reply.raw);
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url;
-    if (route === sseRoute) return;
-    metrics.httpDuration.observe(
-      // unmatched URLs share one label so random paths can't blow up the series count
-      { method: req.method, route: route ?? 'unmatched', status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    if (route !== sseRoute)
+      metrics.httpDuration.observe(
+        // unmatched URLs share one label so random paths can't blow up the series count
+        { method: req.method, route: route ?? 'unmatched', status_code: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    done();
   });
 
   if (opts.tailJobEvents !== false) {

@@ -133,7 +133,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       const cached = oneStep ? cachedDataset(body.datasetId, req.tenant) : undefined;
       const ds = cached ?? (await freshDataset(body.datasetId, req.tenant));
       // Classification losses are checked against the labels themselves; mse reads no value.
-      const targetValues = body.loss !== 'mse' ? await loadTargets(ds) : undefined;
+      const targetValues = body.loss !== 'mse' ? (targetsCache.get(ds.id) ?? (await loadTargets(ds))) : undefined;
       if (webhook) await checkWebhookUrl(svc.config, 'webhook.url', webhook.url);
       const trainingSpec = toTrainingSpec(spec);
       const problems = validateSpec(
