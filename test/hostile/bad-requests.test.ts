@@ -151,7 +151,7 @@ const SPEC_CASES: SpecCase[] = [
   ['binary_cross_entropy on 5 classes', () => job({ loss: 'binary_cross_entropy', model: layers([8, 'relu'], [1, 'sigmoid']) }, () => dsFive), 400, 'validation_failed', 'loss'],
   ['over MAX_PARAMS', () => job({ model: layers([4000, 'relu'], [2, 'softmax']) }), 400, 'validation_failed', 'model.layers', /20002 parameters.*MAX_PARAMS/],
   ['over MAX_TRAINING_COST', () => job({ epochs: 100_000 }), 400, 'validation_failed', 'epochs', /MAX_TRAINING_COST\); use at most \d+ epochs/],
-  ['clip without its value', () => job({ clip: { type: 'value' } }), 400, 'validation_failed', 'clip.value', /^clip\.value: required \(a number > 0\)$/],
+  ['clip without its value', () => job({ clip: { type: 'value' } }), 400, 'validation_failed', 'clip.value', /^clip\.value: required \(a finite number > 0\)$/],
   ['validationSplit = 1', () => job({ validationSplit: 1 }), 400, 'validation_failed', 'validationSplit'],
   ['unknown dataset', () => job({ datasetId: 'ds_nope' }), 404, 'dataset_not_found', 'datasetId'],
   ['body over MAX_BODY_BYTES', () => job({ pad: 'x'.repeat(5000) }), 413, 'fst_err_ctp_body_too_large', ''],
