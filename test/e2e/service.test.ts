@@ -101,7 +101,8 @@ describe('API and worker as separate processes over real Redis', () => {
     const pred = await post(`/v1/jobs/${id}/predict`, JSON.stringify({ features: rows.map((r) => r.slice(0, 2)) }), { 'content-type': 'application/json' });
     const acc = (pred.json.predictions as number[]).filter((p, i) => p === rows[i][2]).length / rows.length;
     expect(acc).toBeGreaterThan(0.95);
-  });
+    // 3000 epochs so a reconnect lands mid-run: ~15 s on an idle 2-core machine, a minute when it is shared
+  }, 180_000);
 
   it('works with an EventSource client: named events, lastEventId, the terminal event', async () => {
     const sub = await post('/v1/jobs', JSON.stringify({ datasetId: ids[1], model: { layers: [{ units: 8, activation: 'tanh' }, { units: 2, activation: 'softmax' }] }, loss: 'softmax_cross_entropy', optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 20, batchSize: 32 }), { 'content-type': 'application/json' });
