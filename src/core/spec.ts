@@ -178,23 +178,27 @@ function checkLabels(spec: TrainingSpec, ds: DatasetMeta, problems: SpecProblem[
   return undefined;
 }
 
+/** Records a problem (a module function: a closure made per call of {@link check} costs more than the checks). */
+function add(problems: SpecProblem[], path: string, message: string): void {
+  problems.push({ path, message });
+}
+
 function check(spec: TrainingSpec, ds: DatasetMeta, limits: SpecLimits): Checked {
   const problems: SpecProblem[] = [];
-  const add = (path: string, message: string) => problems.push({ path, message });
   if (spec === null || typeof spec !== 'object') return { problems: [{ path: '', message: 'the training spec must be an object' }] };
   const name = ds.id ? `dataset '${ds.id}'` : 'the dataset';
 
   const loss = spec.loss;
   const lossOk = isOneOf(LOSSES, loss);
-  if (!lossOk) add('loss', `must be one of ${LOSSES.join(', ')}, got ${String(loss)}`);
+  if (!lossOk) add(problems, 'loss', `must be one of ${LOSSES.join(', ')}, got ${String(loss)}`);
   const classes = lossOk ? checkLabels(spec, ds, problems) : undefined;
 
   // the layers
   const model = spec.model;
   const layersIn = model !== null && typeof model === 'object' ? model.layers : undefined;
   let layersOk = false;
-  if (model === null || typeof model !== 'object') add('model', 'must be an object with layers');
-  else if (!Array.isArray(layersIn) || layersIn.length === 0) add('model.layers', 'must list at least one layer');
+  if (model === null || typeof model !== 'object') add(problems, 'model', 'must be an object with layers');
+  else if (!Array.isArray(layersIn) || layersIn.length === 0) add(problems, 'model.layers', 'must list at least one layer');
   else {
     layersOk = true;
     const last = layersIn.length - 1;
@@ -202,18 +206,18 @@ function check(spec: TrainingSpec, ds: DatasetMeta, limits: SpecLimits): Checked
       const p = `model.layers.${i}`;
       if (l === null || typeof l !== 'object') {
         layersOk = false;
-        return add(p, 'must be an object with units and activation');
+        return add(problems, p, 'must be an object with units and activation');
       }
       if (!isInt(l.units) || l.units < 1) {
         layersOk = false;
-        add(`${p}.units`, `must be an integer ≥ 1, got ${String(l.units)}`);
+        add(problems, `${p}.units`, `must be an integer ≥ 1, got ${String(l.units)}`);
       }
       if (!isOneOf(ACTIVATIONS, l.activation)) {
         layersOk = false;
-        add(`${p}.activation`, `must be one of ${ACTIVATIONS.join(', ')}, got ${String(l.activation)}`);
-      } else if (l.activation === 'softmax' && i !== last) add(`${p}.activation`, SOFTMAX_OUTPUT_ONLY);
+        add(problems, `${p}.activation`, `must be one of ${ACTIVATIONS.join(', ')}, got ${String(l.activation)}`);
+      } else if (l.activation === 'softmax' && i !== last) add(problems, `${p}.activation`, SOFTMAX_OUTPUT_ONLY);
     });
-    if (model.init !== undefined && !isOneOf(INITS, model.init)) add('model.init', `must be one of ${INITS.join(', ')}, got ${String(model.init)}`);
+    if (model.init !== undefined && !isOneOf(INITS, model.init)) add(problems, 'model.init', `must be one of ${INITS.join(', ')}, got ${String(model.init)}`);
   }
 
   // the output layer against the loss and the dataset
@@ -223,73 +227,73 @@ function check(spec: TrainingSpec, ds: DatasetMeta, limits: SpecLimits): Checked
     const outPath = `model.layers.${lastIdx}`;
     const perRow = `${ds.targets} target${ds.targets === 1 ? '' : 's'} per row`;
     if (loss === 'softmax_cross_entropy') {
-      if (out.activation !== 'softmax') add(`${outPath}.activation`, `softmax_cross_entropy needs a softmax output layer, got '${out.activation}'`);
-      else if (classes !== undefined && classes < 2) add('loss', `softmax_cross_entropy needs at least 2 classes in the targets; ${name} has 1`);
+      if (out.activation !== 'softmax') add(problems, `${outPath}.activation`, `softmax_cross_entropy needs a softmax output layer, got '${out.activation}'`);
+      else if (classes !== undefined && classes < 2) add(problems, 'loss', `softmax_cross_entropy needs at least 2 classes in the targets; ${name} has 1`);
       else if (classes !== undefined && out.units !== classes)
-        add(`${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${classes} classes (labels 0..${classes - 1}); set units to ${classes}`);
+        add(problems, `${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${classes} classes (labels 0..${classes - 1}); set units to ${classes}`);
     } else if (loss === 'binary_cross_entropy') {
-      if (out.activation !== 'sigmoid') add(`${outPath}.activation`, `binary_cross_entropy needs a sigmoid output layer, got '${out.activation}'`);
-      else if (out.units !== ds.targets) add(`${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${perRow}; set units to ${ds.targets}`);
+      if (out.activation !== 'sigmoid') add(problems, `${outPath}.activation`, `binary_cross_entropy needs a sigmoid output layer, got '${out.activation}'`);
+      else if (out.units !== ds.targets) add(problems, `${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${perRow}; set units to ${ds.targets}`);
     } else if (out.activation === 'softmax' && out.units < 2) {
-      add(`${outPath}.activation`, "a softmax output of 1 unit is always 1: a softmax output goes with loss 'softmax_cross_entropy' (one unit per class); for mse use 'linear'");
+      add(problems, `${outPath}.activation`, "a softmax output of 1 unit is always 1: a softmax output goes with loss 'softmax_cross_entropy' (one unit per class); for mse use 'linear'");
     } else if (out.units !== ds.targets) {
-      add(`${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${perRow}; set units to ${ds.targets}`);
+      add(problems, `${outPath}.units`, `the output layer has ${out.units} units but ${name} has ${perRow}; set units to ${ds.targets}`);
     }
   }
 
   // sizes
   const epochsOk = isInt(spec.epochs) && spec.epochs >= 1;
-  if (!epochsOk) add('epochs', `must be an integer ≥ 1, got ${String(spec.epochs)}`);
+  if (!epochsOk) add(problems, 'epochs', `must be an integer ≥ 1, got ${String(spec.epochs)}`);
   const batchOk = isInt(spec.batchSize) && spec.batchSize >= 1;
-  if (!batchOk) add('batchSize', `must be an integer ≥ 1, got ${String(spec.batchSize)}`);
+  if (!batchOk) add(problems, 'batchSize', `must be an integer ≥ 1, got ${String(spec.batchSize)}`);
   const vs = spec.validationSplit ?? 0;
   let trainRows = ds.rows;
-  if (typeof vs !== 'number' || !(vs >= 0 && vs < 1)) add('validationSplit', `must be in [0, 1), got ${String(vs)}`);
+  if (typeof vs !== 'number' || !(vs >= 0 && vs < 1)) add(problems, 'validationSplit', `must be in [0, 1), got ${String(vs)}`);
   else if (vs > 0) {
     const valRows = validationRows(ds.rows, vs);
     trainRows = ds.rows - valRows;
     problems.push(...splitProblems(vs, ds.rows, batchOk ? spec.batchSize : 1));
   }
   const seed = spec.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) add('seed', 'must be a finite number');
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) add(problems, 'seed', 'must be a finite number');
   const dtype = spec.dtype ?? 'float32';
-  if (!isOneOf(DTYPES, dtype)) add('dtype', `must be one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
+  if (!isOneOf(DTYPES, dtype)) add(problems, 'dtype', `must be one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
 
   const n = spec.normalize ?? true;
   if (typeof n !== 'boolean') {
     if (n !== null && typeof n === 'object') {
       const f = n.features ?? true;
       const t = n.targets ?? false;
-      if (typeof f !== 'boolean') add('normalize.features', 'must be true or false');
-      if (typeof t !== 'boolean') add('normalize.targets', 'must be true or false');
-      else if (t && loss !== 'mse') add('normalize.targets', 'target normalization applies to mse (regression) only');
-    } else add('normalize', 'must be a boolean or {features, targets}');
+      if (typeof f !== 'boolean') add(problems, 'normalize.features', 'must be true or false');
+      if (typeof t !== 'boolean') add(problems, 'normalize.targets', 'must be true or false');
+      else if (t && loss !== 'mse') add(problems, 'normalize.targets', 'target normalization applies to mse (regression) only');
+    } else add(problems, 'normalize', 'must be a boolean or {features, targets}');
   }
 
   if (spec.earlyStopping !== undefined) {
     const e = spec.earlyStopping;
-    if (e === null || typeof e !== 'object') add('earlyStopping', 'must be an object with patience');
+    if (e === null || typeof e !== 'object') add(problems, 'earlyStopping', 'must be an object with patience');
     else {
-      if (!isInt(e.patience) || e.patience < 1) add('earlyStopping.patience', 'must be an integer ≥ 1');
+      if (!isInt(e.patience) || e.patience < 1) add(problems, 'earlyStopping.patience', 'must be an integer ≥ 1');
       const minDelta = e.minDelta ?? 0;
-      if (typeof minDelta !== 'number' || !(minDelta >= 0) || !Number.isFinite(minDelta)) add('earlyStopping.minDelta', 'must be a finite number ≥ 0');
-      if (typeof (e.restoreBest ?? true) !== 'boolean') add('earlyStopping.restoreBest', 'must be true or false');
+      if (typeof minDelta !== 'number' || !(minDelta >= 0) || !Number.isFinite(minDelta)) add(problems, 'earlyStopping.minDelta', 'must be a finite number ≥ 0');
+      if (typeof (e.restoreBest ?? true) !== 'boolean') add(problems, 'earlyStopping.restoreBest', 'must be true or false');
     }
   }
   const maxLossGrowth = spec.maxLossGrowth ?? DEFAULT_MAX_LOSS_GROWTH;
-  if (typeof maxLossGrowth !== 'number' || !(maxLossGrowth > 1) || !Number.isFinite(maxLossGrowth)) add('maxLossGrowth', `must be a finite number > 1, got ${String(maxLossGrowth)}`);
+  if (typeof maxLossGrowth !== 'number' || !(maxLossGrowth > 1) || !Number.isFinite(maxLossGrowth)) add(problems, 'maxLossGrowth', `must be a finite number > 1, got ${String(maxLossGrowth)}`);
   if (spec.gradientCheck) collect(problems, () => resolveGradientCheck(spec.gradientCheck));
 
   const o = spec.optimizer as OptimizerSpec | null | undefined;
-  if (o === null || typeof o !== 'object') add('optimizer', 'must be an object with a type');
-  else if (!isOneOf(OPTIMIZERS, o.type)) add('optimizer.type', `must be one of ${OPTIMIZERS.join(', ')}, got ${String(o.type)}`);
+  if (o === null || typeof o !== 'object') add(problems, 'optimizer', 'must be an object with a type');
+  else if (!isOneOf(OPTIMIZERS, o.type)) add(problems, 'optimizer.type', `must be one of ${OPTIMIZERS.join(', ')}, got ${String(o.type)}`);
   else problems.push(...fieldsProblems('optimizer', o.type, OPTIMIZER_FIELDS[o.type], o));
   if (spec.clip !== undefined) {
-    if (spec.clip === null || typeof spec.clip !== 'object') add('clip', 'must be an object with a type');
+    if (spec.clip === null || typeof spec.clip !== 'object') add(problems, 'clip', 'must be an object with a type');
     else collect(problems, () => validateClip(spec.clip!));
   }
   if (spec.schedule !== undefined) {
-    if (spec.schedule === null || typeof spec.schedule !== 'object') add('schedule', 'must be an object with a type');
+    if (spec.schedule === null || typeof spec.schedule !== 'object') add(problems, 'schedule', 'must be an object with a type');
     else collect(problems, () => validateSchedule(spec.schedule!));
   }
 
@@ -297,13 +301,13 @@ function check(spec: TrainingSpec, ds: DatasetMeta, limits: SpecLimits): Checked
   if (layersOk && layersIn) {
     const params = countParams(layersIn, ds.features);
     const maxParams = limits.maxParams ?? Infinity;
-    if (params > maxParams) add('model.layers', `the model has ${params} parameters on ${ds.features} inputs, more than ${maxParams} (MAX_PARAMS); use fewer or smaller layers`);
+    if (params > maxParams) add(problems, 'model.layers', `the model has ${params} parameters on ${ds.features} inputs, more than ${maxParams} (MAX_PARAMS); use fewer or smaller layers`);
     else if (epochsOk && trainRows >= 1) {
       const cost = spec.epochs * trainRows * params;
       const maxCost = limits.maxTrainingCost ?? Infinity;
       if (cost > maxCost) {
         const epochs = Math.max(1, Math.floor(maxCost / (trainRows * params)));
-        add('epochs', `${spec.epochs} epochs × ${trainRows} training rows × ${params} parameters = ${cost.toExponential(2)}, more than ${maxCost.toExponential(2)} (MAX_TRAINING_COST); use at most ${epochs} epochs, fewer rows or a smaller model`);
+        add(problems, 'epochs', `${spec.epochs} epochs × ${trainRows} training rows × ${params} parameters = ${cost.toExponential(2)}, more than ${maxCost.toExponential(2)} (MAX_TRAINING_COST); use at most ${epochs} epochs, fewer rows or a smaller model`);
       }
     }
   }

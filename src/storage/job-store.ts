@@ -221,7 +221,8 @@ export class JobStore {
     const fields = recordFields(tenant, submission, id, opts);
     const k = this.keys;
     const ds = fields.datasetId;
-    const args = flat(fields, [k.activeJobs(tenant), k.job(id), k.jobEvents(id), k.dataset(ds), k.datasetActiveJobs(ds), k.jobIndex(tenant), id, String(maxActive), String(Date.now()), FIRST_EVENT]);
+    const { spec, ...others } = fields;
+    const args = [k.activeJobs(tenant), k.job(id), k.jobEvents(id), k.dataset(ds), k.datasetActiveJobs(ds), k.jobIndex(tenant), id, String(maxActive), String(Date.now()), FIRST_EVENT, JSON.stringify(others), spec];
     let code: number;
     let after: [Error | null, unknown] | undefined;
     if (batch) {

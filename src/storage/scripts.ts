@@ -141,14 +141,23 @@ return {1, old}
  * (returns {-1, 0}) or the tenant already has ARGV[2] active jobs (returns {0, count}); else
  * {1, count with this job}.
  * KEYS: active-jobs set, job hash, stream, dataset hash, dataset's active-job set, tenant's job index.
- * ARGV: id, max, now (ms), first event's data, field, value, ...
+ * ARGV: id, max, now (ms), first event's data, the record's fields but `spec` as one JSON object of
+ * strings (one argument rather than two per field: ioredis spends ~0.3 µs per argument building a
+ * command), `spec` (kept out of that JSON: escaping it again cost more than the argument).
  */
 const SUBMIT_JOB = `
 if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, 0} end
 local size = redis.call('ZCARD', KEYS[1])
 if size >= tonumber(ARGV[2]) then return {0, size} end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+local fields = {}
+for k, v in pairs(cjson.decode(ARGV[5])) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
+fields[#fields + 1] = 'spec'
+fields[#fields + 1] = ARGV[6]
+redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('XADD', KEYS[3], '1-0', 'type', 'status', 'data', ARGV[4])
 redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('ZADD', KEYS[6], 0, ARGV[1])
