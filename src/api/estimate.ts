@@ -24,8 +24,17 @@ export class Estimator {
 
   /** Training seconds of `spec` on `ds` at the measured rate (what a job records at submit). */
   async seconds(spec: TrainingSpec, ds: Dataset): Promise<number> {
+    return this.secondsAt(spec, ds, await this.measurements());
+  }
+
+  /** {@link seconds} without waiting while the measured rate is cached; undefined when it is not. */
+  secondsIfCached(spec: TrainingSpec, ds: Dataset): number | undefined {
+    if (!this.cached || Date.now() - this.cached.at > RATE_CACHE_MS) return undefined;
+    return this.secondsAt(spec, ds, this.cached.m);
+  }
+
+  private secondsAt(spec: TrainingSpec, ds: Dataset, m: Measurements): number {
     const cost = trainingCost(spec, ds);
-    const m = await this.measurements();
     return m.overheadSeconds + cost.flops / rateFor(m, cost.params).flopsPerSecond;
   }
 

@@ -27,12 +27,19 @@ export interface TrainingQueueOptions {
   backoffMs?: number;
 }
 
+/** What {@link TrainingQueue.sameWrite} gives. */
+export interface SameWrite {
+  connection: Redis;
+  add: (jobId: string) => Promise<string>;
+}
+
 /** The producer side of the training queue. */
 export class TrainingQueue {
   readonly queue: Queue<TrainingJobData>;
   private readonly attempts: number;
   private readonly keyPrefix: string;
   private readonly backoffMs: number;
+  private sameWriteOf: SameWrite | undefined;
 
   constructor(
     private readonly connection: RedisClient,
@@ -70,13 +77,21 @@ export class TrainingQueue {
    * add at once (`Job.addJob`, synchronously up to the write) and resolves to BullMQ's job id.
    * Null on a cluster (the queue's keys are in a slot of their own).
    */
-  async sameWrite(): Promise<{ connection: Redis; add: (jobId: string) => Promise<string> } | null> {
+  async sameWrite(): Promise<SameWrite | null> {
     if (isCluster(this.connection)) return null;
-    const client = await this.queue.backend.client;
-    return {
-      connection: this.connection,
-      add: (jobId) => new Job<TrainingJobData>(this.queue, 'train', this.data(jobId), this.jobOpts(jobId), jobId).addJob(client),
-    };
+    if (!this.sameWriteOf) {
+      const client = await this.queue.backend.client;
+      this.sameWriteOf = {
+        connection: this.connection,
+        add: (jobId) => new Job<TrainingJobData>(this.queue, 'train', this.data(jobId), this.jobOpts(jobId), jobId).addJob(client),
+      };
+    }
+    return this.sameWriteOf;
+  }
+
+  /** {@link sameWrite} once known, without waiting (undefined before the first call resolved, or on a cluster). */
+  get sameWriteNow(): SameWrite | undefined {
+    return this.sameWriteOf;
   }
 
   /**

@@ -167,7 +167,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         claimed = key;
       }
-      const estimatedSeconds = await estimator.seconds(trainingSpec, ds);
+      const estimatedSeconds = estimator.secondsIfCached(trainingSpec, ds) ?? (await estimator.seconds(trainingSpec, ds));
       const max = svc.config.MAX_ACTIVE_JOBS_PER_TENANT;
       let job: Job | undefined;
       let queued = false;
@@ -175,7 +175,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         // One Redis: reservation, record, first event, dataset's active-job set and index in one
         // script; without an Idempotency-Key (whose claim names this id) BullMQ's add goes in the
         // same write, and is undone below when the script created nothing.
-        const sameWrite = claimed ? null : await svc.queue.sameWrite();
+        const sameWrite = claimed ? null : (svc.queue.sameWriteNow ?? (await svc.queue.sameWrite()));
         const jobId = id;
         const batch = sameWrite ? { connection: sameWrite.connection, alongside: () => sameWrite.add(jobId) } : undefined;
         const one = await svc.jobs.createReserved(req.tenant, body, id, max, { estimatedSeconds }, batch);
