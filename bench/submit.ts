@@ -109,15 +109,30 @@ console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node $
 
 const PHASES = (process.env.PHASES ?? '1,2').split(',');
 
-/** One autocannon measurement of `POST {base}/v1/jobs`: req/s, latency, CPU µs per request of `pid`. */
+/** CPU seconds (user + system) the Redis server has used so far (`INFO cpu`): the whole server, so other clients count too. */
+async function redisCpuSeconds(): Promise<number> {
+  const r = new Redis(REDIS_URL);
+  try {
+    const info = await r.info('cpu');
+    const get = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+    return get('used_cpu_user') + get('used_cpu_sys');
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** One autocannon measurement of `POST {base}/v1/jobs`: req/s, latency, CPU µs per request of `pid` and of the Redis server. */
 async function measure(label: string, base: string, body: string, pid: number | undefined) {
   const cpu0 = cpuSeconds(pid);
+  const redis0 = await redisCpuSeconds();
   const r = await autocannon({ url: `${base}/v1/jobs`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION });
   const cpuPerRequest = ((cpuSeconds(pid) - cpu0) / r.requests.total) * 1e6;
+  const redisPerRequest = ((await redisCpuSeconds()) - redis0) / r.requests.total * 1e6;
   console.log(
     `${label}: ${r.requests.average.toFixed(0)} req/s average, ` +
       `latency p50 ${r.latency.p50} ms, p97.5 ${r.latency.p97_5} ms, p99 ${r.latency.p99} ms; ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}` +
-      (Number.isNaN(cpuPerRequest) ? '' : `; CPU ${cpuPerRequest.toFixed(0)} µs per request`),
+      (Number.isNaN(cpuPerRequest) ? '' : `; CPU ${cpuPerRequest.toFixed(0)} µs per request`) +
+      (Number.isNaN(redisPerRequest) ? '' : `; Redis server CPU ${redisPerRequest.toFixed(0)} µs per request`),
   );
   return { rps: r.requests.average, cpu: cpuPerRequest };
 }
