@@ -8,7 +8,8 @@
  * BASE (use an API that is already running there, with its workers, instead of starting one; the
  * jobs this creates stay in that deployment), API_ROOT (start the API and worker of another
  * checkout), API_NODE_ARGS (extra node flags for the API, e.g. `--cpu-prof`), PHASES (`1`, `2` or
- * `1,2`, default both).
+ * `1,2`, default both), API_BUILD (`dist`: the API and worker compiled by `npm run build`, as the
+ * Dockerfile runs them; default: under tsx, as `npm start` does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,10 +34,14 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 20);
 const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 20);
 
+/** API_BUILD=dist: run the API (and worker) compiled by `npm run build`, as the Dockerfile does, instead of under tsx as `npm start` does. */
+const COMPILED = process.env.API_BUILD === 'dist';
+
 function start(file: string, env: Record<string, string>): ChildProcess {
   const args = file === 'src/server.ts' ? apiNodeArgs : [];
-  const path = file.startsWith('bench/') ? resolve(import.meta.dirname, '..', file) : resolve(apiRoot, file);
-  return spawn(process.execPath, [...args, '--import', 'tsx', path], { cwd: apiRoot, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const compiled = COMPILED && !file.startsWith('bench/');
+  const path = file.startsWith('bench/') ? resolve(import.meta.dirname, '..', file) : resolve(apiRoot, compiled ? `dist/${file.replace(/\.ts$/, '.js')}` : file);
+  return spawn(process.execPath, [...args, ...(compiled ? [] : ['--import', 'tsx']), path], { cwd: apiRoot, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 /** Deletes the keys a phase left under `prefix`. */
 async function dropKeys(prefix: string) {
