@@ -19,7 +19,7 @@ import { SweepScheduler } from '../src/sweeps/scheduler.js';
 export type WorkerConfig = Pick<Config, 'REDIS_URL' | 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'KEY_PREFIX' | 'WORKER_CONCURRENCY'> &
   BlobConfig &
   Partial<ReliabilityConfig> &
-  Partial<Pick<Config, 'TRAINING_WASM_FMA'>> &
+  Partial<Pick<Config, 'TRAINING_WASM_FMA' | 'LOG_LEVEL'>> &
   Partial<Pick<Config, 'WEBHOOK_QUEUE_NAME' | 'WEBHOOK_RETRY_SCHEDULE' | 'WEBHOOK_PROGRESS_INTERVAL_MS' | 'JOB_ATTEMPTS' | 'MAX_ACTIVE_JOBS_PER_TENANT' | 'REDIS_CLUSTER_NODES'>>;
 
 /** How often a worker reconciles every running sweep (a safety net: trial ends already trigger it). */
@@ -121,6 +121,8 @@ export class TrainingWorker {
           // the children checkpoint and keep jobs by this worker's settings, whatever the environment says
           ...reliabilityEnv(reliability),
           QUEUE_PREFIX: config.QUEUE_PREFIX,
+          // the children log at this worker's level (its validated config), not at whatever the environment says
+          ...(config.LOG_LEVEL ? { LOG_LEVEL: config.LOG_LEVEL } : {}),
           WEBHOOK_QUEUE_NAME: config.WEBHOOK_QUEUE_NAME ?? 'webhooks',
           ...(config.WEBHOOK_PROGRESS_INTERVAL_MS !== undefined ? { WEBHOOK_PROGRESS_INTERVAL_MS: String(config.WEBHOOK_PROGRESS_INTERVAL_MS) } : {}),
         }),
