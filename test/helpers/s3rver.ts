@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './net.js';
@@ -51,6 +51,7 @@ export class S3rver {
   /** Starts the server (again); nothing when it runs. */
   async start(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
+    if (this.child) this.dropTornObjects();
     const from = this.log.length;
     const bin = resolve(root, 'node_modules', 's3rver', 'bin', 's3rver.js');
     const child = spawn(process.execPath, [bin, '-d', this.dir, '-a', '127.0.0.1', '-p', String(this.port), '--configure-bucket', this.bucket], {
@@ -64,6 +65,29 @@ export class S3rver {
       return this.log.slice(from).includes(`listening on 127.0.0.1:${this.port}`);
     };
     await waitFor(`s3rver to listen on port ${this.port}`, listening, { timeoutMs: 15_000, context: () => this.log });
+  }
+
+  /**
+   * After a kill: removes the objects whose metadata file s3rver was writing when it died (torn
+   * JSON). s3rver then answers every ListObjects of their prefix with 500, forever; S3 itself never
+   * shows a PUT that did not complete (its client got an error, not a 200), so neither does this.
+   */
+  private dropTornObjects(): void {
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('._S3rver_metadata.json')) {
+          try {
+            JSON.parse(readFileSync(p, 'utf8'));
+          } catch {
+            const base = p.slice(0, -'metadata.json'.length);
+            for (const f of [p, `${base}object`, `${base}object.md5`]) rmSync(f, { force: true });
+          }
+        }
+      }
+    };
+    walk(this.dir);
   }
 
   /** Kills the server at once (connections in flight are cut). */
