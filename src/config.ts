@@ -225,8 +225,8 @@ export function reliabilityEnv(c: ReliabilityConfig): Record<string, string> {
   return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, String(v)]));
 }
 
-/** Parses the reliability variables of `env` (a trainer child's); throws naming the bad variable. A variable set but empty is unset. */
-export function loadReliabilityConfig(env: Record<string, string | undefined>): ReliabilityConfig {
+/** Parses the reliability variables of `env` (default `process.env`: a trainer child's, set by its worker); throws naming the bad variable. A variable set but empty is unset. */
+export function loadReliabilityConfig(env: Record<string, string | undefined> = process.env): ReliabilityConfig {
   const parsed = ReliabilityConfigSchema.safeParse(withoutEmpty(env));
   if (!parsed.success) throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;

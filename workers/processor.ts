@@ -29,7 +29,7 @@ const contexts = new Map<string, RunContext>();
 // Every setting from validated config (src/config.ts): an empty variable is unset, as in the worker.
 const trainer = loadTrainerConfig();
 const logger = pino({ level: trainer.LOG_LEVEL, base: { proc: 'trainer', pid: process.pid } });
-const reliability = loadReliabilityConfig(process.env);
+const reliability = loadReliabilityConfig();
 // The worker passes its validated blob settings to this child's environment (training-worker.ts).
 // Blobs are read through the worker-local disk cache (s3 store), shared by all trainer children.
 const blobConfig = loadBlobConfig();
