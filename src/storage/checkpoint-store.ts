@@ -85,9 +85,13 @@ export class CheckpointStore {
     this.inlineMaxBytes = opts.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
   }
 
-  /** True when `data` goes to the blob store rather than inline. */
-  private big(data: Uint8Array): boolean {
-    return this.blobs !== undefined && data.length > this.inlineMaxBytes;
+  /**
+   * Checkpoint bytes of job `id` bigger than `inlineMaxBytes`: written to the blob store under a
+   * new key of their own, whose pointer the caller then commits. Null: they stay inline in Redis.
+   */
+  private async putIfBig(id: string, kind: 'ckpt' | `kept-${number}`, attempt: number | string, data: Uint8Array): Promise<BlobPointer | null> {
+    if (!this.blobs || data.length <= this.inlineMaxBytes) return null;
+    return putArtifact(this.blobs, newJobBlobKey(this.keys.jobBlobs(id), kind, attempt), data);
   }
 
   /** The checkpoint bytes a hash or index entry points at, or null when the blob is gone or damaged. */
@@ -110,7 +114,7 @@ export class CheckpointStore {
     const c = w.checkpoint;
     const data = c ? serialize(c) : null;
     // Big: the blob first (an outage throws BlobStoreUnavailableError: the worker retries the job later).
-    const p = data && this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(this.keys.jobBlobs(id), 'ckpt', attempt), data) : null;
+    const p = data ? await this.putIfBig(id, 'ckpt', attempt, data) : null;
     const [seq, replaced] = await this.r.tsnnOwnedWrite(
       this.keys.job(id),
       this.keys.jobEvents(id),
@@ -183,7 +187,7 @@ export class CheckpointStore {
     const index = this.keys.jobKeptCheckpoints(id);
     const slot = this.keys.jobKeptCheckpoint(id, c.epoch);
     // Big: the blob first, under a key of its own; the index entry then points at it.
-    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(this.keys.jobBlobs(id), `kept-${c.epoch}`, 'x'), data) : null;
+    const p = await this.putIfBig(id, `kept-${c.epoch}`, 'x', data);
     const entry: KeptEntry = p ? { ...meta, blob: p.blob, sha256: p.sha256 } : meta;
     const tx = this.redis.multi().hget(index, String(c.epoch));
     if (p) tx.unlink(slot);
@@ -237,7 +241,7 @@ export class CheckpointStore {
   async seed(id: string, c: Checkpoint): Promise<void> {
     const data = serialize(c);
     const key = this.keys.jobCheckpoint(id);
-    const p = this.big(data) ? await putArtifact(this.blobs!, newJobBlobKey(this.keys.jobBlobs(id), 'ckpt', 0), data) : null;
+    const p = await this.putIfBig(id, 'ckpt', 0, data);
     const fields = p ? ['blob', p.blob, 'sha256', p.sha256, 'bytes', String(p.bytes)] : ['data', data];
     await this.redis.hset(key, ...fields, 'epoch', String(c.epoch), 'step', String(c.step), 'attempt', '0', 'eventSeq', '1');
   }
