@@ -1,13 +1,14 @@
 /**
- * Follows the training queue's BullMQ events (a Redis stream, so it sees jobs finished by any
- * worker) and reports each job that reaches a terminal state once, with the outcome from our
- * job record (`completed`, `failed` or `cancelled`) and its per-epoch history.
+ * Follows the stream of finished jobs (`keys.jobOutcomes`: one entry `job`, `status` per job
+ * that reached a terminal status, written by whichever process finished it, so it sees every
+ * worker) and reports each job once, with its outcome and, for a completed job, its per-epoch
+ * history and throughput read from our records.
  *
  * The stream is polled (`XREAD COUNT`, no BLOCK) every {@link POLL_MS} rather than followed with
- * a blocking read re-issued after every entry: each submit adds two entries (`added`, `waiting`)
- * this tail has no use for, and a blocking follower costs a read per event-loop turn under a
- * burst of submits. Metrics a quarter of a second late are no loss; a non-blocking read also
- * cannot hang on a reconnect.
+ * a blocking read: metrics a quarter of a second late are no loss, and a non-blocking read cannot
+ * hang on a reconnect. (The tail used to follow BullMQ's events stream, which carries two entries
+ * per submit that it had no use for: reading and decoding them was ~9 µs of API CPU per
+ * `POST /v1/jobs` under `bench:submit`.)
  */
 import { duplicateClient, type RedisClient } from '../queue/connection.js';
 
@@ -18,9 +19,8 @@ export interface JobReader {
 }
 
 export interface JobOutcomeTailOptions {
-  queueName: string;
-  /** BullMQ key prefix. */
-  prefix: string;
+  /** Key of the outcomes stream (`keys.jobOutcomes()`). */
+  stream: string;
   /** A connection to duplicate (the tail reads on its own connection). */
   redis: RedisClient;
   jobs: JobReader;
@@ -30,20 +30,18 @@ export interface JobOutcomeTailOptions {
   pollMs?: number;
 }
 
-/** Default pause between two reads of the events stream. */
+/** Default pause between two reads of the stream. */
 export const POLL_MS = 250;
 /** Entries read at most per XREAD (a full batch is followed by the next read at once). */
 const BATCH = 1000;
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'pruned']);
-/** BullMQ events after which a job may have reached its terminal record status. */
-const ENDING = new Set(['completed', 'failed', 'removed']);
 
 type StreamReply = [string, [string, string[]][]][] | null;
 
 export class JobOutcomeTail {
   private readonly connection: RedisClient;
-  /** BullMQ's events stream of the queue (`<prefix>:<name>:events`). */
+  /** The outcomes stream. */
   private readonly key: string;
   private readonly seen = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
@@ -55,10 +53,10 @@ export class JobOutcomeTail {
   private readonly started: Promise<void>;
 
   constructor(private readonly opts: JobOutcomeTailOptions) {
-    const connection = duplicateClient(opts.redis, { name: 'tsnn-ops-events' });
+    const connection = duplicateClient(opts.redis, { name: 'tsnn-ops-outcomes' });
     connection.on('error', (err: unknown) => opts.onError?.(err));
     this.connection = connection;
-    this.key = `${opts.prefix}:${opts.queueName}:events`;
+    this.key = opts.stream;
     this.pollMs = opts.pollMs ?? POLL_MS;
     this.started = this.start();
     this.started.catch(() => {});
@@ -105,13 +103,13 @@ export class JobOutcomeTail {
     const entries = reply?.[0]?.[1] ?? [];
     for (const [id, fields] of entries) {
       this.lastId = id;
-      let event: string | undefined;
+      let status: string | undefined;
       let jobId: string | undefined;
       for (let i = 0; i + 1 < fields.length; i += 2) {
-        if (fields[i] === 'event') event = fields[i + 1];
-        else if (fields[i] === 'jobId') jobId = fields[i + 1];
+        if (fields[i] === 'status') status = fields[i + 1];
+        else if (fields[i] === 'job') jobId = fields[i + 1];
       }
-      if (event && jobId && ENDING.has(event)) this.track(this.settle(jobId));
+      if (status && jobId && TERMINAL.has(status)) this.track(this.settle(jobId, status));
     }
     return entries.length === BATCH;
   }
@@ -121,26 +119,21 @@ export class JobOutcomeTail {
     p.finally(() => this.pending.delete(p));
   }
 
-  /** Reads the record (retrying briefly: the worker may still be writing it) and reports it once. */
-  private async settle(jobId: string): Promise<void> {
-    for (let attempt = 0; attempt < 10 && !this.closed; attempt++) {
-      if (this.seen.has(jobId)) return;
-      try {
-        const job = await this.opts.jobs.get(jobId);
-        if (!job) return;
-        if (TERMINAL.has(job.status)) {
-          this.seen.add(jobId);
-          if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
-          const history = job.status === 'completed' ? await this.opts.jobs.getMetrics(jobId) : null;
-          // Throughput of completed jobs only: a cancelled job now keeps a partial result too.
-          this.opts.onFinished(job.status, history, job.status === 'completed' ? job.result?.samplesPerSecond : undefined);
-          return;
-        }
-      } catch (err) {
-        this.opts.onError?.(err);
-      }
-      // a failed attempt that BullMQ retries leaves the record non-terminal: stop after ~2.5 s
-      await new Promise((r) => setTimeout(r, 250));
+  /** Reports the job once; a completed one with its history and throughput from our records. */
+  private async settle(jobId: string, status: string): Promise<void> {
+    if (this.seen.has(jobId)) return;
+    this.seen.add(jobId);
+    if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
+    if (status !== 'completed') return this.opts.onFinished(status, null);
+    try {
+      const job = await this.opts.jobs.get(jobId);
+      const history = await this.opts.jobs.getMetrics(jobId);
+      // Throughput of completed jobs only: a cancelled job keeps a partial result too.
+      this.opts.onFinished(status, history, job?.result?.samplesPerSecond);
+    } catch (err) {
+      // Redis failed between the entry and the records: count the outcome without the rest.
+      this.opts.onError?.(err);
+      this.opts.onFinished(status, null);
     }
   }
 

@@ -14,7 +14,6 @@ import { type JobReader, JobOutcomeTail } from './job-outcomes.js';
 import { OpsMetrics } from './ops-metrics.js';
 import { scrapeSources } from './scrape-sources.js';
 import { trackSseResponse } from './sse-streams.js';
-import { DEFAULT_QUEUE_PREFIX } from '../storage/keys.js';
 
 export interface OpsPluginOptions {
   /** The training queue. Default: `app.svc.queue.queue`. */
@@ -25,6 +24,8 @@ export interface OpsPluginOptions {
   jobs?: JobReader;
   /** Key of a job's event stream. Default: `app.svc.keys.jobEvents`. */
   jobEventsKey?: (id: string) => string;
+  /** Key of the stream of finished jobs. Default: `app.svc.keys.jobOutcomes()`. */
+  jobOutcomesKey?: string;
   /**
    * Guard of `/metrics` and `/admin/queues`. Default: the app's `authenticate` (or `authorize`,
    * `verifyApiKey`) decorator, looked up at request time; open when there is none.
@@ -38,7 +39,7 @@ export interface OpsPluginOptions {
   boardPath?: string | false;
   /** Route pattern of the SSE events route. Default `/v1/jobs/:id/events`. */
   sseRoute?: string;
-  /** Follow the queue's events to count finished jobs and epoch durations. Default true. */
+  /** Follow the stream of finished jobs to count them and their epoch durations. Default true. */
   tailJobEvents?: boolean;
   /** Export prom-client's process metrics. Default true. */
   defaultMetrics?: boolean;
@@ -49,7 +50,7 @@ interface ServiceLike {
   queue?: { queue?: Queue };
   redis?: RedisClient;
   jobs?: JobReader;
-  keys?: { jobEvents?: (id: string) => string };
+  keys?: { jobEvents?: (id: string) => string; jobOutcomes?: () => string };
 }
 
 declare module 'fastify' {
@@ -69,8 +70,9 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
   const redis = opts.redis ?? svc.redis;
   const jobs = opts.jobs ?? svc.jobs;
   const jobEventsKey = opts.jobEventsKey ?? svc.keys?.jobEvents;
-  if (!queue || !redis || !jobs || !jobEventsKey) {
-    throw new Error('ops plugin needs queue, redis, jobs and jobEventsKey (register it after the services plugin, or pass them)');
+  const jobOutcomesKey = opts.jobOutcomesKey ?? svc.keys?.jobOutcomes?.();
+  if (!queue || !redis || !jobs || !jobEventsKey || !jobOutcomesKey) {
+    throw new Error('ops plugin needs queue, redis, jobs, jobEventsKey and jobOutcomesKey (register it after the services plugin, or pass them)');
   }
   const metrics = new OpsMetrics(scrapeSources({ queue, redis, jobEventsKey }), { defaultMetrics: opts.defaultMetrics });
   app.decorate('opsMetrics', metrics);
@@ -95,17 +97,16 @@ const opsPluginImpl: FastifyPluginAsync<OpsPluginOptions> = async (app: FastifyI
 
   if (opts.tailJobEvents !== false) {
     const tail = new JobOutcomeTail({
-      queueName: queue.name,
-      prefix: queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX,
+      stream: jobOutcomesKey,
       redis,
       jobs,
       onFinished: (outcome, history, sps) => metrics.observeFinished(outcome, history, sps),
       // debug: while Redis is down this fires on every reconnect attempt; the service logs the outage
-      onError: (err) => app.log.debug({ err: (err as Error)?.message }, 'ops: queue events tail error'),
+      onError: (err) => app.log.debug({ err: (err as Error)?.message }, 'ops: job outcomes tail error'),
     });
     app.addHook('onClose', async () => tail.close());
     // not awaited: the API must start (and /readyz report 503) while Redis is down
-    tail.ready().catch((err) => app.log.warn({ err: (err as Error)?.message }, 'ops: queue events tail not ready'));
+    tail.ready().catch((err) => app.log.warn({ err: (err as Error)?.message }, 'ops: job outcomes tail not ready'));
   }
 
   // looked up per request: an API-key plugin registered after this one still guards these routes

@@ -11,7 +11,7 @@ import type { JobWebhook } from '../schemas/webhook.js';
 import type { JobFromCheckpoint } from '../schemas/checkpoint.js';
 import type { JobEventType } from './event-stream.js';
 import { newId } from './ids.js';
-import type { Keys } from './keys.js';
+import { JOB_OUTCOMES_MAX_LEN, type Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
 import { scripted, type ScriptedRedis } from './scripts.js';
 import type { Redis } from 'ioredis';
@@ -368,7 +368,12 @@ export class JobStore {
     if (applied === 1) await deleteBlobs(this.blobs, [checkpointBlob, modelPointer(oldModel)?.blob]);
     else await deleteBlobs(this.blobs, [model?.blob]);
     // Second step, on the dataset's slot: idempotent, and the sweeper drops ended jobs left there by a crash.
-    if (applied === 1) await this.redis.srem(k.datasetActiveJobs(current.datasetId), id);
+    // Beside it (another slot), the outcome for the API's finished-job metrics.
+    if (applied === 1)
+      await Promise.all([
+        this.redis.srem(k.datasetActiveJobs(current.datasetId), id),
+        this.redis.xadd(k.jobOutcomes(), 'MAXLEN', '~', String(JOB_OUTCOMES_MAX_LEN), '*', 'job', id, 'status', to),
+      ]);
     if (applied === 1 && this.onFinished) {
       const tenant = await this.tenantOf(id);
       if (tenant !== null) await this.onFinished({ ...job, attempts: Number(attempts) }, tenant);

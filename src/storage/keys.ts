@@ -59,6 +59,12 @@ export function keysFor(prefix: string) {
     webhookDelivery: (id: string, messageId: string) => `${prefix}webhook:{${id}}:delivery:${messageId}`,
     /** A tenant's registered endpoint ids (sorted set, scores 0: ids sort by time). */
     webhookIndex: (tenant: string) => `${prefix}webhook-index:${tenant}`,
+    /**
+     * Stream of jobs that reached a terminal status (`job`, `status`): one entry per applied
+     * {@link JobStore.finish}, capped at about {@link JOB_OUTCOMES_MAX_LEN} entries. The API's
+     * finished-job metrics follow it.
+     */
+    jobOutcomes: () => `${prefix}job-outcomes`,
     /** Pub/sub channel on which the API asks workers to cancel a running job (message: job id). */
     cancelChannel: () => `${prefix}cancel`,
     /** SCAN patterns (glob) of the keys sweepers walk. */
@@ -92,6 +98,9 @@ export function keysFor(prefix: string) {
   };
 }
 export type Keys = ReturnType<typeof keysFor>;
+
+/** About how many entries the {@link keysFor jobOutcomes} stream keeps (`XADD MAXLEN ~`). */
+export const JOB_OUTCOMES_MAX_LEN = 10_000;
 
 /** Default BullMQ prefix: hash-tagged, so every key of the queue shares one slot (BullMQ's scripts need it on a cluster). */
 export const DEFAULT_QUEUE_PREFIX = '{bull}';

@@ -30,6 +30,7 @@ async function appWith(opts: { decorate?: boolean; authorize?: boolean }): Promi
     redis,
     jobs: new JobStore(redis, keys),
     jobEventsKey: keys.jobEvents,
+    jobOutcomesKey: keys.jobOutcomes(),
     authorize: opts.authorize ? guard : undefined,
     defaultMetrics: false,
     tailJobEvents: false,
@@ -89,7 +90,7 @@ describe('ops routes behind the API keys', () => {
   it('finds a decorator added after the ops plugin (an API-key plugin registered later)', async () => {
     const app = Fastify();
     const keys = keysFor(`${prefix}:`);
-    await app.register(opsPlugin, { queue, redis, jobs: new JobStore(redis, keys), jobEventsKey: keys.jobEvents, defaultMetrics: false, tailJobEvents: false });
+    await app.register(opsPlugin, { queue, redis, jobs: new JobStore(redis, keys), jobEventsKey: keys.jobEvents, jobOutcomesKey: keys.jobOutcomes(), defaultMetrics: false, tailJobEvents: false });
     app.decorate('authenticate', guard);
     await app.ready();
     try {
