@@ -50,13 +50,13 @@ function estimatedFinish(h: Fields): { estimatedFinishAt?: string } {
   return {};
 }
 
-/** A job as the API shows it, from the fields of its record hash. */
-function toJob(h: Fields): Job {
+/** A job as the API shows it, from the fields of its record hash; `spec`: its spec already parsed (a record just built from it). */
+function toJob(h: Fields, spec?: unknown): Job {
   return {
     id: h.id,
     status: h.status as JobStatus,
     datasetId: h.datasetId,
-    spec: JSON.parse(h.spec),
+    spec: spec ?? JSON.parse(h.spec),
     progress: h.progress ? (JSON.parse(h.progress) as JobProgress) : null,
     ...(h.result ? { result: JSON.parse(h.result) as JobResult } : {}),
     ...(h.error ? { error: JSON.parse(h.error) as JobError } : {}),
@@ -98,15 +98,21 @@ export interface ReservedBatch {
 /** Data of a job's first event. */
 const FIRST_EVENT = JSON.stringify({ status: 'queued' });
 
+/** The spec part of a submission (what a record's `spec` holds). */
+function specOf(submission: JobSubmission): Omit<JobSubmission, 'datasetId' | 'maxDurationSeconds' | 'webhook' | 'fromCheckpoint'> {
+  const { datasetId: _d, maxDurationSeconds: _m, webhook: _w, fromCheckpoint: _f, ...spec } = submission;
+  return spec;
+}
+
 /** The record hash of a new `queued` job. */
 function recordFields(tenant: string, submission: JobSubmission, id: string, opts: CreateOptions): Fields {
-  const { datasetId, maxDurationSeconds, webhook, fromCheckpoint: _f, ...spec } = submission;
+  const { datasetId, maxDurationSeconds, webhook } = submission;
   const fields: Fields = {
     id,
     tenant,
     status: 'queued',
     datasetId,
-    spec: JSON.stringify(spec),
+    spec: JSON.stringify(specOf(submission)),
     createdAt: new Date().toISOString(),
     attempts: '0',
     // The first event is written with the record, with id 1 (what tsnnAppendEvent would give a new record).
@@ -258,7 +264,7 @@ export class JobStore {
     } else [code] = await this.r.tsnnSubmitJob(...(args as Parameters<ScriptedRedis['tsnnSubmitJob']>));
     if (code === -1) return { kind: 'dataset_gone', after };
     if (code === 0) return { kind: 'full', after };
-    return { kind: 'created', job: toJob(fields), after };
+    return { kind: 'created', job: toJob(fields, specOf(submission)), after };
   }
 
   /** The job `id` when it exists and belongs to `tenant` (`undefined`: any tenant). */
