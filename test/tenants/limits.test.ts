@@ -28,6 +28,32 @@ describe('rate limit per API key', () => {
     for (let i = 0; i < 5; i++) expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
   });
 
+  it('every /v1 answer says the limit, what is left and when the window ends; /healthz carries none', async () => {
+    const t3 = await testApp('ratelimit-headers', { API_KEYS: `${KEY_A}:a`, RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '30000' });
+    try {
+      const seen = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await t3.app.inject({ url: '/v1/jobs', headers: auth(KEY_A) });
+        seen.push([res.statusCode, res.headers['x-ratelimit-limit'], res.headers['x-ratelimit-remaining']]);
+        const reset = Number(res.headers['x-ratelimit-reset']);
+        expect(reset).toBeGreaterThan(0);
+        expect(reset).toBeLessThanOrEqual(30);
+        if (res.statusCode === 429) {
+          expect(res.headers['retry-after']).toBe(res.headers['x-ratelimit-reset']);
+          expect(problem(res).detail).toMatch(/more than 2 requests in 30 s .*retry after \d+ s/);
+        }
+      }
+      expect(seen).toEqual([
+        [200, '2', '1'],
+        [200, '2', '0'],
+        [429, '2', '0'],
+      ]);
+      expect((await t3.app.inject({ url: '/healthz' })).headers['x-ratelimit-limit']).toBeUndefined();
+    } finally {
+      await t3.close();
+    }
+  });
+
   it('wrong keys share the client IP bucket: guessing keys is limited too', async () => {
     const t2 = await testApp('ratelimit-ip', { API_KEYS: `${KEY_A}:a`, RATE_LIMIT_MAX: '3' });
     try {
