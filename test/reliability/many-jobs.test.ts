@@ -113,8 +113,9 @@ describe('retention', () => {
     ids.push(cancelled);
     await waitForState('the records of the finished jobs to expire (JOB_RETENTION_SECONDS=1)', async () => (await Promise.all(ids.map(async (id) => ((await redis.exists(keys.job(id))) ? id : '')))).filter(Boolean), (left) => left.length === 0, { timeoutMs: 30_000, intervalMs: 100 });
     expect(await sweepJobIndexes(redis, keys)).toBeGreaterThanOrEqual(4);
-    // Deployment-wide keys (the workers' measured throughput and slots) stay; nothing of a job does.
-    expect((await scan()).filter((k) => k !== keys.workerSlots() && k !== keys.workerThroughput())).toEqual([]);
+    // Deployment-wide keys (the workers' measured throughput and slots, the capped stream of finished jobs) stay; nothing of a job does.
+    const deploymentWide = [keys.workerSlots(), keys.workerThroughput(), keys.jobOutcomes()];
+    expect((await scan()).filter((k) => !deploymentWide.includes(k))).toEqual([]);
     expect(((await (await fetch(`${base}/v1/jobs/${ids[0]}`)).json()) as { status: number }).status).toBe(404);
   }, 60_000);
 });
