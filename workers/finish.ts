@@ -90,7 +90,7 @@ type Write =
   | { finish: 'completed' | 'failed' | 'cancelled' | 'pruned'; from: readonly JobStatus[]; keep: Keep; swallowErrors?: true }
   /** Back to `queued` with the abort position as checkpoint and a handback event, fenced by the attempt (CheckpointStore.write). */
   | { handback: Checkpoint; reason: string }
-  /** Back to `queued` with a retry event (JobStore.transition from `running`). */
+  /** Back to `queued` with a retry event (JobStore.transition from `running`), fenced by the attempt. */
   | { requeue: string; swallowErrors?: true }
   | null;
 
@@ -226,8 +226,8 @@ export async function finish(ctx: FinishContext, a: AttemptInfo, outcome: Outcom
 }
 
 /**
- * Applies a {@link Write}; false only when a terminal write found the job already ended or
- * owned by another attempt. A refused handback throws JobFencedError.
+ * Applies a {@link Write}; false when a terminal write or a requeue found the job already ended
+ * or owned by another attempt. A refused handback throws JobFencedError.
  */
 async function write(ctx: FinishContext, a: AttemptInfo, w: Write): Promise<boolean> {
   const jobId = a.job.id;
@@ -239,8 +239,8 @@ async function write(ctx: FinishContext, a: AttemptInfo, w: Write): Promise<bool
     await ctx.checkpoints.write(jobId, a.attemptNo, { checkpoint: w.handback, status: 'queued', event: { type: 'status', data: { status: 'queued', handback: true, reason: w.reason } } });
     return true;
   }
-  await settle(ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { event: { type: 'status', data: { status: 'queued', retry: true, reason: w.requeue } } }), w.swallowErrors);
-  return true;
+  // An attempt that lost the job (another owns it, or it ended meanwhile) must not send it back to the wait list.
+  return settle(ctx.jobs.transition(jobId, ['running'], { status: 'queued' }, { attempt: a.attemptNo, event: { type: 'status', data: { status: 'queued', retry: true, reason: w.requeue } } }), w.swallowErrors);
 }
 
 /** The dataset's feature column names (CSV uploads have them), which the model keeps. */

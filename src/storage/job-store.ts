@@ -309,14 +309,15 @@ export class JobStore {
   }
 
   /**
-   * Moves job `id` to new fields when its status is one of `from`, optionally counting an attempt
-   * and appending an event, all atomically.
+   * Moves job `id` to new fields when its status is one of `from` (and, with `attempt`, only while
+   * that attempt owns it: previous `fenced` otherwise), optionally counting an attempt and
+   * appending an event, all atomically.
    */
   async transition(
     id: string,
     from: readonly JobStatus[],
     fields: Fields,
-    opts: { incrementAttempts?: boolean; event?: { type: JobEventType; data: unknown } } = {},
+    opts: { incrementAttempts?: boolean; event?: { type: JobEventType; data: unknown }; attempt?: number } = {},
   ): Promise<TransitionResult> {
     const [applied, previous, eventId, attempts] = await this.r.tsnnTransition(
       this.keys.job(id),
@@ -325,6 +326,7 @@ export class JobStore {
       opts.incrementAttempts ? '1' : '0',
       opts.event?.type ?? '',
       opts.event ? JSON.stringify(opts.event.data) : '',
+      opts.attempt === undefined ? '' : String(opts.attempt),
       ...flat(fields),
     );
     return { applied: applied === 1, previous: previous as JobStatus | '', eventId: Number(eventId), attempts: Number(attempts) };

@@ -15,10 +15,11 @@ return seq
 `;
 
 /**
- * Moves a job to a new status only when its current status is one of ARGV[1] (comma list):
+ * Moves a job to a new status only when its current status is one of ARGV[1] (comma list) and,
+ * when ARGV[5] is not '', while its `attempts` equals ARGV[5] (else previous status 'fenced'):
  * sets the fields, increments `attempts` when ARGV[2] is '1', and appends event ARGV[3] (data
  * ARGV[4]) unless the type is ''. Returns { applied 0|1, previous status, event id, attempts }.
- * KEYS: job hash, stream. ARGV: from, incrAttempts, eventType, eventData, field, value, ...
+ * KEYS: job hash, stream. ARGV: from, incrAttempts, eventType, eventData, attempt|'', field, value, ...
  */
 const TRANSITION = `
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -26,7 +27,8 @@ if not st then return {0, '', 0, 0} end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then allowed = true end end
 if not allowed then return {0, st, 0, 0} end
-if #ARGV > 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+if ARGV[5] ~= '' and tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[5]) then return {0, 'fenced', 0, 0} end
+if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if ARGV[2] == '1' then attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 local seq = 0

@@ -152,6 +152,7 @@ describe('finish(outcome)', () => {
       { kind: 'cancelled', stop: stop(mid, ends[1]) },
       { kind: 'pruned', stop: stop(mid, ends[2]) },
       { kind: 'handed-back', stop: stop(mid, ends[2]) },
+      { kind: 'retry-later', err: new BlobStoreUnavailableError('store down') },
       { kind: 'fenced' },
     ];
     for (const o of outcomes) {
@@ -163,5 +164,13 @@ describe('finish(outcome)', () => {
       expect(await modelOf(a), o.kind).toBeNull();
       expect(await ctx.checkpoints.load(a.job.id), o.kind).toBeNull();
     }
+    // An error is still told to BullMQ, but the job stays with the attempt that owns it (no requeue).
+    const err = new Error('boom');
+    const a = await running({ attemptsMade: 0, maxAttempts: 3 });
+    await t.app.svc.jobs.transition(a.job.id, ['running'], {}, { incrementAttempts: true });
+    const before = (await readEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).length;
+    await expect(finish(ctx, a, { kind: 'errored', err })).rejects.toBe(err);
+    expect(await record(a)).toMatchObject({ status: 'running', attempts: 2 });
+    expect(await readEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).toHaveLength(before);
   });
 });
