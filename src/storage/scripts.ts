@@ -136,38 +136,50 @@ return {1, old}
 `;
 
 /**
- * Job creation on one Redis (not a cluster: the keys are on several slots), in one step: the
- * reservation among the tenant's active jobs (as active-jobs.ts RESERVE, without its stale
- * members' cleanup), the record, its first `status` event (id 1), the job in its dataset's
- * active-job set and in the tenant's index. Nothing is written when the dataset record is gone
- * (returns {-1, 0}) or the tenant already has ARGV[2] active jobs (returns {0, count}); else
- * {1, count with this job}.
- * KEYS: active-jobs set, job hash, stream, dataset hash, dataset's active-job set, tenant's job index.
- * ARGV: id, max, now (ms), first event's data, the record's fields but `spec` as one JSON object of
- * strings (one argument rather than two per field: ioredis spends ~0.3 µs per argument building a
- * command), `spec` (kept out of that JSON: escaping it again cost more than the argument).
+ * Job creation on one Redis (not a cluster: the keys are on several slots) for every submit of one
+ * event-loop turn, each in one step: the reservation among the tenant's active jobs (as
+ * active-jobs.ts RESERVE, without its stale members' cleanup), the record, its first `status`
+ * event (id 1), the job in its dataset's active-job set and in the tenant's index. Jobs are handled
+ * in order, so two of one tenant see each other's reservation. Nothing is written for a job whose
+ * dataset record is gone (its code -1) or whose tenant already has its max active jobs (0); 1 when
+ * created. Returns the codes in order.
+ * KEYS, 6 per job: active-jobs set, job hash, stream, dataset hash, dataset's active-job set,
+ * tenant's job index. ARGV: first event's data, now (ms), then 4 per job: id, max, the record's
+ * fields but `spec` as one JSON object of strings (one argument rather than two per field: ioredis
+ * spends ~0.3 µs per argument building a command), `spec` (kept out of that JSON: escaping it
+ * again cost more than the argument).
  */
-const SUBMIT_JOB = `
-if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, 0} end
-local size = redis.call('ZCARD', KEYS[1])
-if size >= tonumber(ARGV[2]) then return {0, size} end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-local fields = {}
-for k, v in pairs(cjson.decode(ARGV[5])) do
-  fields[#fields + 1] = k
-  fields[#fields + 1] = v
+const SUBMIT_JOBS = `
+local codes = {}
+for j = 0, #KEYS / 6 - 1 do
+  local k, a = j * 6, 2 + j * 4
+  local id = ARGV[a + 1]
+  if redis.call('EXISTS', KEYS[k + 4]) == 0 then
+    codes[j + 1] = -1
+  elseif redis.call('ZCARD', KEYS[k + 1]) >= tonumber(ARGV[a + 2]) then
+    codes[j + 1] = 0
+  else
+    redis.call('ZADD', KEYS[k + 1], ARGV[2], id)
+    local fields = {}
+    for f, v in pairs(cjson.decode(ARGV[a + 3])) do
+      fields[#fields + 1] = f
+      fields[#fields + 1] = v
+    end
+    fields[#fields + 1] = 'spec'
+    fields[#fields + 1] = ARGV[a + 4]
+    redis.call('HSET', KEYS[k + 2], unpack(fields))
+    redis.call('XADD', KEYS[k + 3], '1-0', 'type', 'status', 'data', ARGV[1])
+    redis.call('SADD', KEYS[k + 5], id)
+    redis.call('ZADD', KEYS[k + 6], 0, id)
+    codes[j + 1] = 1
+  end
 end
-fields[#fields + 1] = 'spec'
-fields[#fields + 1] = ARGV[6]
-redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('XADD', KEYS[3], '1-0', 'type', 'status', 'data', ARGV[4])
-redis.call('SADD', KEYS[5], ARGV[1])
-redis.call('ZADD', KEYS[6], 0, ARGV[1])
-return {1, size + 1}
+return codes
 `;
 
 export interface ScriptedRedis {
-  tsnnSubmitJob(active: string, job: string, stream: string, dataset: string, datasetJobs: string, index: string, ...argv: string[]): Promise<[number, number]>;
+  /** `numKeys` (6 per job), the keys, then the arguments (see SUBMIT_JOBS). */
+  tsnnSubmitJobs(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<[number, string]>;
   tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number, string?, string?]>;
   tsnnOwnedWrite(job: string, stream: string, checkpoint: string, ...argv: (string | Buffer)[]): Promise<[number, string]>;
@@ -184,7 +196,7 @@ export function scripted(redis: RedisClient): ScriptedRedis {
     redis.defineCommand('tsnnFinish', { numberOfKeys: 5, lua: FINISH });
     redis.defineCommand('tsnnOwnedWrite', { numberOfKeys: 3, lua: OWNED_WRITE });
     redis.defineCommand('tsnnOwnedArtifacts', { numberOfKeys: 3, lua: OWNED_ARTIFACTS });
-    redis.defineCommand('tsnnSubmitJob', { numberOfKeys: 6, lua: SUBMIT_JOB });
+    redis.defineCommand('tsnnSubmitJobs', { lua: SUBMIT_JOBS });
   }
   return r as unknown as ScriptedRedis;
 }
