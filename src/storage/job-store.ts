@@ -27,13 +27,6 @@ export interface TransitionResult {
 
 type Fields = Record<string, string>;
 
-/** Throws the first error of a MULTI, or when it was not executed. */
-async function checkExec(p: Promise<[Error | null, unknown][] | null>): Promise<void> {
-  const results = await p;
-  const failed = results?.find(([err]) => err);
-  if (!results || failed) throw failed?.[0] ?? new Error('transaction was not executed');
-}
-
 function flat(fields: Fields, into: string[] = []): string[] {
   for (const k in fields) into.push(k, fields[k]);
   return into;
@@ -95,9 +88,6 @@ export interface ReservedBatch {
   alongside: () => Promise<unknown>;
 }
 
-/** Data of a job's first event. */
-const FIRST_EVENT = JSON.stringify({ status: 'queued' });
-
 /** The spec part of a submission (what a record's `spec` holds). */
 function specOf(submission: JobSubmission): Omit<JobSubmission, 'datasetId' | 'maxDurationSeconds' | 'webhook' | 'fromCheckpoint'> {
   const { datasetId: _d, maxDurationSeconds: _m, webhook: _w, fromCheckpoint: _f, ...spec } = submission;
@@ -115,7 +105,7 @@ function recordFields(tenant: string, submission: JobSubmission, id: string, opt
     spec: JSON.stringify(specOf(submission)),
     createdAt: new Date().toISOString(),
     attempts: '0',
-    // The first event is written with the record, with id 1 (what tsnnAppendEvent would give a new record).
+    // Event 1 (`status` `queued`) is implied by the record (FIRST_JOB_EVENT); the stream starts at 2.
     eventSeq: '1',
   };
   if (maxDurationSeconds) fields.maxDurationSeconds = String(maxDurationSeconds);
@@ -214,22 +204,18 @@ export class JobStore {
   }
 
   /**
-   * Creates a `queued` job record with its first `status` event (id 1) in one MULTI on the job's
-   * slot, then puts the id in the dataset's active-job set and the tenant's index (other slots on
-   * a cluster), and returns the job as {@link JobStore.get} would read it back. The record is the
-   * truth: both set entries are idempotent and the sweeper (retention.ts) re-adds them from the
-   * record after a crash in between. On one Redis the three go out together (one round trip, run
-   * in order); on a cluster the record is written first.
+   * Creates a `queued` job record (its first event, id 1, is implied: FIRST_JOB_EVENT), then puts
+   * the id in the dataset's active-job set and the tenant's index (other slots on a cluster), and
+   * returns the job as {@link JobStore.get} would read it back. The record is the truth: both set
+   * entries are idempotent and the sweeper (retention.ts) re-adds them from the record after a
+   * crash in between. On one Redis the three go out together (one round trip, run in order); on a
+   * cluster the record is written first.
    */
   async create(tenant: string, submission: JobSubmission, id = newId('job'), opts: CreateOptions = {}): Promise<Job> {
     const fields = recordFields(tenant, submission, id, opts);
-    const record = this.redis
-      .multi()
-      .hset(this.keys.job(id), fields)
-      .xadd(this.keys.jobEvents(id), '1-0', 'type', 'status', 'data', FIRST_EVENT)
-      .exec();
-    if (isCluster(this.redis)) await checkExec(record);
-    await Promise.all([checkExec(record), this.redis.sadd(this.keys.datasetActiveJobs(fields.datasetId), id), this.redis.zadd(this.keys.jobIndex(tenant), 0, id)]);
+    const record = this.redis.hset(this.keys.job(id), fields);
+    if (isCluster(this.redis)) await record;
+    await Promise.all([record, this.redis.sadd(this.keys.datasetActiveJobs(fields.datasetId), id), this.redis.zadd(this.keys.jobIndex(tenant), 0, id)]);
     return toJob(fields);
   }
 
@@ -253,7 +239,7 @@ export class JobStore {
     const { spec, ...others } = fields;
     const { code, after } = await new Promise<{ code: number; after?: [Error | null, unknown] }>((resolve, reject) =>
       this.submitThisTurn(batch?.connection ?? (this.redis as Redis), {
-        keys: [k.activeJobs(tenant), k.job(id), k.jobEvents(id), k.dataset(ds), k.datasetActiveJobs(ds), k.jobIndex(tenant)],
+        keys: [k.activeJobs(tenant), k.job(id), k.dataset(ds), k.datasetActiveJobs(ds), k.jobIndex(tenant)],
         argv: [id, String(maxActive), JSON.stringify(others), spec],
         alongside: batch?.alongside,
         done: (c, a) => resolve({ code: c, after: a }),
@@ -280,7 +266,7 @@ export class JobStore {
     const pending = this.turn.get(connection)!;
     this.turn.delete(connection);
     const keys: string[] = [];
-    const argv: string[] = [FIRST_EVENT, String(Date.now())];
+    const argv: string[] = [String(Date.now())];
     for (const p of pending) {
       keys.push(...p.keys);
       argv.push(...p.argv);

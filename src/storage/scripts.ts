@@ -138,28 +138,27 @@ return {1, old}
 /**
  * Job creation on one Redis (not a cluster: the keys are on several slots) for every submit of one
  * event-loop turn, each in one step: the reservation among the tenant's active jobs (as
- * active-jobs.ts RESERVE, without its stale members' cleanup), the record, its first `status`
- * event (id 1), the job in its dataset's active-job set and in the tenant's index. Jobs are handled
- * in order, so two of one tenant see each other's reservation. Nothing is written for a job whose
- * dataset record is gone (its code -1) or whose tenant already has its max active jobs (0); 1 when
- * created. Returns the codes in order.
- * KEYS, 6 per job: active-jobs set, job hash, stream, dataset hash, dataset's active-job set,
- * tenant's job index. ARGV: first event's data, now (ms), then 4 per job: id, max, the record's
- * fields but `spec` as one JSON object of strings (one argument rather than two per field: ioredis
- * spends ~0.3 µs per argument building a command), `spec` (kept out of that JSON: escaping it
- * again cost more than the argument).
+ * active-jobs.ts RESERVE, without its stale members' cleanup), the record (whose first event, id 1,
+ * is implied: FIRST_JOB_EVENT), the job in its dataset's active-job set and in the tenant's index.
+ * Jobs are handled in order, so two of one tenant see each other's reservation. Nothing is written
+ * for a job whose dataset record is gone (its code -1) or whose tenant already has its max active
+ * jobs (0); 1 when created. Returns the codes in order.
+ * KEYS, 5 per job: active-jobs set, job hash, dataset hash, dataset's active-job set, tenant's job
+ * index. ARGV: now (ms), then 4 per job: id, max, the record's fields but `spec` as one JSON object
+ * of strings (one argument rather than two per field: ioredis spends ~0.3 µs per argument building
+ * a command), `spec` (kept out of that JSON: escaping it again cost more than the argument).
  */
 const SUBMIT_JOBS = `
 local codes = {}
-for j = 0, #KEYS / 6 - 1 do
-  local k, a = j * 6, 2 + j * 4
+for j = 0, #KEYS / 5 - 1 do
+  local k, a = j * 5, 1 + j * 4
   local id = ARGV[a + 1]
-  if redis.call('EXISTS', KEYS[k + 4]) == 0 then
+  if redis.call('EXISTS', KEYS[k + 3]) == 0 then
     codes[j + 1] = -1
   elseif redis.call('ZCARD', KEYS[k + 1]) >= tonumber(ARGV[a + 2]) then
     codes[j + 1] = 0
   else
-    redis.call('ZADD', KEYS[k + 1], ARGV[2], id)
+    redis.call('ZADD', KEYS[k + 1], ARGV[1], id)
     local fields = {}
     for f, v in pairs(cjson.decode(ARGV[a + 3])) do
       fields[#fields + 1] = f
@@ -168,9 +167,8 @@ for j = 0, #KEYS / 6 - 1 do
     fields[#fields + 1] = 'spec'
     fields[#fields + 1] = ARGV[a + 4]
     redis.call('HSET', KEYS[k + 2], unpack(fields))
-    redis.call('XADD', KEYS[k + 3], '1-0', 'type', 'status', 'data', ARGV[1])
-    redis.call('SADD', KEYS[k + 5], id)
-    redis.call('ZADD', KEYS[k + 6], 0, id)
+    redis.call('SADD', KEYS[k + 4], id)
+    redis.call('ZADD', KEYS[k + 5], 0, id)
     codes[j + 1] = 1
   end
 end
@@ -178,7 +176,7 @@ return codes
 `;
 
 export interface ScriptedRedis {
-  /** `numKeys` (6 per job), the keys, then the arguments (see SUBMIT_JOBS). */
+  /** `numKeys` (5 per job), the keys, then the arguments (see SUBMIT_JOBS). */
   tsnnSubmitJobs(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<[number, string]>;
   tsnnFinish(job: string, stream: string, model: string, metrics: string, checkpoint: string, ...argv: string[]): Promise<[number, string, number, number, string?, string?]>;

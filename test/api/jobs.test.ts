@@ -151,6 +151,26 @@ describe('GET /v1/jobs/{id}/events', () => {
     expect(problem(await t.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': 'abc' } })).errors?.[0].in).toBe('header');
   });
 
+  it('event 1 (status queued) is implied by the record: sent first, once, whether or not a stream holds it (jobs from before it was implied do)', async () => {
+    const { svc } = t.app;
+    const fresh = (await submit(moonsSpec(dsId, 17))).json().id;
+    // A new job has no stream until its next event.
+    expect(await svc.redis.exists(svc.keys.jobEvents(fresh))).toBe(0);
+    // A job created by an earlier version: event 1 stored in its stream.
+    const legacy = (await submit(moonsSpec(dsId, 18))).json().id;
+    await svc.redis.xadd(svc.keys.jobEvents(legacy), '1-0', 'type', 'status', 'data', JSON.stringify({ status: 'queued' }));
+    for (const id of [fresh, legacy]) {
+      await t.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+      const all = parseSse((await t.app.inject({ url: `/v1/jobs/${id}/events` })).body);
+      expect(all.map((e) => [e.id, e.event, JSON.parse(e.data).status])).toEqual([
+        ['1', 'status', 'queued'],
+        ['2', 'cancelled', 'cancelled'],
+      ]);
+      expect(parseSse((await t.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': '0' } })).body).map((e) => e.id)).toEqual(['1', '2']);
+      expect(parseSse((await t.app.inject({ url: `/v1/jobs/${id}/events?lastEventId=1` })).body).map((e) => e.id)).toEqual(['2']);
+    }
+  });
+
   it('unknown job → 404 problem, not a stream', async () => {
     expect(problem(await t.app.inject({ url: '/v1/jobs/job_none/events' })).status).toBe(404);
   });

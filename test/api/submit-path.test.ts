@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { testApp } from '../helpers/app.js';
 import { moons, moonsSpec, toCsv } from '../helpers/data.js';
 import { problem } from '../helpers/app.js';
@@ -19,7 +19,7 @@ describe('job creation in one MULTI', () => {
     expect(await svc.jobs.get(created.id)).toEqual(created);
     expect(created).toMatchObject({ status: 'queued', attempts: 0, progress: null, datasetId: 'ds_x' });
     expect(await svc.jobs.appendEvent(created.id, 'progress', { step: 0 })).toBe(2);
-    const events = await readEventsAfter(svc.redis, svc.keys.jobEvents(created.id), 0);
+    const events = await readJobEventsAfter(svc.redis, svc.keys.jobEvents(created.id), 0);
     expect(events.map((e) => [e.id, e.type, JSON.parse(e.data)])).toEqual([
       [1, 'status', { status: 'queued' }],
       [2, 'progress', { step: 0 }],
@@ -53,7 +53,7 @@ describe('POST /v1/jobs on one Redis (one script: reservation, record, first eve
       expect(await svc.redis.zscore(svc.keys.jobIndex('default'), job.id)).toBe('0');
       expect(await svc.redis.zscore(svc.keys.activeJobs('default'), job.id)).not.toBeNull();
       expect(await svc.redis.sismember(svc.keys.datasetActiveJobs(dsId), job.id)).toBe(1);
-      expect((await readEventsAfter(svc.redis, svc.keys.jobEvents(job.id), 0)).map((e) => [e.id, e.type])).toEqual([[1, 'status']]);
+      expect((await readJobEventsAfter(svc.redis, svc.keys.jobEvents(job.id), 0)).map((e) => [e.id, e.type])).toEqual([[1, 'status']]);
       expect(await svc.queue.queue.getJobState(job.id)).toBe('waiting');
     }
   });

@@ -6,7 +6,7 @@ import { createRedis } from '../../src/queue/connection.js';
 import type { Job } from '../../src/schemas/job.js';
 import { BlobStoreUnavailableError, createBlobStore, S3BlobStore, type BlobStore } from '../../src/storage/blobs/index.js';
 import { DatasetStore } from '../../src/storage/dataset-store.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { jobBlobRefs, sweepBlobs } from '../../src/storage/blob-sweep.js';
@@ -192,7 +192,7 @@ describe('worker with the S3 blob store', () => {
     await s3.stop();
     const id = await submit();
     try {
-      await waitFor('a retry event', async () => (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
+      await waitFor('a retry event', async () => (await readJobEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
       await sleep(1000); // the point: a few more tries while S3 is down, none of which may fail the job
       expect((await stack.jobs.get(id))!.status).not.toBe('failed');
     } finally {
@@ -200,7 +200,7 @@ describe('worker with the S3 blob store', () => {
     }
     const done = await waitJob(id, (j) => ['completed', 'failed'].includes(j.status));
     expect(done.status).toBe('completed');
-    const reasons = (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).map((e) => JSON.parse(e.data)).filter((d) => d.retry);
+    const reasons = (await readJobEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).map((e) => JSON.parse(e.data)).filter((d) => d.retry);
     expect(reasons[0].reason).toMatch(/S3 blob store/);
   });
 
@@ -229,7 +229,7 @@ describe('worker with models and checkpoints in S3 (BLOB_INLINE_MAX_BYTES=0)', (
     await waitFor('a checkpoint in the blob store', async () => (await stack.redis.hget(stack.keys.jobCheckpoint(id), 'blob')) !== null, { intervalMs: 5, timeoutMs: 60_000 });
     await s3.stop();
     try {
-      await waitFor('a retry event', async () => (await readEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
+      await waitFor('a retry event', async () => (await readJobEventsAfter(stack.redis, stack.keys.jobEvents(id), 0)).some((e) => JSON.parse(e.data).retry === true), { intervalMs: 5, timeoutMs: 20_000 });
       await sleep(500); // the point: a few more tries while S3 is down, none of which may fail the job
       expect((await stack.jobs.get(id))!.status).not.toBe('failed');
     } finally {

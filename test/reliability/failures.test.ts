@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSet } from '../../src/core/types.js';
 import type { Job } from '../../src/schemas/job.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { problem } from '../helpers/app.js';
 import { deletePrefix, uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { isFinished, longSpec, redisClient, referenceHash, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
@@ -66,7 +66,7 @@ describe('failures', () => {
     expect(job.status, JSON.stringify(job.error)).toBe('completed');
     expect(job.attempts).toBe(2);
     expect(job.result!.weightsHash).toBe(reference);
-    const statuses = (await readEventsAfter(redis, K.jobEvents(id), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
+    const statuses = (await readJobEventsAfter(redis, K.jobEvents(id), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
     expect(statuses.filter((s) => s.status === 'running').map((s) => s.resumed ?? false)).toEqual([false, true]);
 
     expect((await fetch(`${api.base}/v1/datasets/${datasetId}`, { method: 'DELETE' })).status).toBe(204);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import type { Job } from '../../src/schemas/job.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { sweepJobIndexes } from '../../src/storage/retention.js';
 import { keysFor } from '../../src/storage/keys.js';
 import { moons, moonsSpec } from '../helpers/data.js';
@@ -54,7 +54,7 @@ describe('100 jobs submitted at once to two workers', () => {
     expect(jobs.every((j) => j.attempts === 1)).toBe(true);
     const keys = keysFor(prefix);
     for (const id of ids) {
-      const events = await readEventsAfter(redis, keys.jobEvents(id), 0);
+      const events = await readJobEventsAfter(redis, keys.jobEvents(id), 0);
       expect(events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.type)).map((e) => e.type)).toEqual(['completed']);
       expect(events.filter((e) => e.type === 'status' && JSON.parse(e.data).status === 'running').length).toBe(1);
     }

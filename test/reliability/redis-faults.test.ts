@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSet, EpochMetrics } from '../../src/core/types.js';
 import { evictionPolicyWarning } from '../../src/queue/connection.js';
 import type { Job } from '../../src/schemas/job.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { freePort } from '../helpers/net.js';
 import { uniquePrefix, prefixEnv } from '../helpers/redis.js';
 import { isFinished, killWorker, longSpec, privateRedis, redisClient, referenceHash, sleep, startApi, startWorker, stopWorker, storeMoons, waitCheckpoint, waitJob, type WorkerProc } from './harness.js';
@@ -90,12 +90,12 @@ describe('Redis stopped and restarted', () => {
     const metrics = ((await (await fetch(`${api.base}/v1/jobs/${running}/metrics`)).json()) as { history: EpochMetrics[] }).history;
     expect(metrics.map((m) => m.epoch)).toEqual([...Array(20).keys()]);
     for (const id of [finished, running, queued]) {
-      const events = await readEventsAfter(redis, K.jobEvents(id), 0);
+      const events = await readJobEventsAfter(redis, K.jobEvents(id), 0);
       expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
       expect(events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.type)).length).toBe(1);
     }
     // The running job either waited through the outage in place or was recovered and resumed from its checkpoint.
-    const statuses = (await readEventsAfter(redis, K.jobEvents(running), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
+    const statuses = (await readJobEventsAfter(redis, K.jobEvents(running), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data));
     const resumed = statuses.filter((s) => s.resumed);
     expect(jobs[0].attempts === 1 || resumed.length === jobs[0].attempts - 1).toBe(true);
     console.log(`Redis down ~2.5 s: /readyz 200 again ${Math.round(recoveredMs)} ms after the stop (${ready} polls after restart); running job attempts=${jobs[0].attempts}, resumed from ${JSON.stringify(resumed.map((s) => [s.fromEpoch, s.fromStep]))}`);
@@ -116,7 +116,7 @@ describe('Redis stopped and restarted', () => {
     expect(job.status, JSON.stringify(job.error)).toBe('completed');
     expect(job.attempts).toBe(2);
     expect(job.result!.weightsHash).toBe(reference);
-    const running = (await readEventsAfter(redis, K.jobEvents(id), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data)).filter((s) => s.status === 'running');
+    const running = (await readJobEventsAfter(redis, K.jobEvents(id), 0)).filter((e) => e.type === 'status').map((e) => JSON.parse(e.data)).filter((s) => s.status === 'running');
     expect(running[1]).toMatchObject({ attempt: 2, resumed: true, fromEpoch: Number(ck[0]), fromStep: Number(ck[1]) });
   }, 150_000);
 });

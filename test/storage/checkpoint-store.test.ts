@@ -5,7 +5,7 @@ import type { Checkpoint } from '../../src/core/types.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { CheckpointStore, JobFencedError } from '../../src/storage/checkpoint-store.js';
 import { DatasetInUseError, DatasetStore } from '../../src/storage/dataset-store.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { keysFor, type Keys } from '../../src/storage/keys.js';
 import { moons, moonsSpec } from '../helpers/data.js';
@@ -66,7 +66,7 @@ describe('CheckpointStore and fenced job writes', () => {
       expect(ttl).toBeGreaterThan(90);
       expect(ttl).toBeLessThanOrEqual(100);
     }
-    const events = await readEventsAfter(redis, keys.jobEvents(job.id), 0);
+    const events = await readJobEventsAfter(redis, keys.jobEvents(job.id), 0);
     expect(events.map((e) => e.type)).toEqual(['status', 'progress', 'completed']);
     expect(await redis.exists(keys.datasetActiveJobs(dsId))).toBe(0);
     expect(await datasets.delete(dsId, 'default')).toBe(true);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/queue/connection.js';
 import { DatasetStore } from '../../src/storage/dataset-store.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { JobStore } from '../../src/storage/job-store.js';
 import { DEFAULT_QUEUE_PREFIX, keysFor } from '../../src/storage/keys.js';
 import { KEYS_VERSION, LEGACY_QUEUE_PREFIX, migrateLegacyKeys } from '../../src/storage/migrate-keys.js';
@@ -67,7 +67,7 @@ describe('migrateLegacyKeys', () => {
     expect(await redis.sismember(keys.datasetActiveJobs(ds.id), queued.id)).toBe(1);
     expect(await jobs.get(done.id)).toMatchObject({ status: 'cancelled' });
     expect(await redis.ttl(keys.jobEvents(done.id))).toBeGreaterThan(0); // TTLs survive the rename
-    expect((await readEventsAfter(redis, keys.jobEvents(done.id), 0)).map((e) => e.type)).toEqual(['status', 'progress', 'cancelled']);
+    expect((await readJobEventsAfter(redis, keys.jobEvents(done.id), 0)).map((e) => e.type)).toEqual(['status', 'progress', 'cancelled']);
     expect(await jobs.get(queued.id)).toMatchObject({ status: 'queued' });
     const newQueue = new Queue(queueName, { connection: redis.duplicate(), prefix: DEFAULT_QUEUE_PREFIX });
     expect((await newQueue.getWaiting()).map((j) => j.id)).toEqual([queued.id]);

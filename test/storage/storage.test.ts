@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/queue/connection.js';
 import { BlobIntegrityError } from '../../src/storage/blobs/blob-store.js';
 import { DatasetStore } from '../../src/storage/dataset-store.js';
-import { readEventsAfter, waitEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter, waitEventsAfter } from '../../src/storage/event-stream.js';
 import { bodyHash, canonicalJson, claimIdempotencyKey } from '../../src/storage/idempotency.js';
 import { ID_PATTERN, newId } from '../../src/storage/ids.js';
 import { JobStore } from '../../src/storage/job-store.js';
@@ -121,9 +121,9 @@ describe('JobStore and the event stream', () => {
   it('event ids are 1, 2, 3... across writers; reads after an id are exclusive', async () => {
     const job = await jobs.create('a', moonsSpec('ds_x'));
     await Promise.all(Array.from({ length: 20 }, (_, i) => jobs.appendEvent(job.id, 'progress', { i })));
-    const all = await readEventsAfter(redis, keys.jobEvents(job.id), 0);
+    const all = await readJobEventsAfter(redis, keys.jobEvents(job.id), 0);
     expect(all.map((e) => e.id)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
-    expect((await readEventsAfter(redis, keys.jobEvents(job.id), 19)).map((e) => e.id)).toEqual([20, 21]);
+    expect((await readJobEventsAfter(redis, keys.jobEvents(job.id), 19)).map((e) => e.id)).toEqual([20, 21]);
   });
 
   it('appendEvent on a missing job writes nothing', async () => {

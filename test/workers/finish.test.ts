@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train, type Checkpoint, type TrainResult, type TrainingSpec } from '../../src/core/index.js';
 import { BlobStoreUnavailableError } from '../../src/storage/blobs/blob-store.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { finish, type AttemptInfo, type Outcome } from '../../workers/finish.js';
 import type { RunContext } from '../../workers/run-job.js';
 import { testApp } from '../helpers/app.js';
@@ -52,7 +52,7 @@ async function running(opts: { attemptsMade?: number; maxAttempts?: number; maxD
 }
 const record = async (a: AttemptInfo) => (await t.app.svc.jobs.get(a.job.id))!;
 const lastEvent = async (a: AttemptInfo) => {
-  const e = (await readEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).at(-1)!;
+  const e = (await readJobEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).at(-1)!;
   return { type: e.type, data: JSON.parse(e.data) };
 };
 const modelOf = (a: AttemptInfo) => t.app.svc.jobs.getModel(a.job.id);
@@ -168,9 +168,9 @@ describe('finish(outcome)', () => {
     const err = new Error('boom');
     const a = await running({ attemptsMade: 0, maxAttempts: 3 });
     await t.app.svc.jobs.transition(a.job.id, ['running'], {}, { incrementAttempts: true });
-    const before = (await readEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).length;
+    const before = (await readJobEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).length;
     await expect(finish(ctx, a, { kind: 'errored', err })).rejects.toBe(err);
     expect(await record(a)).toMatchObject({ status: 'running', attempts: 2 });
-    expect(await readEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).toHaveLength(before);
+    expect(await readJobEventsAfter(t.app.svc.redis, t.app.svc.keys.jobEvents(a.job.id), 0)).toHaveLength(before);
   });
 });

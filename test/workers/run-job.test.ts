@@ -1,6 +1,6 @@
 import { BlobIntegrityError } from '../../src/storage/blobs/blob-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { runTrainingJob, type RunContext } from '../../workers/run-job.js';
 import { moonsSpec } from '../helpers/data.js';
 import { testApp } from '../helpers/app.js';
@@ -32,7 +32,7 @@ describe('runTrainingJob on an infrastructure failure', () => {
     const failed = (await svc.jobs.get(job.id))!;
     expect(failed).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'worker_error' } });
 
-    const events = await readEventsAfter(svc.redis, svc.keys.jobEvents(job.id), 0);
+    const events = await readJobEventsAfter(svc.redis, svc.keys.jobEvents(job.id), 0);
     expect(events.map((e) => `${e.id}:${e.type}:${JSON.parse(e.data).status}`)).toEqual([
       '1:status:queued',
       '2:status:running',

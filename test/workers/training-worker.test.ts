@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSubmission } from '../../src/schemas/training-spec.js';
-import { readEventsAfter } from '../../src/storage/event-stream.js';
+import { readJobEventsAfter } from '../../src/storage/event-stream.js';
 import { moons, moonsSpec } from '../helpers/data.js';
 import { waitFor, waitForState } from '../helpers/wait.js';
 import { isFinished as finished, workerStack } from '../helpers/worker-stack.js';
@@ -24,7 +24,7 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     expect(job).toMatchObject({ status: 'completed', attempts: 1, result: { epochsRun: 20 } });
     expect((await jobs.getMetrics(id))!.length).toBe(20);
     expect((await jobs.getModel(id))!.weightsHash).toBe(job.result!.weightsHash);
-    const events = await readEventsAfter(redis, keys.jobEvents(id), 0);
+    const events = await readJobEventsAfter(redis, keys.jobEvents(id), 0);
     expect(events.at(-1)!.type).toBe('completed');
   });
 
@@ -72,7 +72,7 @@ describe('TrainingWorker (BullMQ, sandboxed child processes, real Redis)', () =>
     const [ca, cb] = await Promise.all([waitJob(a, finished, 20_000), waitJob(b, finished, 20_000)]);
     expect([ca.status, cb.status]).toEqual(['cancelled', 'cancelled']);
     expect(ca.error?.message).toMatch(/cancelled by request at epoch \d+, step \d+/);
-    const events = await readEventsAfter(redis, keys.jobEvents(a), 0);
+    const events = await readJobEventsAfter(redis, keys.jobEvents(a), 0);
     expect(events.at(-1)!.type).toBe('cancelled');
     expect(events.filter((e) => e.type === 'progress').length).toBeGreaterThan(0);
   });

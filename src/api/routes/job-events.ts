@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import { EventsQuerySchema, TERMINAL_STATUSES } from '../../schemas/job.js';
-import { TERMINAL_EVENTS, type StoredEvent } from '../../storage/event-stream.js';
+import { FIRST_JOB_EVENT, TERMINAL_EVENTS, type StoredEvent } from '../../storage/event-stream.js';
 import { SWEEP_TERMINAL_EVENTS } from '../../storage/sweep-store.js';
 import { EventHub } from '../event-hub.js';
 import { LastEventIdHeader } from '../headers.js';
@@ -56,14 +56,23 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
   async function serveEvents(
     req: FastifyRequest,
     reply: FastifyReply,
-    o: { stream: string; lastEventId: number | undefined; terminal: readonly string[]; logFields: object; ended: () => Promise<boolean> },
+    o: {
+      stream: string;
+      lastEventId: number | undefined;
+      terminal: readonly string[];
+      logFields: object;
+      ended: () => Promise<boolean>;
+      /** An event implied by the record rather than stored (a job's FIRST_JOB_EVENT): sent first when the client has not seen it, and never read from the stream. */
+      first?: Readonly<StoredEvent>;
+    },
   ): Promise<FastifyReply | void> {
     // HEAD (Fastify adds it to GET routes): Node never flushes a HEAD head written for a stream, so the
     // request hung holding a follower until the stream ended (found by test/fuzz); answer the head alone
     if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('');
     // Resume after the Last-Event-ID header, else ?lastEventId=, else from the start.
     const header = req.headers['last-event-id'];
-    const after = header !== undefined ? Number(header) : (o.lastEventId ?? 0);
+    const resumeAfter = header !== undefined ? Number(header) : (o.lastEventId ?? 0);
+    const after = o.first ? Math.max(resumeAfter, o.first.id) : resumeAfter;
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -73,6 +82,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 2000\n\n');
+    if (o.first && resumeAfter < o.first.id) res.write(frame(o.first));
     await new Promise<void>((done) => {
       let open = true;
       const finish = () => {
@@ -156,6 +166,7 @@ export const jobEventRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!(await svc.jobs.get(id, req.tenant))) throw notFound('job', id);
       return serveEvents(req, reply, {
         stream: svc.keys.jobEvents(id),
+        first: FIRST_JOB_EVENT,
         lastEventId: req.query.lastEventId,
         terminal: TERMINAL_EVENTS,
         logFields: { jobId: id },
