@@ -151,12 +151,19 @@ interface PendingSubmit {
   failed: (err: unknown) => void;
 }
 
-/** What a command's promise settled to: [error, undefined] or [null, value]. */
-const settled = (p: Promise<unknown>): Promise<[Error | null, unknown]> =>
-  p.then(
-    (v) => [null, v],
-    (err: unknown) => [err instanceof Error ? err : new Error(String(err)), undefined],
-  );
+const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+
+/** What a command issued by `issue` settled to: [error, undefined] or [null, value] (a synchronous throw included). */
+function settled(issue: () => Promise<unknown>): Promise<[Error | null, unknown]> {
+  try {
+    return issue().then(
+      (v) => [null, v],
+      (err: unknown) => [asError(err), undefined],
+    );
+  } catch (err) {
+    return Promise.resolve([asError(err), undefined]);
+  }
+}
 
 /** Job records: a hash per job, an index sorted set per tenant, an event stream per job. */
 export class JobStore {
@@ -273,17 +280,17 @@ export class JobStore {
     }
     const corked = connection.status === 'ready';
     if (corked) connection.stream.cork();
-    const script = scripted(connection).tsnnSubmitJobs(keys.length, ...keys, ...argv);
-    const others = pending.map((p) => (p.alongside ? settled(p.alongside()) : undefined));
+    const script = settled(() => scripted(connection).tsnnSubmitJobs(keys.length, ...keys, ...argv));
+    const others = pending.map((p) => (p.alongside ? settled(p.alongside) : undefined));
     if (corked) connection.stream.uncork();
-    script.then(
-      (codes) =>
-        pending.forEach((p, i) => {
-          const other = others[i];
-          if (!other) p.done(codes[i], undefined);
-          else void other.then((after) => p.done(codes[i], after));
-        }),
-      (err: unknown) => pending.forEach((p) => p.failed(err)),
+    void script.then(([err, codes]) =>
+      pending.forEach((p, i) => {
+        if (err) return p.failed(err);
+        const code = (codes as number[])[i];
+        const other = others[i];
+        if (!other) p.done(code, undefined);
+        else void other.then((after) => p.done(code, after));
+      }),
     );
   }
 
