@@ -43,7 +43,6 @@ export class JobOutcomeTail {
   private readonly connection: RedisClient;
   /** The outcomes stream. */
   private readonly key: string;
-  private readonly seen = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   private readonly pollMs: number;
   private closed = false;
@@ -119,11 +118,11 @@ export class JobOutcomeTail {
     p.finally(() => this.pending.delete(p));
   }
 
-  /** Reports the job once; a completed one with its history and throughput from our records. */
+  /**
+   * Reports the job; a completed one with its history and throughput from our records. (A job has
+   * one entry: only the finish that applied writes one.)
+   */
   private async settle(jobId: string, status: string): Promise<void> {
-    if (this.seen.has(jobId)) return;
-    this.seen.add(jobId);
-    if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
     if (status !== 'completed') return this.opts.onFinished(status, null);
     try {
       const job = await this.opts.jobs.get(jobId);

@@ -172,3 +172,9 @@ const unionKeysMatchCore: [
 void unionKeysMatchCore;
 /** A parsed spec is a core `TrainingSpec` (checked by the compiler). */
 export const toTrainingSpec = (spec: Parsed): TrainingSpec => spec;
+
+/** The training spec of a submission: everything but the fields about the job itself (what a job record's `spec` holds). */
+export function submissionSpec(submission: JobSubmission): Parsed {
+  const { datasetId: _d, maxDurationSeconds: _m, webhook: _w, fromCheckpoint: _f, ...spec } = submission;
+  return spec;
+}

@@ -6,14 +6,14 @@ import { DEFAULT_INLINE_MAX_BYTES, deleteBlobs, newJobBlobKey, putArtifact, read
 import { BlobStoreUnavailableError, type BlobStore } from './blobs/blob-store.js';
 import { decodeModel, encodeModel } from './model-blob.js';
 import type { Job, JobError, JobProgress, JobResult, JobStatus } from '../schemas/job.js';
-import type { JobSubmission } from '../schemas/training-spec.js';
+import { submissionSpec, type JobSubmission } from '../schemas/training-spec.js';
 import type { JobWebhook } from '../schemas/webhook.js';
 import type { JobFromCheckpoint } from '../schemas/checkpoint.js';
 import type { JobEventType } from './event-stream.js';
 import { newId } from './ids.js';
 import { JOB_OUTCOMES_MAX_LEN, type Keys } from './keys.js';
 import { lexPage } from './lex-page.js';
-import { scripted, type ScriptedRedis } from './scripts.js';
+import { scripted } from './scripts.js';
 import type { Redis } from 'ioredis';
 
 /** Result of {@link JobStore.transition}. */
@@ -27,9 +27,10 @@ export interface TransitionResult {
 
 type Fields = Record<string, string>;
 
-function flat(fields: Fields, into: string[] = []): string[] {
-  for (const k in fields) into.push(k, fields[k]);
-  return into;
+function flat(fields: Fields): string[] {
+  const out: string[] = [];
+  for (const k in fields) out.push(k, fields[k]);
+  return out;
 }
 
 /**
@@ -88,21 +89,15 @@ export interface ReservedBatch {
   alongside: () => Promise<unknown>;
 }
 
-/** The spec part of a submission (what a record's `spec` holds). */
-function specOf(submission: JobSubmission): Omit<JobSubmission, 'datasetId' | 'maxDurationSeconds' | 'webhook' | 'fromCheckpoint'> {
-  const { datasetId: _d, maxDurationSeconds: _m, webhook: _w, fromCheckpoint: _f, ...spec } = submission;
-  return spec;
-}
-
-/** The record hash of a new `queued` job. */
-function recordFields(tenant: string, submission: JobSubmission, id: string, opts: CreateOptions): Fields {
+/** The record hash of a new `queued` job (`spec`: the submission's, when the caller has it already). */
+function recordFields(tenant: string, submission: JobSubmission, id: string, opts: CreateOptions, spec = submissionSpec(submission)): Fields {
   const { datasetId, maxDurationSeconds, webhook } = submission;
   const fields: Fields = {
     id,
     tenant,
     status: 'queued',
     datasetId,
-    spec: JSON.stringify(specOf(submission)),
+    spec: JSON.stringify(spec),
     createdAt: new Date().toISOString(),
     attempts: '0',
     // Event 1 (`status` `queued`) is implied by the record (FIRST_JOB_EVENT); the stream starts at 2.
@@ -240,7 +235,8 @@ export class JobStore {
    */
   async createReserved(tenant: string, submission: JobSubmission, id: string, maxActive: number, opts: CreateOptions = {}, batch?: ReservedBatch): Promise<Reserved | null> {
     if (isCluster(this.redis)) return null;
-    const fields = recordFields(tenant, submission, id, opts);
+    const specObject = submissionSpec(submission);
+    const fields = recordFields(tenant, submission, id, opts, specObject);
     const k = this.keys;
     const ds = fields.datasetId;
     const { spec, ...others } = fields;
@@ -255,7 +251,7 @@ export class JobStore {
     );
     if (code === -1) return { kind: 'dataset_gone', after };
     if (code === 0) return { kind: 'full', after };
-    return { kind: 'created', job: toJob(fields, specOf(submission)), after };
+    return { kind: 'created', job: toJob(fields, specObject), after };
   }
 
   /** Submits waiting for the end of this turn, per connection. */

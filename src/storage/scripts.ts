@@ -27,9 +27,9 @@ if not st then return {0, '', 0, 0} end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then allowed = true end end
 if not allowed then return {0, st, 0, 0} end
-if ARGV[5] ~= '' and tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[5]) then return {0, 'fenced', 0, 0} end
-if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if ARGV[5] ~= '' and attempts ~= tonumber(ARGV[5]) then return {0, 'fenced', 0, 0} end
+if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 if ARGV[2] == '1' then attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 local seq = 0
 if ARGV[3] ~= '' then
@@ -175,7 +175,7 @@ end
 return codes
 `;
 
-export interface ScriptedRedis {
+interface ScriptedRedis {
   /** `numKeys` (5 per job), the keys, then the arguments (see SUBMIT_JOBS). */
   tsnnSubmitJobs(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   tsnnOwnedArtifacts(job: string, model: string, metrics: string, ...argv: string[]): Promise<[number, string]>;

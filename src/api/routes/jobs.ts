@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { IdParamsSchema, problemResponses } from '../../schemas/common.js';
 import type { Dataset } from '../../schemas/dataset.js';
 import { JobListQuerySchema, JobListSchema, JobSchema, TERMINAL_STATUSES, type Job } from '../../schemas/job.js';
-import { JobSubmissionSchema, toTrainingSpec } from '../../schemas/training-spec.js';
+import { JobSubmissionSchema, submissionSpec, toTrainingSpec } from '../../schemas/training-spec.js';
 import { bodyHash, claimIdempotencyKey, releaseIdempotencyKey } from '../../storage/idempotency.js';
 import { isCluster } from '../../queue/connection.js';
 import { newId } from '../../storage/ids.js';
@@ -125,7 +125,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const body = req.body;
-      const { datasetId: _d, maxDurationSeconds: _m, webhook, fromCheckpoint, ...spec } = body;
+      const { webhook, fromCheckpoint } = body;
+      const spec = submissionSpec(body);
       const key = req.headers['idempotency-key'];
       // The one-step path (one Redis, no checkpoint to seed first) checks that the dataset still
       // exists in the script that creates the job, so it may read the metadata from the cache.
