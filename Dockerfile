@@ -13,9 +13,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
 COPY scripts ./scripts
-RUN npm run build \
- # Non-TypeScript assets (dashboard files) go beside the compiled modules.
- && cd src && find . -type f ! -name '*.ts' -exec cp --parents {} ../dist/src/ \;
+# tsc, then the non-TypeScript assets (dashboard files) beside the compiled modules (scripts/copy-assets.mjs).
+RUN npm run build
 
 # Runtime: production dependencies and compiled JavaScript only, as the unprivileged `node` user.
 FROM node:20-bookworm-slim AS runtime

@@ -8,10 +8,11 @@
  * BASE (use an API that is already running there, with its workers, instead of starting one; the
  * jobs this creates stay in that deployment), API_ROOT (start the API and worker of another
  * checkout), API_NODE_ARGS (extra node flags for the API, e.g. `--cpu-prof`), PHASES (`1`, `2` or
- * `1,2`, default both), API_BUILD (`dist`: the API and worker compiled by `npm run build`, as the
- * Dockerfile runs them; default: under tsx, as `npm start` does).
+ * `1,2`, default both), API_BUILD (default `dist`: the API and worker compiled by `npm run build`,
+ * which this runs first, as `npm start` and the Docker image run them; `tsx`: from source under tsx,
+ * as `npm run dev` and the tests do).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -34,8 +35,12 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 20);
 const LATENCY_RUNS = Number(process.env.LATENCY_RUNS ?? 20);
 
-/** API_BUILD=dist: run the API (and worker) compiled by `npm run build`, as the Dockerfile does, instead of under tsx as `npm start` does. */
-const COMPILED = process.env.API_BUILD === 'dist';
+/** The API (and worker) compiled by `npm run build`, as `npm start` and the Dockerfile run them; API_BUILD=tsx: from source under tsx. */
+const COMPILED = process.env.API_BUILD !== 'tsx';
+if (COMPILED && !process.env.BASE) {
+  const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: apiRoot, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error(`npm run build failed in ${apiRoot}`);
+}
 
 function start(file: string, env: Record<string, string>): ChildProcess {
   const args = file === 'src/server.ts' ? apiNodeArgs : [];
@@ -110,7 +115,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 
 const tag = `bench-${randomBytes(3).toString('hex')}`;
 const BASE = process.env.BASE;
-console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node ${process.version}; redis ${REDIS_URL}`);
+console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; node ${process.version}; redis ${REDIS_URL}; API ${BASE ? `at ${BASE}` : COMPILED ? 'compiled (dist/, as npm start runs it)' : 'from source under tsx (API_BUILD=tsx)'}`);
 
 const PHASES = (process.env.PHASES ?? '1,2').split(',');
 

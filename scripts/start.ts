@@ -1,5 +1,6 @@
 /**
- * `npm start`: the API and WORKERS worker processes (default 1), against REDIS_URL. When nothing
+ * `npm start` (after `npm run build`, as dist/scripts/start.js) and `npm run dev` (from source,
+ * under tsx): the API and WORKERS worker processes (default 1), against REDIS_URL. When nothing
  * answers there and `redis-server` is installed, starts a private Redis with data under `.data/`
  * (AOF on). A child that exits unexpectedly is restarted with backoff (1 s doubling to 30 s, reset
  * after a minute up); the others keep running. Ctrl-C (or SIGTERM) stops everything in order: the
@@ -12,7 +13,11 @@ import { loadConfigOrExit } from '../src/config.js';
 import { redisAnswers } from '../src/queue/connection.js';
 import { Supervisor } from './supervisor.js';
 
-const root = resolve(import.meta.dirname, '..');
+// Compiled (`npm start`): the API and workers run compiled too, as in the Docker image; under tsx
+// (`npm run dev`, the tests): from source (tsx's transform costs the API more CPU per request:
+// bench/RESULTS.md).
+const compiled = import.meta.url.endsWith('.js');
+const root = resolve(import.meta.dirname, compiled ? '../..' : '..');
 const say = (msg: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ level: 30, time: Date.now(), proc: 'start', ...fields, msg }));
 
 async function ensureRedis(url: string): Promise<ChildProcess | null> {
@@ -54,10 +59,10 @@ const config = loadConfigOrExit();
 const redis = config.REDIS_CLUSTER_NODES ? null : await ensureRedis(config.REDIS_URL);
 
 const supervisor = new Supervisor((fields, msg) => say(msg, fields));
-const tsx = (file: string) => ['--import', 'tsx', resolve(root, file)];
-supervisor.add({ name: 'api', command: process.execPath, args: tsx('src/server.ts'), env: process.env, cwd: root, stopOrder: 0 });
+const entry = (file: string) => (compiled ? [resolve(root, 'dist', file.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', resolve(root, file)]);
+supervisor.add({ name: 'api', command: process.execPath, args: entry('src/server.ts'), env: process.env, cwd: root, stopOrder: 0 });
 for (let i = 1; i <= config.WORKERS; i++)
-  supervisor.add({ name: `worker-${i}`, command: process.execPath, args: tsx('workers/main.ts'), env: process.env, cwd: root, stopOrder: 1 });
+  supervisor.add({ name: `worker-${i}`, command: process.execPath, args: entry('workers/main.ts'), env: process.env, cwd: root, stopOrder: 1 });
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals) {
