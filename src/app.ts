@@ -7,7 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { authPlugin } from './api/auth.js';
 import { limitsPlugin } from './api/limits.js';
 import { registerOpenApi } from './api/openapi.js';
-import { routeRulesPlugin } from './api/route-rules.js';
+import { checkOnlyHeaders, routeRulesPlugin } from './api/route-rules.js';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from './api/problem.js';
 import { CSV_TYPES, JSONL_TYPES } from './api/ingest/read-table.js';
 import { datasetRoutes } from './api/routes/datasets.js';
@@ -36,7 +36,7 @@ export interface ServiceAppOptions {
  */
 async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): Promise<void> {
   const { config } = opts;
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(checkOnlyHeaders(validatorCompiler));
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   // Before any route: operationId/tags required, strict query strings, loose header schemas

@@ -14,11 +14,12 @@
  *   so a typo (or `?dryRun=true` on a route that has no dry run) never starts work silently.
  *   Booleans: use {@link QueryBoolean} (`z.coerce.boolean()` reads "false" as true).
  * - `schema.headers`: a zod object of the headers the route reads (lowercase names), e.g.
- *   `IdempotencyKeyHeader` (src/api/headers.ts); it is made loose here (other headers pass), and a bad value is a
- *   400 with `in: "header"`.
+ *   `IdempotencyKeyHeader` (src/api/headers.ts); a bad value is a 400 with `in: "header"`. It
+ *   only checks (see {@link checkOnlyHeaders}): `req.headers` stays what Node parsed, every header
+ *   in it, so a header schema must not transform values.
  * Routes with `schema.hide` (UI, Swagger UI, Prometheus /metrics, Bull Board) are not API routes.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { HttpProblem, type FieldError } from './problem.js';
@@ -33,6 +34,22 @@ type Schema = {
   querystring?: unknown;
   headers?: unknown;
 } & Record<string, unknown>;
+
+/**
+ * The validator compiler `compile`, except that a `headers` schema only checks: on success
+ * `req.headers` stays the object Node parsed. (Fastify would set it to the schema's output, after
+ * which each read of `req.headers` merges that output into a copy of Node's headers.)
+ */
+export function checkOnlyHeaders<S>(compile: FastifySchemaCompiler<S>): FastifySchemaCompiler<S> {
+  return (route) => {
+    const validate = compile(route) as (data: unknown) => { error?: Error; value?: unknown };
+    if (route.httpPart !== 'headers') return validate;
+    return (data: unknown) => {
+      const result = validate(data);
+      return result.error ? result : {};
+    };
+  };
+}
 
 /** Marks a query check so a route's hooks get it once (HEAD routes reuse their GET's options). */
 const CHECKED = Symbol('strict-query');
@@ -138,8 +155,9 @@ export const routeRulesPlugin = fp(
         if (!(s.headers instanceof z.ZodObject)) throw new Error(`${route}: schema.headers must be a zod object`);
         const upper = Object.keys(s.headers.shape).find((k) => k !== k.toLowerCase());
         if (upper) throw new Error(`${route}: header '${upper}' must be declared in lowercase (Node lowercases header names)`);
-        // loose: a stripping object would drop every other header from req.headers after validation
-        s.headers = s.headers.loose();
+        // Only the declared headers are read (checkOnlyHeaders keeps req.headers whole): a loose
+        // object would copy every other header into an output nothing uses.
+        s.headers = z.object(s.headers.shape);
       }
       const hooks = asArray(opts.preParsing) as (RouteOptions['preParsing'] & { [CHECKED]?: true })[];
       if (hooks.some((h) => (h as { [CHECKED]?: true })[CHECKED])) return;
