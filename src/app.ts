@@ -39,7 +39,7 @@ async function serviceAppPlugin(app: FastifyInstance, opts: ServiceAppOptions): 
   app.setValidatorCompiler(checkOnlyHeaders(validatorCompiler));
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
-  // Before any route: operationId/tags required, strict query strings, loose header schemas
+  // Before any route: operationId/tags required, strict query strings, check-only header schemas
   // (every route declared after this gets them; see src/api/route-rules.ts before adding one).
   await app.register(routeRulesPlugin);
   // Echo the request id so a client can quote it; it is in every log record of the request.

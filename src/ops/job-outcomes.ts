@@ -125,8 +125,7 @@ export class JobOutcomeTail {
   private async settle(jobId: string, status: string): Promise<void> {
     if (status !== 'completed') return this.opts.onFinished(status, null);
     try {
-      const job = await this.opts.jobs.get(jobId);
-      const history = await this.opts.jobs.getMetrics(jobId);
+      const [job, history] = await Promise.all([this.opts.jobs.get(jobId), this.opts.jobs.getMetrics(jobId)]);
       // Throughput of completed jobs only: a cancelled job keeps a partial result too.
       this.opts.onFinished(status, history, job?.result?.samplesPerSecond);
     } catch (err) {
